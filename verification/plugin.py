@@ -1,0 +1,1 @@
+"""The pytest plugin: options, targets, parametrization, verdicts and the Allure output."""
