@@ -14,6 +14,7 @@ It knows nothing of boto3, pytest or Allure. Public API (the contract other laye
   dangling unique-id principals.
 """
 
+from verification.policy.decide import evaluate, evaluate_trust, simulate
 from verification.policy.errors import PolicyError
 from verification.policy.model import (
     Context,
@@ -25,15 +26,21 @@ from verification.policy.model import (
     Principal,
     Request,
 )
+from verification.policy.parse import Policy, parse_policy
 
 __all__ = [
     "Context",
     "Evaluation",
     "Explanation",
     "MatchedStatement",
+    "Policy",
     "PolicyError",
     "PolicySet",
     "Position",
     "Principal",
     "Request",
+    "evaluate",
+    "evaluate_trust",
+    "parse_policy",
+    "simulate",
 ]

@@ -1,0 +1,312 @@
+"""Decide requests in AWS's order across policy layers, and explain the decision.
+
+Order (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
+an explicit deny in any layer wins; every SCP level (root → OUs → account) must allow; a resource
+policy naming the caller's user or session ARN in the same account grants on its own, one naming a
+role ARN is still bounded by the permissions boundary; the boundary must allow; the identity
+policies must allow. Cross-account, the identity side and the resource policy must both allow
+(reference_policies_evaluation-logic-cross-account.html). Conditions see only the context given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from verification.policy.match import PrincipalMatch, account_of_arn, identities
+from verification.policy.model import (
+    Context,
+    Decision,
+    Evaluation,
+    Explanation,
+    Layer,
+    MatchedStatement,
+    PolicySet,
+    Principal,
+    Request,
+)
+from verification.policy.parse import Policy, Statement
+
+_EMPTY_CONTEXT = Context()
+
+
+@dataclass
+class _LayerResult:
+    """What one layer's statements said about a request."""
+
+    denies: list[Statement] = field(default_factory=list)
+    allows: list[tuple[Statement, PrincipalMatch | None]] = field(default_factory=list)
+    failed_keys: list[str] = field(default_factory=list)
+    missing_keys: list[str] = field(default_factory=list)
+    referenced_missing: list[str] = field(default_factory=list)
+    conditional: bool = False
+
+
+def _scan(
+    policies: Iterable[Policy],
+    action_lower: str,
+    request: Request,
+    principal: Principal | None,
+    *,
+    has_boundary: bool = False,
+) -> _LayerResult:
+    """Match every statement of ``policies`` against the request; collect denies, allows and keys."""
+    result = _LayerResult()
+    context = request.context
+    for policy in policies:
+        for statement in policy.statements_for(action_lower):
+            resources = statement.resources
+            if resources is not None and resources.matches(request.resource, context) == statement.not_resource:
+                continue
+            how: PrincipalMatch | None = None
+            principals = statement.principals
+            if principals is not None:
+                if statement.not_principal:
+                    # A boundary-bound caller is always denied by NotPrincipal+Deny (notprincipal page).
+                    exempt = (
+                        principal is not None
+                        and not has_boundary
+                        and all(principals.names_exactly(i) for i in identities(principal))
+                    )
+                    if exempt:
+                        continue
+                else:
+                    how = principals.match(principal)
+                    if how is None:
+                        continue
+            condition = statement.condition
+            if condition is not None:
+                for key in condition.keys:
+                    if context.get(key) is None:
+                        result.referenced_missing.append(key)
+                outcome = condition.evaluate(context)
+                if not outcome.matched:
+                    result.failed_keys.extend(outcome.failed_keys)
+                    result.missing_keys.extend(outcome.missing_keys)
+                    if statement.is_allow and outcome.missing_keys and not outcome.failed_keys:
+                        result.conditional = True
+                    continue
+            if statement.is_allow:
+                result.allows.append((statement, how))
+            else:
+                result.denies.append(statement)
+    return result
+
+
+def _unique(keys: Iterable[str]) -> tuple[str, ...]:
+    """Keys de-duplicated case-insensitively, first spelling kept, in order of appearance."""
+    seen: dict[str, str] = {}
+    for key in keys:
+        seen.setdefault(key.lower(), key)
+    return tuple(seen.values())
+
+
+def _caller(request: Request, policies: PolicySet) -> Principal | None:
+    if request.principal is not None:
+        return request.principal
+    if policies.principal_arn:
+        return Principal("AWS", policies.principal_arn)
+    return None
+
+
+def evaluate(request: Request, policies: PolicySet) -> Evaluation:
+    """Decide one request against every layer of ``policies``, in AWS's order."""
+    action_lower = request.action.lower()
+    caller = _caller(request, policies)
+    has_boundary = policies.boundary is not None
+
+    identity = _scan(policies.identity, action_lower, request, caller)
+    boundary = _scan((policies.boundary,), action_lower, request, caller) if policies.boundary else None
+    resource = (
+        _scan((policies.resource,), action_lower, request, caller, has_boundary=has_boundary)
+        if policies.resource
+        else None
+    )
+    scp_levels = [_scan(level, action_lower, request, caller) for level in policies.scps]
+
+    missing = _unique(
+        identity.referenced_missing
+        + (boundary.referenced_missing if boundary else [])
+        + (resource.referenced_missing if resource else [])
+    )
+    allowed_by_orgs = None if not scp_levels else all(level.allows for level in scp_levels)
+
+    def result(
+        decision: Decision,
+        layer: Layer,
+        reason: str,
+        matched: Sequence[MatchedStatement] = (),
+        scan: _LayerResult | None = None,
+        orgs: bool | None = allowed_by_orgs,
+        bound: bool | None = None,
+    ) -> Evaluation:
+        return Evaluation(
+            action=request.action,
+            resource=request.resource,
+            decision=decision,
+            matched=tuple(matched),
+            missing_context=missing,
+            explanation=Explanation(
+                layer=layer,
+                reason=reason,
+                statement=matched[0] if matched else None,
+                failed_condition_keys=_unique(scan.failed_keys) if scan else (),
+                missing_condition_keys=_unique(scan.missing_keys) if scan else (),
+            ),
+            allowed_by_organizations=orgs,
+            allowed_by_boundary=bound,
+        )
+
+    boundary_allows = None if boundary is None else bool(boundary.allows)
+    for level in scp_levels:
+        if level.denies:
+            deny = level.denies[0].matched
+            ev = result("explicitDeny", "scp", "explicit-deny", orgs=False, bound=boundary_allows)
+            return _with_statement(ev, deny)
+    layers: tuple[tuple[Layer, _LayerResult | None], ...] = (
+        ("resource", resource),
+        ("identity", identity),
+        ("boundary", boundary),
+    )
+    for layer_name, scan in layers:
+        if scan is not None and scan.denies:
+            denies = [s.matched for s in scan.denies]
+            return result("explicitDeny", layer_name, "explicit-deny", denies, scan, bound=boundary_allows)
+    for level in scp_levels:
+        if not level.allows:
+            reason = "conditional" if level.conditional else "scp-no-allow"
+            return result("implicitDeny", "scp", reason, scan=level, bound=boundary_allows)
+
+    resource_grant = _resource_grant(resource, caller, request.resource, boundary_allows)
+    if resource_grant is not None:
+        matched = [s.matched for s, _ in resource_grant] + [s.matched for s, _ in identity.allows]
+        return result("allowed", "resource", "allowed", matched, bound=boundary_allows)
+    if boundary is not None and not boundary.allows:
+        reason = "conditional" if boundary.conditional else "boundary-no-allow"
+        return result("implicitDeny", "boundary", reason, scan=boundary, bound=False)
+    if not identity.allows:
+        reason = "conditional" if identity.conditional else "no-allow"
+        return result("implicitDeny", "identity", reason, scan=identity, bound=boundary_allows)
+    if resource is not None and _cross_account(caller, request.resource) and not resource.allows:
+        reason = "conditional" if resource.conditional else "no-allow"
+        return result("implicitDeny", "resource", reason, scan=resource, bound=boundary_allows)
+    matched = [s.matched for s, _ in identity.allows]
+    if resource is not None:
+        matched += [s.matched for s, _ in resource.allows]
+    return result("allowed", "identity", "allowed", matched, bound=boundary_allows)
+
+
+def _with_statement(ev: Evaluation, statement: MatchedStatement) -> Evaluation:
+    """An SCP deny: named in the explanation, absent from MatchedStatements as in AWS."""
+    explanation = Explanation(layer=ev.explanation.layer, reason=ev.explanation.reason, statement=statement)
+    return Evaluation(
+        action=ev.action,
+        resource=ev.resource,
+        decision=ev.decision,
+        matched=(),
+        missing_context=ev.missing_context,
+        explanation=explanation,
+        allowed_by_organizations=ev.allowed_by_organizations,
+        allowed_by_boundary=ev.allowed_by_boundary,
+    )
+
+
+def _cross_account(caller: Principal | None, resource: str) -> bool:
+    if caller is None:
+        return False
+    owner = account_of_arn(resource)
+    return owner is not None and caller.account is not None and owner != caller.account
+
+
+def _resource_grant(
+    resource: _LayerResult | None, caller: Principal | None, resource_arn: str, boundary_allows: bool | None
+) -> list[tuple[Statement, PrincipalMatch | None]] | None:
+    """Resource-policy allows that grant on their own, without an identity allow.
+
+    Same account only: a statement naming the caller's user or session ARN (or everyone) grants
+    even past the boundary; one naming a role ARN grants unless the boundary does not allow; an
+    account principal delegates to the identity policies and grants nothing by itself.
+    """
+    if resource is None or not resource.allows or _cross_account(caller, resource_arn):
+        return None
+    direct: list[tuple[Statement, PrincipalMatch | None]] = [
+        (s, how) for s, how in resource.allows if how in ("arn", "any")
+    ]
+    if not direct or caller is None:
+        return None
+    is_role = any(i.id.split(":", 5)[-1].startswith("role/") for i in identities(caller)[1:])
+    if is_role and boundary_allows is False:
+        return None
+    return direct
+
+
+def simulate(
+    policies: PolicySet,
+    actions: Iterable[str],
+    resources: Sequence[str] = ("*",),
+    context: Context = _EMPTY_CONTEXT,
+) -> list[Evaluation]:
+    """One evaluation per action and resource, as SimulatePrincipalPolicy answers them."""
+    return [
+        evaluate(Request(action=action, resource=resource, context=context), policies)
+        for action in actions
+        for resource in resources
+    ]
+
+
+def evaluate_trust(
+    trust: Policy,
+    principal: Principal,
+    *,
+    role_arn: str,
+    context: Context = _EMPTY_CONTEXT,
+    action: str = "sts:AssumeRole",
+) -> Evaluation:
+    """May ``principal`` assume the role under ``trust``? Says whether the caller's side must allow too.
+
+    A role or user ARN in the role's own account needs no identity allow; an account principal
+    (id or ``:root``) or ``"*"`` delegates to the caller's identity policies; any AWS principal from
+    another account needs its own identity allow as well
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html).
+    """
+    request = Request(action=action, resource=role_arn, principal=principal, context=context)
+    scan = _scan((trust,), action.lower(), request, principal)
+    dangling = trust.dangling_principals
+    missing = _unique(scan.referenced_missing)
+
+    def result(decision: Decision, reason: str, matched: Sequence[MatchedStatement], caller: bool) -> Evaluation:
+        return Evaluation(
+            action=action,
+            resource=role_arn,
+            decision=decision,
+            matched=tuple(matched),
+            missing_context=missing,
+            explanation=Explanation(
+                layer="trust",
+                reason=reason,
+                statement=matched[0] if matched else None,
+                failed_condition_keys=_unique(scan.failed_keys),
+                missing_condition_keys=_unique(scan.missing_keys),
+                dangling_principals=dangling,
+                requires_caller_allow=caller,
+            ),
+        )
+
+    if scan.denies:
+        return result("explicitDeny", "explicit-deny", [s.matched for s in scan.denies], False)
+    if scan.allows:
+        same_account = principal.account is not None and principal.account == account_of_arn(role_arn)
+        is_account = principal.kind == "AWS" and len(identities(principal)) == 1
+        needs_caller = principal.kind == "AWS" and (
+            not same_account or is_account or all(how in ("account", "any") for _, how in scan.allows)
+        )
+        return result("allowed", "allowed", [s.matched for s, _ in scan.allows], needs_caller)
+    if scan.conditional:
+        reason = "conditional"
+    elif scan.failed_keys or scan.missing_keys:
+        reason = "condition-failed"
+    elif dangling:
+        reason = "dangling-principal"
+    else:
+        reason = "trust-no-principal"
+    return result("implicitDeny", reason, [], False)

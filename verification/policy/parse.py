@@ -1,0 +1,370 @@
+"""Read a policy as IAM hands it out and compile it for evaluation.
+
+Accepts JSON text, URL-encoded JSON text (GetRole, get-account-authorization-details) or an
+already-decoded mapping (botocore decodes policy documents). ``Statement`` may be one object or a
+list; every element may be a string or a list. Anything AWS would reject, or that this engine could
+only guess at, raises ``PolicyError`` naming the policy and the element: a skipped element could
+become a false allow.
+Source: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from verification.policy import conditions
+from verification.policy.errors import PolicyError
+from verification.policy.match import ActionMatcher, PrincipalMatcher, ResourceMatcher
+from verification.policy.model import MatchedStatement, Position
+
+PolicyKind = Literal["identity", "boundary", "scp", "resource", "trust"]
+
+VERSION_2012 = "2012-10-17"
+VERSION_2008 = "2008-10-17"
+
+_KINDS: dict[str, PolicyKind] = {
+    "identity": "identity",
+    "inline": "identity",
+    "user": "identity",
+    "group": "identity",
+    "role": "identity",
+    "aws-managed": "identity",
+    "user-managed": "identity",
+    "managed": "identity",
+    "iam policy": "identity",
+    "boundary": "boundary",
+    "permission-boundary": "boundary",
+    "permissions-boundary": "boundary",
+    "scp": "scp",
+    "resource": "resource",
+    "trust": "trust",
+}
+_TOP_LEVEL = frozenset({"Version", "Id", "Statement"})
+_STATEMENT_ELEMENTS = frozenset(
+    {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"}
+)
+_PRINCIPAL_KEYS = frozenset({"AWS", "Service", "Federated", "CanonicalUser"})
+_ACTION = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]+$")
+_AWS_PRINCIPAL = re.compile(r"^(\*|\d{12}|arn:[^:]+:(iam|sts)::(\d{12}|aws):.+|A[A-Z0-9]{15,})$")
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One normalised statement with its matchers compiled and its place in the policy text."""
+
+    index: int
+    sid: str | None
+    is_allow: bool
+    actions: ActionMatcher
+    not_action: bool
+    resources: ResourceMatcher | None
+    not_resource: bool
+    principals: PrincipalMatcher | None
+    not_principal: bool
+    condition: conditions.CompiledCondition | None
+    matched: MatchedStatement
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """A parsed policy: its identity, the JSON text positions refer to, and compiled statements."""
+
+    id: str
+    type: str
+    kind: PolicyKind
+    version: str
+    text: str
+    document: Mapping[str, Any]
+    statements: tuple[Statement, ...]
+    _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
+
+    def statements_for(self, action_lower: str) -> tuple[Statement, ...]:
+        """The statements whose Action/NotAction matches ``action_lower``, memoised per action."""
+        found = self._by_action.get(action_lower)
+        if found is None:
+            found = tuple(s for s in self.statements if s.actions.matches(action_lower) != s.not_action)
+            if len(self._by_action) > 4096:
+                self._by_action.clear()
+            self._by_action[action_lower] = found
+        return found
+
+    @property
+    def dangling_principals(self) -> tuple[str, ...]:
+        """Bare unique ids (AROA…, AIDA…) in Principal elements: principals that were deleted."""
+        return tuple(d for s in self.statements if s.principals for d in s.principals.dangling)
+
+
+def parse_policy(source: str | bytes | Mapping[str, Any], *, policy_id: str, policy_type: str) -> Policy:
+    """Parse and validate one policy; raise ``PolicyError`` naming the policy and the offending element.
+
+    ``policy_type`` is "identity" (or a SimulatePrincipalPolicy source type such as "role",
+    "aws-managed", "user-managed"), "boundary", "scp", "resource" or "trust".
+    """
+    kind = _KINDS.get(policy_type.lower())
+    if kind is None:
+        raise PolicyError(policy_id, "policy_type", f"unknown policy type {policy_type!r}")
+    if isinstance(source, Mapping):
+        document: Any = source
+        try:
+            text = json.dumps(source, indent=4)
+        except (TypeError, ValueError) as exc:
+            raise PolicyError(policy_id, "document", f"not JSON-serialisable: {exc}") from None
+    else:
+        text = _decode_text(source, policy_id)
+        document = _load_json(text, policy_id)
+    if not isinstance(document, Mapping):
+        raise PolicyError(policy_id, "document", "a policy must be a JSON object")
+    return _build(document, text, policy_id=policy_id, policy_type=policy_type, kind=kind)
+
+
+def _decode_text(source: str | bytes, policy_id: str) -> str:
+    if isinstance(source, bytes):
+        try:
+            source = source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(policy_id, "document", f"not UTF-8: {exc}") from None
+    stripped = source.strip()
+    if not stripped.startswith("{") and "%" in stripped:
+        source = urllib.parse.unquote(stripped)
+    return source
+
+
+def _load_json(text: str, policy_id: str) -> Any:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise PolicyError(policy_id, key, "element appears twice in one object")
+            result[key] = value
+        return result
+
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(
+            policy_id, "document", f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
+        ) from None
+
+
+def _build(document: Mapping[str, Any], text: str, *, policy_id: str, policy_type: str, kind: PolicyKind) -> Policy:
+    for key in document:
+        if key not in _TOP_LEVEL:
+            raise PolicyError(policy_id, str(key), "unknown top-level element")
+    version = document.get("Version", VERSION_2008)
+    if version not in (VERSION_2012, VERSION_2008):
+        raise PolicyError(policy_id, "Version", f"must be {VERSION_2012} or {VERSION_2008}, not {version!r}")
+    if "Id" in document and not isinstance(document["Id"], str):
+        raise PolicyError(policy_id, "Id", "must be a string")
+    if "Statement" not in document:
+        raise PolicyError(policy_id, "Statement", "missing")
+    raw = document["Statement"]
+    raw_statements = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(raw_statements, list):
+        raise PolicyError(policy_id, "Statement", "must be an object or a list of objects")
+    spans = _statement_spans(text, len(raw_statements))
+    sids: set[str] = set()
+    statements = []
+    for index, (raw_statement, span) in enumerate(zip(raw_statements, spans, strict=True)):
+        statement = _statement(
+            raw_statement,
+            index,
+            span,
+            policy_id=policy_id,
+            policy_type=policy_type,
+            kind=kind,
+            allow_variables=version == VERSION_2012,
+        )
+        if statement.sid is not None:
+            if statement.sid in sids:
+                raise PolicyError(policy_id, f"Statement[{index}]/Sid", f"duplicate Sid {statement.sid!r}")
+            sids.add(statement.sid)
+        statements.append(statement)
+    return Policy(
+        id=policy_id,
+        type=policy_type,
+        kind=kind,
+        version=version,
+        text=text,
+        document=document,
+        statements=tuple(statements),
+    )
+
+
+def _statement(
+    raw: Any,
+    index: int,
+    span: tuple[Position, Position],
+    *,
+    policy_id: str,
+    policy_type: str,
+    kind: PolicyKind,
+    allow_variables: bool,
+) -> Statement:
+    where = f"Statement[{index}]"
+    if not isinstance(raw, Mapping):
+        raise PolicyError(policy_id, where, "a statement must be a JSON object")
+    for key in raw:
+        if key not in _STATEMENT_ELEMENTS:
+            raise PolicyError(policy_id, f"{where}/{key}", "unknown statement element")
+    sid = raw.get("Sid")
+    if sid is not None and not isinstance(sid, str):
+        raise PolicyError(policy_id, f"{where}/Sid", "must be a string")
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise PolicyError(policy_id, f"{where}/Effect", f"must be 'Allow' or 'Deny', not {effect!r}")
+
+    action_key = _exactly_one(raw, "Action", "NotAction", policy_id, where, required=True)
+    assert action_key is not None
+    actions = _strings(raw[action_key], policy_id, f"{where}/{action_key}")
+    for action in actions:
+        if action != "*" and not _ACTION.match(action):
+            raise PolicyError(policy_id, f"{where}/{action_key}", f"{action!r} is not service:action")
+
+    resource_key = _exactly_one(raw, "Resource", "NotResource", policy_id, where, required=kind != "trust")
+    if kind == "trust" and resource_key is not None:
+        raise PolicyError(policy_id, f"{where}/{resource_key}", "a trust policy has no Resource element")
+    resources: ResourceMatcher | None = None
+    if resource_key is not None:
+        patterns = _strings(raw[resource_key], policy_id, f"{where}/{resource_key}")
+        for pattern in patterns:
+            if pattern != "*" and not pattern.startswith("arn:"):
+                raise PolicyError(policy_id, f"{where}/{resource_key}", f"{pattern!r} is not '*' or an ARN")
+        resources = ResourceMatcher(patterns, allow_variables=allow_variables)
+
+    needs_principal = kind in ("resource", "trust")
+    principal_key = _exactly_one(raw, "Principal", "NotPrincipal", policy_id, where, required=needs_principal)
+    if principal_key is not None and not needs_principal:
+        raise PolicyError(policy_id, f"{where}/{principal_key}", f"not allowed in a {kind} policy")
+    if principal_key == "NotPrincipal" and (kind == "trust" or effect == "Allow"):
+        raise PolicyError(policy_id, f"{where}/NotPrincipal", "only with Deny, and never in a role trust policy")
+    principals = None
+    if principal_key is not None:
+        principals = _principal(raw[principal_key], policy_id, f"{where}/{principal_key}")
+
+    condition = None
+    if "Condition" in raw:
+        block = raw["Condition"]
+        if not isinstance(block, Mapping):
+            raise PolicyError(policy_id, f"{where}/Condition", "must be an object")
+        try:
+            condition = conditions.compile_condition(block, policy_id=policy_id, allow_variables=allow_variables)
+        except PolicyError as exc:
+            raise PolicyError(policy_id, f"{where}/{exc.element}", exc.message) from None
+
+    start, end = span
+    return Statement(
+        index=index,
+        sid=sid,
+        is_allow=effect == "Allow",
+        actions=ActionMatcher(actions),
+        not_action=action_key == "NotAction",
+        resources=resources,
+        not_resource=resource_key == "NotResource",
+        principals=principals,
+        not_principal=principal_key == "NotPrincipal",
+        condition=condition,
+        matched=MatchedStatement(
+            policy_id=policy_id,
+            policy_type=policy_type,
+            effect="Allow" if effect == "Allow" else "Deny",
+            start=start,
+            end=end,
+            sid=sid,
+            index=index,
+        ),
+    )
+
+
+def _exactly_one(
+    raw: Mapping[str, Any], name: str, negated: str, policy_id: str, where: str, *, required: bool
+) -> str | None:
+    if name in raw and negated in raw:
+        raise PolicyError(policy_id, f"{where}/{negated}", f"{name} and {negated} cannot both appear")
+    if name in raw:
+        return name
+    if negated in raw:
+        return negated
+    if required:
+        raise PolicyError(policy_id, f"{where}/{name}", f"one of {name} or {negated} is required")
+    return None
+
+
+def _strings(value: Any, policy_id: str, element: str) -> tuple[str, ...]:
+    """A string-or-list element as a non-empty tuple of strings."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) and v for v in items):
+        raise PolicyError(policy_id, element, "must be a non-empty string or a non-empty list of strings")
+    return tuple(items)
+
+
+def _principal(value: Any, policy_id: str, element: str) -> PrincipalMatcher:
+    if value == "*":
+        return PrincipalMatcher("*")
+    if not isinstance(value, Mapping) or not value:
+        raise PolicyError(policy_id, element, 'must be "*" or an object such as {"AWS": ...}')
+    entries: dict[str, Sequence[str]] = {}
+    for key, raw in value.items():
+        if key not in _PRINCIPAL_KEYS:
+            raise PolicyError(policy_id, f"{element}/{key}", "unknown principal type")
+        entries[key] = _strings(raw, policy_id, f"{element}/{key}")
+        for item in entries[key]:
+            if ("*" in item and item != "*") or (item == "*" and key != "AWS"):
+                raise PolicyError(policy_id, f"{element}/{key}", f"{item!r}: no wildcards in principals")
+            if key == "AWS" and not _AWS_PRINCIPAL.match(item):
+                raise PolicyError(policy_id, f"{element}/{key}", f"{item!r} is not an account, ARN or unique id")
+    return PrincipalMatcher(entries)
+
+
+def _statement_spans(text: str, count: int) -> list[tuple[Position, Position]]:
+    """1-based (start, end) of each statement object in ``text``; end is just past the closing brace.
+
+    Only called on text that already parsed as JSON. For a statement that cannot be located (a
+    mapping whose text was regenerated differently) the policy's own bounds are used.
+    """
+    decoder = json.JSONDecoder()
+    line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+
+    def position(offset: int) -> Position:
+        line = bisect.bisect_right(line_starts, offset) - 1
+        return Position(line + 1, offset - line_starts[line] + 1)
+
+    def skip(i: int) -> int:
+        match = _WS.match(text, i)
+        return match.end() if match else i
+
+    offsets: list[tuple[int, int]] = []
+    i = skip(0)
+    if text[i : i + 1] == "{":
+        i = skip(i + 1)
+        while i < len(text) and text[i] != "}":
+            key, i = decoder.raw_decode(text, i)
+            i = skip(skip(i) + 1)
+            if key == "Statement" and text[i] == "[":
+                j = skip(i + 1)
+                offsets = []
+                while text[j] != "]":
+                    _, end = decoder.raw_decode(text, j)
+                    offsets.append((j, end))
+                    j = skip(end)
+                    if text[j] == ",":
+                        j = skip(j + 1)
+                i = j + 1
+            else:
+                start = i
+                _, i = decoder.raw_decode(text, i)
+                if key == "Statement":
+                    offsets = [(start, i)]
+            i = skip(i)
+            if text[i : i + 1] == ",":
+                i = skip(i + 1)
+    if len(offsets) != count:
+        whole = (position(0), position(len(text.rstrip())))
+        return [whole] * count
+    return [(position(s), position(e)) for s, e in offsets]
