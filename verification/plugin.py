@@ -1,1 +1,516 @@
-"""The pytest plugin: options, targets, parametrization, verdicts and the Allure output."""
+"""The pytest plugin: options, targets, parametrization, verdicts and the Allure output.
+
+``pytest --role-arn ARN`` (from the checkout, or with ``verification/suite`` named) runs one test per
+requirement per role. Facts about a role are fetched once per role (a session-scoped, indirectly
+parametrized fixture) and shared by that role's tests; each test judges one requirement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from verification import FIXTURES, __version__
+from verification.backends import Backend, CallerIdentity, RoleRef, create_backend
+from verification.errors import CheckError, InputError
+from verification.requirements import DEFAULT_SET, Requirement, RequirementSet, load_requirement_set
+from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, gather, judge
+
+SUITE_DIR = Path(__file__).resolve().parent / "suite"
+DEFAULT_RESULTS = Path("reports") / "allure-results"
+DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
+NOTHING_TO_VERIFY = (
+    "nothing to verify: name a role with --role-arn arn:aws:iam::ACCOUNT:role/NAME "
+    "(or --targets FILE), or try the bundled demo with --demo"
+)
+
+
+def _arg_type(parse: Any) -> Any:
+    """Wrap a parser that raises InputError as an argparse type, so bad values fail at parse time."""
+
+    def convert(value: str) -> Any:
+        try:
+            return parse(value)
+        except InputError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
+def _endpoint_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InputError(f"--endpoint-url {value!r} is not an http(s) URL such as http://127.0.0.1:5000")
+    return value
+
+
+def _existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise InputError(f"{value}: no such file")
+    return path
+
+
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(f"{value!r} is not a whole number of at least 1")
+    return int(value)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Every option lives in one group; each is validated when parsed."""
+    group = parser.getgroup("role verification", "Verify IAM roles against a requirement set")
+    group.addoption(
+        "--role-arn",
+        action="append",
+        default=[],
+        dest="role_arns",
+        metavar="ARN",
+        type=_arg_type(RoleRef.parse),
+        help="role to verify (repeatable)",
+    )
+    group.addoption(
+        "--appliance-principal",
+        dest="appliance",
+        metavar="ARN|ACCOUNT",
+        default=None,
+        type=_arg_type(AppliancePrincipal.parse),
+        help="the backup appliance's Impersonation role ARN or AWS account id (without it, trust:appliance is skipped)",
+    )
+    group.addoption(
+        "--requirements",
+        dest="requirements",
+        metavar="NAME|PATH",
+        default=None,
+        help=f"requirement set to verify against (default: {DEFAULT_SET})",
+    )
+    group.addoption(
+        "--aws-profile",
+        dest="aws_profile",
+        metavar="NAME",
+        default=None,
+        help="AWS profile for the live API (default: boto3's credential chain)",
+    )
+    group.addoption(
+        "--aws-region",
+        dest="aws_region",
+        metavar="REGION",
+        default=None,
+        help="AWS region for the API clients (default: boto3's, else us-east-1)",
+    )
+    group.addoption(
+        "--endpoint-url",
+        dest="endpoint_url",
+        metavar="URL",
+        default=None,
+        type=_arg_type(_endpoint_url),
+        help="IAM/STS endpoint (default: boto3's own, which honours AWS_ENDPOINT_URL)",
+    )
+    group.addoption(
+        "--retry-mode",
+        dest="retry_mode",
+        default="standard",
+        choices=("standard", "adaptive", "legacy"),
+        help="botocore retry mode (default: standard)",
+    )
+    group.addoption(
+        "--max-attempts",
+        dest="max_attempts",
+        default=None,
+        metavar="N",
+        type=_arg_type(_positive_int),
+        help="botocore total attempts per call, first one included",
+    )
+    group.addoption(
+        "--snapshot",
+        dest="snapshot",
+        metavar="FILE",
+        default=None,
+        type=_arg_type(_existing_file),
+        help="verify offline from `aws iam get-account-authorization-details` output (.json/.json.gz)",
+    )
+    group.addoption(
+        "--scp",
+        dest="scps",
+        action="append",
+        default=[],
+        metavar="FILE",
+        type=_arg_type(_existing_file),
+        help="with --snapshot: SCP file(s) of the organization, root -> OUs -> account (repeatable)",
+    )
+    group.addoption(
+        "--demo",
+        dest="demo",
+        action="store_true",
+        default=False,
+        help="verify the bundled demo account on a local IAM endpoint (no AWS needed)",
+    )
+
+
+@dataclass
+class Run:
+    """What this run verifies, and with what; kept in the config stash."""
+
+    requirements: RequirementSet
+    targets: dict[str, RoleRef]
+    appliance: AppliancePrincipal | None
+    backend_name: str
+    backend_options: dict[str, Any]
+    source: str
+    endpoint: Any = None
+    backend: Backend | None = None
+    facts: dict[str, RoleFacts] = field(default_factory=dict)
+    outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    causes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def get_backend(self) -> Backend:
+        """The backend, created on first use (so no API call happens before options are checked)."""
+        if self.backend is None:
+            self.backend = create_backend(self.backend_name, **self.backend_options)
+        return self.backend
+
+    def role_facts(self, arn: str) -> RoleFacts:
+        """Facts for one role, fetched once per process."""
+        if arn not in self.facts:
+            self.facts[arn] = gather(self.get_backend(), self.targets[arn], self.requirements, self.appliance)
+        return self.facts[arn]
+
+
+RUN_KEY = pytest.StashKey[Run]()
+
+
+def _suite_requested(config: pytest.Config) -> bool:
+    """Does this session collect the verification suite (and so need something to verify)?"""
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0]).resolve()
+        if path == SUITE_DIR or SUITE_DIR in path.parents or path in SUITE_DIR.parents:
+            return True
+    return False
+
+
+def _build_run(config: pytest.Config) -> Run | None:
+    option = config.option
+    demo = bool(option.demo)
+    targets: list[RoleRef] = list(option.role_arns)
+    appliance: AppliancePrincipal | None = option.appliance
+    requirements = load_requirement_set(option.requirements or DEFAULT_SET)
+    backend_options: dict[str, Any] = {}
+    if demo:
+        if option.snapshot:
+            raise InputError("--demo and --snapshot cannot be combined: the demo runs its own local endpoint")
+        demo_spec = yaml.safe_load(DEMO_FILE.read_text())
+        targets = targets or [RoleRef.parse(arn) for arn in demo_spec["roles"]]
+        appliance = appliance or AppliancePrincipal.parse(demo_spec["appliance_principal"])
+    if not targets:
+        return None
+    if option.snapshot:
+        from verification.snapshot import load_snapshot
+
+        snapshot = load_snapshot(option.snapshot)
+        backend_name, source = "snapshot", f"snapshot {snapshot.path} (sha256 {snapshot.sha256})"
+        backend_options = {"snapshot": snapshot, "scps": list(option.scps)}
+    else:
+        if option.scps:
+            raise InputError("--scp applies only with --snapshot: the live API applies the organization's SCPs itself")
+        backend_name = "live"
+        backend_options = {
+            "profile": option.aws_profile,
+            "region": option.aws_region,
+            "endpoint_url": option.endpoint_url,
+            "retry_mode": option.retry_mode,
+            "max_attempts": option.max_attempts,
+        }
+        source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
+    return Run(
+        requirements=requirements,
+        targets={t.arn: t for t in targets},
+        appliance=appliance,
+        backend_name=backend_name,
+        backend_options=backend_options,
+        source=source,
+    )
+
+
+def _start_demo_endpoint(config: pytest.Config, run: Run) -> None:
+    """Start (or, on an xdist worker, join) the demo's local IAM endpoint."""
+    import boto3
+
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input and worker_input.get("verification_endpoint"):
+        url = worker_input["verification_endpoint"]
+    else:
+        from verification.endpoint import start_endpoint
+
+        account = json.loads((DEMO_FILE.parent / "account.json").read_text())
+        run.endpoint = start_endpoint(0, seed=account)
+        url = run.endpoint.url
+    # Demo credentials are fixed dummies for the local endpoint; the user's own are never used or needed.
+    session = boto3.Session(aws_access_key_id="demo", aws_secret_access_key="demo", region_name="us-east-1")
+    run.backend_options.update(endpoint_url=url, session=session)
+    run.source = f"demo: local IAM endpoint at {url} seeded from fixtures/demo/account.json"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the options, settle what to verify, and point Allure at reports/ by default."""
+    config.addinivalue_line("markers", "verifies(kind): the requirement kind a verification test checks")
+    try:
+        run = _build_run(config)
+    except InputError as error:
+        raise pytest.UsageError(str(error)) from None
+    if run is None:
+        if _suite_requested(config):
+            raise pytest.UsageError(NOTHING_TO_VERIFY)
+        return
+    if config.option.demo:
+        _start_demo_endpoint(config, run)
+    config.stash[RUN_KEY] = run
+    if getattr(config.option, "allure_report_dir", "unset") is None:
+        config.option.allure_report_dir = str(DEFAULT_RESULTS)
+        config.option.clean_alluredir = True
+    config.pluginmanager.register(_Tally(run), "verification-tally")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(run), "verification-xdist")
+
+
+class _Tally:
+    """Counts outcomes and root causes per role (xdist workers' reports arrive here too)."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = {str(key): str(value) for key, value in report.user_properties}
+        if "role" not in props:
+            return
+        role, run = props["role"], self.run
+        if report.when == "setup" and report.failed:
+            run.outcomes[role]["broken"] += 1
+            run.causes[role]["could-not-check"] += 1
+        elif report.when == "setup" and report.skipped:
+            run.outcomes[role]["skipped"] += 1
+        elif report.when == "call":
+            run.outcomes[role]["passed" if report.passed else "failed"] += 1
+            if report.failed:
+                run.causes[role][props.get("cause", "unknown")] += 1
+
+
+class _XdistHooks:
+    """Only registered when pytest-xdist is present: share the demo endpoint with the workers."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.run.endpoint is not None:
+            node.workerinput["verification_endpoint"] = self.run.endpoint.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the demo endpoint."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None and run.endpoint is not None:
+        run.endpoint.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say what the run verifies and with what: the source, the requirement set and its hash."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return []
+    req = run.requirements
+    lines = [
+        f"verification: {len(run.targets)} role(s) against {req.id} {req.version} (sha256 {req.sha256[:16]}...)",
+        f"source: {run.source}",
+    ]
+    if run.appliance is None and any(r.principal == "appliance" for r in req.by_kind("trust")):
+        lines.append("trust:appliance will be skipped: no --appliance-principal given")
+    return lines
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One test per requirement (of the test's kind) per role, with readable ids."""
+    marker = metafunc.definition.get_closest_marker("verifies")
+    if marker is None:
+        return
+    run = metafunc.config.stash.get(RUN_KEY, None)
+    if run is None:
+        raise pytest.UsageError(NOTHING_TO_VERIFY)
+    kind = marker.args[0]
+    req = run.requirements
+    metafunc.parametrize(
+        "target",
+        [
+            pytest.param(
+                arn,
+                id=ref.label,
+                marks=[pytest.mark.xdist_group(ref.account), pytest.mark.allure_label(arn, label_type="role")],
+            )
+            for arn, ref in run.targets.items()
+        ],
+        indirect=True,
+        scope="session",
+    )
+    metafunc.parametrize(
+        "requirement",
+        [pytest.param(r.id, id=r.id, marks=_allure_marks(req, r)) for r in req.by_kind(kind)],
+    )
+
+
+def _allure_marks(req: RequirementSet, requirement: Requirement) -> list[pytest.MarkDecorator]:
+    return [
+        pytest.mark.allure_label(requirement.id, label_type="requirement"),
+        pytest.mark.allure_label(req.epic, label_type="epic"),
+        pytest.mark.allure_label(req.feature, label_type="feature"),
+        pytest.mark.allure_label(requirement.story, label_type="story"),
+        pytest.mark.allure_label(requirement.severity, label_type="severity"),
+        pytest.mark.allure_label(requirement.id, label_type="tag"),
+        pytest.mark.allure_link(req.source_url, name=f"{req.title} ({req.version})", link_type="link"),
+    ]
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> RoleFacts:
+    """Facts about the role under test (GetRole, its instance profiles, one simulation of all actions)."""
+    run = request.config.stash[RUN_KEY]
+    facts = run.role_facts(request.param)
+    exchanges = run.backend.exchanges.get(request.param, []) if run.backend else []
+    _attach_json(
+        f"API exchanges for {facts.ref.label}",
+        [
+            {"operation": e.operation, "request_id": e.request_id, "params": e.params, "response": e.response}
+            for e in exchanges
+        ],
+    )
+    return facts
+
+
+@pytest.fixture
+def verdict(request: pytest.FixtureRequest, target: RoleFacts, requirement: str) -> Verdict:
+    """The verdict for this role and requirement; an error (broken) when it could not be checked."""
+    run = request.config.stash[RUN_KEY]
+    req = next(r for r in run.requirements.requirements if r.id == requirement)
+    request.node.user_properties.extend([("role", target.ref.arn), ("requirement", req.id)])
+    _allure_title(f"{target.ref.label}: {req.title}")
+    if req.principal == "appliance" and run.appliance is None:
+        request.node.user_properties.append(("cause", "skipped"))
+        pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
+    try:
+        result = judge(req, target, run.appliance)
+    except CheckError as error:
+        request.node.user_properties.append(("cause", "could-not-check"))
+        raise CheckError(
+            error.message if error.message.startswith("could not check") else f"could not check: {error.message}",
+            error.hint,
+        ) from None
+    request.node.user_properties.append(("cause", result.cause))
+    return result
+
+
+def assert_verdict(verdict: Verdict) -> None:
+    """Fail the calling test with the verdict's one-line reason and the fix; attach the evidence."""
+    __tracebackhide__ = True
+    _attach_json(f"{verdict.requirement.id} evidence", dict(verdict.evidence))
+    if verdict.note:
+        _attach_text("note", verdict.note)
+    if not verdict.met:
+        if verdict.remedy:
+            _attach_text("what to change", verdict.remedy)
+        pytest.fail(f"{verdict.reason}\nwhat to change: {verdict.remedy}", pytrace=False)
+
+
+def _allure_title(title: str) -> None:
+    try:
+        import allure
+
+        allure.dynamic.title(title)  # type: ignore[no-untyped-call]
+    except ImportError:  # pragma: no cover - allure-pytest is a dependency
+        pass
+
+
+def _attach_json(name: str, body: Any) -> None:
+    import allure
+
+    allure.attach(json.dumps(body, indent=2, default=str), name=name, attachment_type=allure.attachment_type.JSON)
+
+
+def _attach_text(name: str, body: str) -> None:
+    import allure
+
+    allure.attach(body, name=name, attachment_type=allure.attachment_type.TEXT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write categories.json and environment.properties next to the Allure results."""
+    run = session.config.stash.get(RUN_KEY, None)
+    results = getattr(session.config.option, "allure_report_dir", None)
+    if run is None or not results or hasattr(session.config, "workerinput"):
+        return
+    folder = Path(results)
+    folder.mkdir(parents=True, exist_ok=True)
+    from verification.allure_categories import categories
+
+    (folder / "categories.json").write_text(json.dumps(categories(), indent=2))
+    caller = _caller(run)
+    req = run.requirements
+    accounts = sorted({ref.account for ref in run.targets.values()})
+    env = {
+        "Accounts": ", ".join(accounts),
+        "Region": run.backend_options.get("region") or os.environ.get("AWS_REGION") or "us-east-1",
+        "Caller": caller.arn if caller else "unknown",
+        "Source": run.source,
+        "RequirementSet": f"{req.id} {req.version}",
+        "RequirementSetSha256": req.sha256,
+        "Harness": f"veeam-role-verification {__version__}",
+    }
+    (folder / "environment.properties").write_text(
+        "".join(f"{key}={value.replace(chr(10), ' ')}\n" for key, value in env.items())
+    )
+
+
+def _caller(run: Run) -> CallerIdentity | None:
+    if run.backend is None:
+        return None
+    try:
+        return run.backend.caller()
+    except (CheckError, InputError):
+        return None
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Per role: passed, failed and broken counts and the top root causes; failing roles first."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is None or not run.outcomes:
+        return
+    terminalreporter.section("role verification")
+
+    def order(item: tuple[str, Counter[str]]) -> tuple[int, str]:
+        counts = item[1]
+        return (0 if counts["failed"] or counts["broken"] else 1, item[0])
+
+    for role, counts in sorted(run.outcomes.items(), key=order):
+        status = "FAILED" if counts["failed"] or counts["broken"] else "ok"
+        line = (
+            f"{status:<6} {role}: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['broken']} broken, {counts['skipped']} skipped"
+        )
+        terminalreporter.write_line(line)
+        top = ", ".join(f"{cause} x{n}" for cause, n in run.causes[role].most_common(4))
+        if top:
+            terminalreporter.write_line(f"       root causes: {top}")
+
+
+def iter_suite_paths() -> Iterator[Path]:
+    """The verification test modules (for tools that run the suite outside the checkout)."""
+    yield from sorted(SUITE_DIR.glob("test_*.py"))

@@ -174,9 +174,7 @@ def parse_requirement_set(data: Any, *, path: Path, sha256: str) -> RequirementS
             )
         else:
             requirements.append(
-                Requirement(
-                    item.get("id", "instance-profile"), "instance-profile", story, severity, see_also=see_also
-                )
+                Requirement(item.get("id", "instance-profile"), "instance-profile", story, severity, see_also=see_also)
             )
 
     seen: set[str] = set()
@@ -201,9 +199,7 @@ def parse_requirement_set(data: Any, *, path: Path, sha256: str) -> RequirementS
     )
 
 
-def _check_keys(
-    item: Mapping[str, Any], allowed: set[str], where: str, fault: Any, *, required: set[str]
-) -> None:
+def _check_keys(item: Mapping[str, Any], allowed: set[str], where: str, fault: Any, *, required: set[str]) -> None:
     unknown = sorted(set(item) - allowed)
     if unknown:
         raise fault(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")

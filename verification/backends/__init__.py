@@ -47,8 +47,7 @@ class RoleRef:
             return cls(arn.strip(), match["partition"], match["account"], path, match["name"])
         if ":assumed-role/" in arn or arn.startswith("arn:aws:sts:"):
             raise InputError(
-                f"{arn!r} is an assumed-role session, not a role: give the role's ARN, "
-                "arn:aws:iam::ACCOUNT:role/NAME"
+                f"{arn!r} is an assumed-role session, not a role: give the role's ARN, arn:aws:iam::ACCOUNT:role/NAME"
             )
         if re.match(r"^arn:[^:]+:iam::\d{12}:(user|group|policy|instance-profile)/", arn):
             raise InputError(f"{arn!r} is not a role ARN: give arn:aws:iam::ACCOUNT:role/NAME")
@@ -129,29 +128,19 @@ class SimulationResult:
                 for item in specific:
                     out.append(cls._one(result, item["EvalResourceName"], item["EvalResourceDecision"], item))
             else:
-                out.append(
-                    cls._one(result, result.get("EvalResourceName", "*"), result["EvalDecision"], result)
-                )
+                out.append(cls._one(result, result.get("EvalResourceName", "*"), result["EvalDecision"], result))
         return out
 
     @classmethod
-    def _one(
-        cls, top: Mapping[str, Any], resource: str, decision: str, source: Mapping[str, Any]
-    ) -> SimulationResult:
+    def _one(cls, top: Mapping[str, Any], resource: str, decision: str, source: Mapping[str, Any]) -> SimulationResult:
         organizations = top.get("OrganizationsDecisionDetail") or {}
-        boundary = (
-            source.get("PermissionsBoundaryDecisionDetail")
-            or top.get("PermissionsBoundaryDecisionDetail")
-            or {}
-        )
+        boundary = source.get("PermissionsBoundaryDecisionDetail") or top.get("PermissionsBoundaryDecisionDetail") or {}
         return cls(
             action=top["EvalActionName"],
             resource=resource,
             decision=decision,
             matched_statements=tuple(source.get("MatchedStatements") or ()),
-            missing_context=tuple(
-                source.get("MissingContextValues") or top.get("MissingContextValues") or ()
-            ),
+            missing_context=tuple(source.get("MissingContextValues") or top.get("MissingContextValues") or ()),
             allowed_by_organizations=organizations.get("AllowedByOrganizations"),
             allowed_by_boundary=boundary.get("AllowedByPermissionsBoundary"),
             raw=dict(top),

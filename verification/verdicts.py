@@ -1,0 +1,377 @@
+"""From facts about a role to a verdict per requirement: met or not, why, and what to change.
+
+``gather`` asks a backend everything a role's requirements need, once per role. ``judge`` turns
+those facts into a ``Verdict`` for one requirement, or raises ``CheckError`` when the facts it needs
+could not be had (then the requirement is broken, never passed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from verification.backends import Backend, InstanceProfile, Role, RoleRef, SimulationResult
+from verification.errors import CheckError, InputError
+from verification.policy import Context, PolicyError, Principal, evaluate_trust, parse_policy
+from verification.policy.model import Evaluation
+from verification.requirements import Requirement, RequirementSet
+
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+APPLIANCE_ROLE_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+ACCOUNT_ROOT_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):root$")
+
+
+@dataclass(frozen=True)
+class AppliancePrincipal:
+    """Who the backup appliance is: its Impersonation IAM role, or its AWS account."""
+
+    value: str
+    account: str
+    role_arn: str | None
+
+    @classmethod
+    def parse(cls, value: str) -> AppliancePrincipal:
+        """Accept a role ARN, an account id or an account root ARN; InputError otherwise."""
+        value = value.strip()
+        if ACCOUNT_RE.match(value):
+            return cls(value, value, None)
+        if match := ACCOUNT_ROOT_RE.match(value):
+            return cls(value, match[2], None)
+        if match := APPLIANCE_ROLE_RE.match(value):
+            return cls(value, match[2], value)
+        raise InputError(
+            f"--appliance-principal {value!r} is neither a 12-digit account id nor a role ARN "
+            "(arn:aws:iam::ACCOUNT:role/NAME of the appliance's Impersonation role)"
+        )
+
+    @property
+    def principal(self) -> Principal:
+        """The principal that calls sts:AssumeRole."""
+        return Principal("AWS", self.role_arn or self.account)
+
+
+@dataclass
+class RoleFacts:
+    """Everything the backend said about one role, or why it could not say it."""
+
+    ref: RoleRef
+    role: Role | None = None
+    profiles: list[InstanceProfile] | None = None
+    simulations: dict[tuple[str, str], SimulationResult] = field(default_factory=dict)
+    appliance_side: SimulationResult | None = None
+    errors: dict[str, CheckError] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one requirement for one role."""
+
+    requirement: Requirement
+    role: RoleRef
+    met: bool
+    reason: str
+    cause: str
+    remedy: str = ""
+    note: str = ""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+def gather(
+    backend: Backend, ref: RoleRef, requirements: RequirementSet, appliance: AppliancePrincipal | None
+) -> RoleFacts:
+    """Ask the backend, once, for every fact this role's requirements need.
+
+    A failure is kept per fact, so a role whose simulation failed still gets its trust verdicts.
+    When the role itself cannot be read, nothing else is asked: every requirement is then broken.
+    """
+    facts = RoleFacts(ref)
+    try:
+        facts.role = backend.get_role(ref)
+    except (CheckError, InputError) as error:
+        failure = error if isinstance(error, CheckError) else CheckError(str(error))
+        facts.errors.update(role=failure, profiles=failure, simulation=failure, appliance=failure)
+        return facts
+    if requirements.by_kind("instance-profile"):
+        try:
+            facts.profiles = backend.list_instance_profiles(ref)
+        except CheckError as error:
+            facts.errors["profiles"] = error
+    by_resource: dict[str, list[str]] = {}
+    for requirement in requirements.by_kind("permission"):
+        assert requirement.action is not None
+        by_resource.setdefault(requirement.resource, []).append(requirement.action)
+    try:
+        for resource, actions in by_resource.items():
+            for result in backend.simulate(ref.arn, actions, resources=(resource,), evidence_key=ref.arn):
+                facts.simulations[(result.action.lower(), result.resource)] = result
+    except CheckError as error:
+        facts.errors["simulation"] = error
+    if (
+        appliance is not None
+        and appliance.role_arn
+        and any(r.principal == "appliance" for r in requirements.by_kind("trust"))
+    ):
+        try:
+            side = backend.simulate(appliance.role_arn, ["sts:AssumeRole"], resources=(ref.arn,), evidence_key=ref.arn)
+            facts.appliance_side = side[0] if side else None
+        except CheckError as error:
+            facts.errors["appliance"] = error
+    return facts
+
+
+def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
+    """The verdict for one requirement; CheckError when it could not be checked."""
+    if requirement.kind == "permission":
+        return _judge_permission(requirement, facts)
+    if requirement.kind == "trust":
+        return _judge_trust(requirement, facts, appliance)
+    return _judge_instance_profile(requirement, facts)
+
+
+def _need(facts: RoleFacts, what: str) -> None:
+    if what in facts.errors:
+        error = facts.errors[what]
+        raise CheckError(f"could not check: {error.message}", error.hint)
+
+
+def _judge_instance_profile(requirement: Requirement, facts: RoleFacts) -> Verdict:
+    _need(facts, "profiles")
+    if facts.profiles is None:
+        raise CheckError("could not check: the instance profiles were not listed")
+    evidence = {"InstanceProfiles": [{"InstanceProfileName": p.name, "Arn": p.arn} for p in facts.profiles]}
+    if facts.profiles:
+        names = ", ".join(p.name for p in facts.profiles)
+        return Verdict(requirement, facts.ref, True, f"in instance profile(s): {names}", "met", evidence=evidence)
+    name = facts.ref.name
+    remedy = (
+        f"aws iam create-instance-profile --instance-profile-name {name} && "
+        f"aws iam add-role-to-instance-profile --instance-profile-name {name} --role-name {name}"
+    )
+    return Verdict(
+        requirement,
+        facts.ref,
+        False,
+        "not in any instance profile",
+        "no-instance-profile",
+        remedy,
+        evidence=evidence,
+    )
+
+
+def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
+    _need(facts, "simulation")
+    assert requirement.action is not None
+    result = facts.simulations.get((requirement.action.lower(), requirement.resource))
+    if result is None:
+        raise CheckError(
+            f"could not check: the simulation returned no result for {requirement.action} on {requirement.resource}",
+            "the API answer was incomplete; run again",
+        )
+    evidence = dict(result.raw)
+    action = requirement.action
+    if result.decision == "allowed":
+        where = _statement_names(result)
+        return Verdict(
+            requirement, facts.ref, True, f"allowed{' by ' + where if where else ''}", "met", evidence=evidence
+        )
+    if result.decision == "explicitDeny":
+        if result.allowed_by_organizations is False:
+            return _scp(requirement, facts, evidence)
+        where = _statement_names(result) or "a Deny statement"
+        kind = _explained_layer(result)
+        blocker = "the permissions boundary " if kind == "boundary" else ""
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"explicitly denied by {blocker}{where}",
+            "explicit-deny",
+            f"remove or narrow the Deny in {where} for {action}; adding an Allow to the role will not help",
+            evidence=evidence,
+        )
+    if result.decision != "implicitDeny":
+        raise CheckError(f"could not check: unknown EvalDecision {result.decision!r} for {action}")
+    if result.allowed_by_organizations is False:
+        return _scp(requirement, facts, evidence)
+    if result.allowed_by_boundary is False:
+        boundary = (facts.role.boundary_arn if facts.role else None) or "of the role"
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"not allowed by the permissions boundary {boundary}",
+            "boundary",
+            f"add {action} to the permissions boundary {boundary} (a role policy alone will not help)",
+            evidence=evidence,
+        )
+    missing = _conditional_keys(result)
+    if missing:
+        keys = ", ".join(missing)
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"allowed only when {keys} {_are(missing)} present",
+            "conditional",
+            f"the Allow for {action} depends on {keys}; grant it without that condition, "
+            "or make sure requests carry the keys",
+            evidence=evidence,
+        )
+    return Verdict(
+        requirement,
+        facts.ref,
+        False,
+        "implicitly denied: no statement allows it",
+        "implicit-deny",
+        f"add {action} (Resource {requirement.resource}) to a policy attached to the role",
+        evidence=evidence,
+    )
+
+
+def _scp(requirement: Requirement, facts: RoleFacts, evidence: dict[str, Any]) -> Verdict:
+    return Verdict(
+        requirement,
+        facts.ref,
+        False,
+        "denied by a service control policy",
+        "scp",
+        f"an SCP of the organization blocks {requirement.action}: ask the organization's administrators; "
+        "adding a permission to the role will not help",
+        evidence=evidence,
+    )
+
+
+def _statement_names(result: SimulationResult) -> str:
+    parts = []
+    for statement in result.matched_statements:
+        start = statement.get("StartPosition") or {}
+        end = statement.get("EndPosition") or {}
+        lines = ""
+        if start.get("Line"):
+            lines = f" (lines {start['Line']}-{end.get('Line', start['Line'])})"
+        parts.append(f"{statement.get('SourcePolicyId', '?')}{lines}")
+    return ", ".join(dict.fromkeys(parts))
+
+
+def _explained_layer(result: SimulationResult) -> str | None:
+    explanation = result.explanation
+    return getattr(explanation, "layer", None)
+
+
+def _conditional_keys(result: SimulationResult) -> tuple[str, ...]:
+    explanation = result.explanation
+    if explanation is not None:
+        return tuple(getattr(explanation, "missing_condition_keys", ()))
+    return result.missing_context
+
+
+def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
+    _need(facts, "role")
+    assert facts.role is not None
+    if requirement.principal == "appliance":
+        if appliance is None:
+            raise LookupError("no appliance principal")  # the plugin skips before judging
+        principal = appliance.principal
+    else:
+        assert isinstance(requirement.principal, tuple)
+        kind, name = requirement.principal[0]
+        principal = Principal(kind, name)  # type: ignore[arg-type]
+    trust_text = json.dumps(facts.role.trust_policy, indent=4)
+    evidence: dict[str, Any] = {"AssumeRolePolicyDocument": facts.role.trust_policy}
+    try:
+        policy = parse_policy(trust_text, policy_id="trust policy", policy_type="trust")
+        evaluation = evaluate_trust(policy, principal, role_arn=facts.role.arn, context=Context())
+    except PolicyError as error:
+        raise CheckError(f"could not check: the trust policy cannot be evaluated: {error}") from error
+    evidence["Evaluation"] = evaluation.to_result()
+    who = principal.id
+    if evaluation.explanation.dangling_principals:
+        dangling = ", ".join(evaluation.explanation.dangling_principals)
+        evidence["DanglingPrincipals"] = list(evaluation.explanation.dangling_principals)
+    else:
+        dangling = ""
+    statement = _trust_statement(principal)
+    if evaluation.decision == "explicitDeny":
+        where = _evaluation_statement(evaluation)
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"trust policy explicitly denies {who} ({where})",
+            "trust-deny",
+            f"remove or narrow the Deny statement ({where}) for {who}",
+            evidence=evidence,
+        )
+    if evaluation.decision != "allowed":
+        missing = evaluation.explanation.missing_condition_keys
+        if missing:
+            keys = ", ".join(missing)
+            return Verdict(
+                requirement,
+                facts.ref,
+                False,
+                f"trust policy allows {who} only when {keys} {_are(missing)} present",
+                "conditional",
+                f"check that {who} supplies {keys}, or add: {statement}",
+                evidence=evidence,
+            )
+        extra = f"; it names deleted principals by unique id: {dangling}" if dangling else ""
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"trust policy does not allow {who} to assume the role{extra}",
+            "trust-missing",
+            f"add to the role's trust policy: {statement}",
+            evidence=evidence,
+        )
+    note = ""
+    if requirement.principal == "appliance" and appliance is not None:
+        side = facts.appliance_side
+        if "appliance" in facts.errors:
+            note = f"the appliance role's own permission was not checked: {facts.errors['appliance'].message}"
+        elif side is not None:
+            evidence["ApplianceSide"] = dict(side.raw)
+            if side.decision != "allowed":
+                return Verdict(
+                    requirement,
+                    facts.ref,
+                    False,
+                    f"the appliance role {appliance.role_arn} is not allowed sts:AssumeRole on this role "
+                    f"({side.decision})",
+                    "appliance-side",
+                    f'allow sts:AssumeRole on {facts.ref.arn} (or Resource "*") in {appliance.role_arn}\'s policies',
+                    evidence=evidence,
+                )
+        elif evaluation.explanation.requires_caller_allow:
+            note = (
+                f"the trust allows the account {appliance.account}; its Impersonation role must also allow "
+                "sts:AssumeRole (give --appliance-principal as that role's ARN to check it)"
+            )
+    return Verdict(
+        requirement,
+        facts.ref,
+        True,
+        f"trust policy allows {who} to assume the role",
+        "met",
+        note=note,
+        evidence=evidence,
+    )
+
+
+def _evaluation_statement(evaluation: Evaluation) -> str:
+    statement = evaluation.explanation.statement
+    if statement is None:
+        return "a Deny statement"
+    return f"{statement.policy_id} lines {statement.start.line}-{statement.end.line}"
+
+
+def _trust_statement(principal: Principal) -> str:
+    return json.dumps({"Effect": "Allow", "Principal": {principal.kind: principal.id}, "Action": "sts:AssumeRole"})
+
+
+def _are(keys: tuple[str, ...]) -> str:
+    return "is" if len(keys) == 1 else "are"
