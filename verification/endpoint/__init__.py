@@ -2,7 +2,8 @@
 
 ``start_endpoint()`` runs moto's server in a thread of this process, bound to 127.0.0.1 only.
 moto keeps its state per process, so every endpoint in one process sees the same accounts;
-``Endpoint.reset()`` clears them.
+``Endpoint.reset()`` clears them. Starting an endpoint also makes moto load AWS-managed policies
+(for this process), as every real account has them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -83,6 +85,9 @@ def start_endpoint(port: int = 0, *, seed: Mapping[str, Any] | None = None, quie
     ``seed`` is a merged ``get-account-authorization-details`` document; its roles and policies are
     created in the account its ARNs name.
     """
+    # AWS-managed policies (arn:aws:iam::aws:policy/...) exist in every real account; moto loads them
+    # only when asked, for accounts whose state is created after this.
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
     simulate.install()
     server = _Server(port, quiet=quiet)
     server.start()
