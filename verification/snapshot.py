@@ -243,8 +243,8 @@ def _check_details(details: Mapping[str, list[Any]], fault: Fault, prefix: str) 
             _require(role["PermissionsBoundary"], f"{here}.PermissionsBoundary", {"PermissionsBoundaryArn": str}, fault)
     for i, policy in enumerate(details["Policies"]):
         here = f"{_join(prefix, 'Policies')}[{i}]"
-        _require(policy, here, {"Arn": str, "PolicyName": str}, fault)
-        _optional(policy, here, {"DefaultVersionId": str}, fault)
+        _require(policy, here, {"Arn": str}, fault)
+        _optional(policy, here, {"PolicyName": str, "DefaultVersionId": str}, fault)
         for j, version in enumerate(_list(policy, "PolicyVersionList", here, fault)):
             _require(version, f"{here}.PolicyVersionList[{j}]", {}, fault)
             _optional(
