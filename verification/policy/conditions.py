@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from verification.policy.errors import PolicyError
@@ -69,6 +70,7 @@ def _number(text: str) -> float | None:
     return float(text) if _NUMBER.match(text) else None
 
 
+@lru_cache(maxsize=4096)
 def _timestamp(text: str) -> float | None:
     """Seconds since the epoch for an ISO 8601 date/time (UTC unless it says) or epoch seconds."""
     if _EPOCH.match(text):
@@ -86,6 +88,7 @@ def _timestamp(text: str) -> float | None:
     return moment.timestamp()
 
 
+@lru_cache(maxsize=1024)
 def _binary(text: str) -> bytes | None:
     try:
         return base64.b64decode(text, validate=True)
@@ -93,6 +96,7 @@ def _binary(text: str) -> bytes | None:
         return None
 
 
+@lru_cache(maxsize=4096)
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text)

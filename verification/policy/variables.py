@@ -156,9 +156,16 @@ def _translate(literal: str, star: str, one: str) -> str:
     return "".join(star if c == "*" else one if c == "?" else re.escape(c) for c in literal)
 
 
+@lru_cache(maxsize=8192)
 def _compile(body: str, ignore_case: bool) -> re.Pattern[str]:
     flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
     return re.compile(rf"(?:{body})\Z", flags)
+
+
+@lru_cache(maxsize=4096)
+def _pieces(pattern: str) -> tuple[str | _Var, ...]:
+    """The pattern's literal runs already translated to regex source, and its variables."""
+    return tuple(_translate(t, ".*", ".") if isinstance(t, str) else t for t in _tokens(pattern))
 
 
 @lru_cache(maxsize=8192)
@@ -176,11 +183,11 @@ def wildcard_regex(pattern: str, context: Context | None, *, ignore_case: bool) 
     if context is None or not has_variables(pattern):
         return _literal_regex(pattern, ignore_case)
     parts: list[str] = []
-    for token in _tokens(pattern):
-        if isinstance(token, str):
-            parts.append(_translate(token, ".*", "."))
+    for piece in _pieces(pattern):
+        if isinstance(piece, str):
+            parts.append(piece)
             continue
-        value = _value(token, context)
+        value = _value(piece, context)
         if value is None:
             return None
         parts.append(re.escape(value))
