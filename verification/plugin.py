@@ -158,33 +158,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Target:
+    """One role to verify, against which requirement set, reached through which connection."""
+
+    ref: RoleRef
+    requirements: RequirementSet
+    appliance: AppliancePrincipal | None
+    connection: str = "default"
+
+
 @dataclass
 class Run:
     """What this run verifies, and with what; kept in the config stash."""
 
-    requirements: RequirementSet
-    targets: dict[str, RoleRef]
-    appliance: AppliancePrincipal | None
+    targets: dict[str, Target]
     backend_name: str
-    backend_options: dict[str, Any]
+    connections: dict[str, dict[str, Any]]
     source: str
     endpoint: Any = None
-    backend: Backend | None = None
+    backends: dict[str, Backend] = field(default_factory=dict)
     facts: dict[str, RoleFacts] = field(default_factory=dict)
     outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     causes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
-    def get_backend(self) -> Backend:
-        """The backend, created on first use (so no API call happens before options are checked)."""
-        if self.backend is None:
-            self.backend = create_backend(self.backend_name, **self.backend_options)
-        return self.backend
+    def backend(self, connection: str = "default") -> Backend:
+        """The backend of a connection, created on first use (no API call before options are checked)."""
+        if connection not in self.backends:
+            self.backends[connection] = create_backend(self.backend_name, **self.connections[connection])
+        return self.backends[connection]
 
     def role_facts(self, arn: str) -> RoleFacts:
         """Facts for one role, fetched once per process."""
         if arn not in self.facts:
-            self.facts[arn] = gather(self.get_backend(), self.targets[arn], self.requirements, self.appliance)
+            target = self.targets[arn]
+            backend = self.backend(target.connection)
+            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance)
         return self.facts[arn]
+
+    @property
+    def requirement_sets(self) -> list[RequirementSet]:
+        """The distinct requirement sets of this run, in target order."""
+        return list({t.requirements.sha256: t.requirements for t in self.targets.values()}.values())
 
 
 RUN_KEY = pytest.StashKey[Run]()
@@ -201,45 +216,39 @@ def _suite_requested(config: pytest.Config) -> bool:
 
 def _build_run(config: pytest.Config) -> Run | None:
     option = config.option
-    demo = bool(option.demo)
-    targets: list[RoleRef] = list(option.role_arns)
+    roles: list[RoleRef] = list(option.role_arns)
     appliance: AppliancePrincipal | None = option.appliance
     requirements = load_requirement_set(option.requirements or DEFAULT_SET)
-    backend_options: dict[str, Any] = {}
-    if demo:
+    if option.demo:
         if option.snapshot:
             raise InputError("--demo and --snapshot cannot be combined: the demo runs its own local endpoint")
         demo_spec = yaml.safe_load(DEMO_FILE.read_text())
-        targets = targets or [RoleRef.parse(arn) for arn in demo_spec["roles"]]
+        roles = roles or [RoleRef.parse(arn) for arn in demo_spec["roles"]]
         appliance = appliance or AppliancePrincipal.parse(demo_spec["appliance_principal"])
-    if not targets:
+    if not roles:
         return None
+    targets: dict[str, Target] = {}
+    for ref in roles:
+        if ref.arn in targets:
+            raise InputError(f"--role-arn {ref.arn} is given twice")
+        targets[ref.arn] = Target(ref, requirements, appliance)
     if option.snapshot:
         from verification.snapshot import load_snapshot
 
         snapshot = load_snapshot(option.snapshot)
-        backend_name, source = "snapshot", f"snapshot {snapshot.path} (sha256 {snapshot.sha256})"
-        backend_options = {"snapshot": snapshot, "scps": list(option.scps)}
-    else:
-        if option.scps:
-            raise InputError("--scp applies only with --snapshot: the live API applies the organization's SCPs itself")
-        backend_name = "live"
-        backend_options = {
-            "profile": option.aws_profile,
-            "region": option.aws_region,
-            "endpoint_url": option.endpoint_url,
-            "retry_mode": option.retry_mode,
-            "max_attempts": option.max_attempts,
-        }
-        source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
-    return Run(
-        requirements=requirements,
-        targets={t.arn: t for t in targets},
-        appliance=appliance,
-        backend_name=backend_name,
-        backend_options=backend_options,
-        source=source,
-    )
+        source = f"snapshot {snapshot.path} (sha256 {snapshot.sha256})"
+        return Run(targets, "snapshot", {"default": {"snapshot": snapshot, "scps": list(option.scps)}}, source)
+    if option.scps:
+        raise InputError("--scp applies only with --snapshot: the live API applies the organization's SCPs itself")
+    live = {
+        "profile": option.aws_profile,
+        "region": option.aws_region,
+        "endpoint_url": option.endpoint_url,
+        "retry_mode": option.retry_mode,
+        "max_attempts": option.max_attempts,
+    }
+    source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
+    return Run(targets, "live", {"default": live}, source)
 
 
 def _start_demo_endpoint(config: pytest.Config, run: Run) -> None:
@@ -257,7 +266,7 @@ def _start_demo_endpoint(config: pytest.Config, run: Run) -> None:
         url = run.endpoint.url
     # Demo credentials are fixed dummies for the local endpoint; the user's own are never used or needed.
     session = boto3.Session(aws_access_key_id="demo", aws_secret_access_key="demo", region_name="us-east-1")
-    run.backend_options.update(endpoint_url=url, session=session)
+    run.connections["default"].update(endpoint_url=url, session=session)
     run.source = f"demo: local IAM endpoint at {url} seeded from fixtures/demo/account.json"
 
 
@@ -325,16 +334,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Say what the run verifies and with what: the source, the requirement set and its hash."""
+    """Say what the run verifies and with what: the source, the requirement sets and their hashes."""
     run = config.stash.get(RUN_KEY, None)
     if run is None:
         return []
-    req = run.requirements
-    lines = [
-        f"verification: {len(run.targets)} role(s) against {req.id} {req.version} (sha256 {req.sha256[:16]}...)",
-        f"source: {run.source}",
-    ]
-    if run.appliance is None and any(r.principal == "appliance" for r in req.by_kind("trust")):
+    lines = [f"verification: {len(run.targets)} role(s); source: {run.source}"]
+    for req in run.requirement_sets:
+        lines.append(f"requirements: {req.id} {req.version} (sha256 {req.sha256[:16]}...)")
+    if any(
+        t.appliance is None and any(r.principal == "appliance" for r in t.requirements.by_kind("trust"))
+        for t in run.targets.values()
+    ):
         lines.append("trust:appliance will be skipped: no --appliance-principal given")
     return lines
 
@@ -348,24 +358,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if run is None:
         raise pytest.UsageError(NOTHING_TO_VERIFY)
     kind = marker.args[0]
-    req = run.requirements
-    metafunc.parametrize(
-        "target",
-        [
-            pytest.param(
-                arn,
-                id=ref.label,
-                marks=[pytest.mark.xdist_group(ref.account), pytest.mark.allure_label(arn, label_type="role")],
-            )
-            for arn, ref in run.targets.items()
-        ],
-        indirect=True,
-        scope="session",
-    )
-    metafunc.parametrize(
-        "requirement",
-        [pytest.param(r.id, id=r.id, marks=_allure_marks(req, r)) for r in req.by_kind(kind)],
-    )
+    pairs = [
+        pytest.param(
+            arn,
+            requirement.id,
+            id=f"{target.ref.label}-{requirement.id}",
+            marks=[
+                pytest.mark.xdist_group(target.ref.account),
+                pytest.mark.allure_label(arn, label_type="role"),
+                *_allure_marks(target.requirements, requirement),
+            ],
+        )
+        for arn, target in run.targets.items()
+        for requirement in target.requirements.by_kind(kind)
+    ]
+    metafunc.parametrize(("target", "requirement"), pairs, indirect=["target"], scope="session")
 
 
 def _allure_marks(req: RequirementSet, requirement: Requirement) -> list[pytest.MarkDecorator]:
@@ -385,7 +392,7 @@ def target(request: pytest.FixtureRequest) -> RoleFacts:
     """Facts about the role under test (GetRole, its instance profiles, one simulation of all actions)."""
     run = request.config.stash[RUN_KEY]
     facts = run.role_facts(request.param)
-    exchanges = run.backend.exchanges.get(request.param, []) if run.backend else []
+    exchanges = run.backend(run.targets[request.param].connection).exchanges.get(request.param, [])
     _attach_json(
         f"API exchanges for {facts.ref.label}",
         [
@@ -400,14 +407,15 @@ def target(request: pytest.FixtureRequest) -> RoleFacts:
 def verdict(request: pytest.FixtureRequest, target: RoleFacts, requirement: str) -> Verdict:
     """The verdict for this role and requirement; an error (broken) when it could not be checked."""
     run = request.config.stash[RUN_KEY]
-    req = next(r for r in run.requirements.requirements if r.id == requirement)
+    target_spec = run.targets[target.ref.arn]
+    req = next(r for r in target_spec.requirements.requirements if r.id == requirement)
     request.node.user_properties.extend([("role", target.ref.arn), ("requirement", req.id)])
     _allure_title(f"{target.ref.label}: {req.title}")
-    if req.principal == "appliance" and run.appliance is None:
+    if req.principal == "appliance" and target_spec.appliance is None:
         request.node.user_properties.append(("cause", "skipped"))
         pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
     try:
-        result = judge(req, target, run.appliance)
+        result = judge(req, target, target_spec.appliance)
     except CheckError as error:
         request.node.user_properties.append(("cause", "could-not-check"))
         raise CheckError(
@@ -463,15 +471,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     (folder / "categories.json").write_text(json.dumps(categories(), indent=2))
     caller = _caller(run)
-    req = run.requirements
-    accounts = sorted({ref.account for ref in run.targets.values()})
+    accounts = sorted({t.ref.account for t in run.targets.values()})
     env = {
         "Accounts": ", ".join(accounts),
-        "Region": run.backend_options.get("region") or os.environ.get("AWS_REGION") or "us-east-1",
+        "Region": run.connections["default"].get("region") or os.environ.get("AWS_REGION") or "us-east-1",
         "Caller": caller.arn if caller else "unknown",
         "Source": run.source,
-        "RequirementSet": f"{req.id} {req.version}",
-        "RequirementSetSha256": req.sha256,
+        "RequirementSet": ", ".join(f"{r.id} {r.version}" for r in run.requirement_sets),
+        "RequirementSetSha256": ", ".join(r.sha256 for r in run.requirement_sets),
         "Harness": f"veeam-role-verification {__version__}",
     }
     (folder / "environment.properties").write_text(
@@ -480,10 +487,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _caller(run: Run) -> CallerIdentity | None:
-    if run.backend is None:
+    if "default" not in run.backends:
         return None
     try:
-        return run.backend.caller()
+        return run.backends["default"].caller()
     except (CheckError, InputError):
         return None
 

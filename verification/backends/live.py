@@ -9,7 +9,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from verification import __version__
+from verification import __version__, readonly
 from verification.backends import (
     Backend,
     CallerIdentity,
@@ -62,8 +62,8 @@ class LiveBackend(Backend):
         )
         self.endpoint_url = endpoint_url
         self.retry_mode = retry_mode
-        self.iam = self.session.client("iam", endpoint_url=endpoint_url, config=config)
-        self.sts = self.session.client("sts", endpoint_url=endpoint_url, config=config)
+        self.iam = readonly.client(self.session, "iam", endpoint_url=endpoint_url, config=config)
+        self.sts = readonly.client(self.session, "sts", endpoint_url=endpoint_url, config=config)
         self._caller: CallerIdentity | None = None
 
     @property
