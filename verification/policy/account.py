@@ -66,6 +66,7 @@ class Account:
         self._policies: dict[str, Mapping[str, Any]] = {p["Arn"]: p for p in details.get("Policies", ())}
         self._parsed: dict[tuple[str, str, str], Policy] = {}
         self._managed_cache: dict[str, Policy] = {}
+        self._infos: dict[str, RoleInfo] = {}
         self._scp_cache: dict[int, tuple[Any, tuple[tuple[Policy, ...], ...]]] = {}
 
     @property
@@ -82,7 +83,12 @@ class Account:
             raw = self._names.get(name.lower())
             if raw is not None and account is not None and raw["Arn"].split(":")[4] != account:
                 raw = None
-        return None if raw is None else _role_info(raw)
+        if raw is None:
+            return None
+        info = self._infos.get(raw["Arn"])
+        if info is None:
+            info = self._infos[raw["Arn"]] = _role_info(raw)
+        return info
 
     def role(self, arn_or_name: str) -> RoleInfo:
         """Like ``find_role``, but a missing role is an ``AccountError``."""
@@ -92,7 +98,7 @@ class Account:
         return found
 
     def managed_document(self, arn: str, *, used_by: str) -> Any:
-        """The default version's document of a managed policy; ``used_by`` names who needs it."""
+        """The default version's document as stored (text or mapping); ``used_by`` names who needs it."""
         policy = self._policies.get(arn)
         if policy is None:
             raise AccountError(f"managed policy {arn} ({used_by}) is not in Policies: export without a --filter")
@@ -104,7 +110,7 @@ class Account:
             ):
                 if version.get("Document") is None:
                     raise AccountError(f"managed policy {arn}: version {version.get('VersionId')} has no Document")
-                return decode_document(version["Document"])
+                return version["Document"]
         wanted = f"default version {default_id}" if default_id else "a default version"
         raise AccountError(f"managed policy {arn}: {wanted} is missing from PolicyVersionList")
 
@@ -174,10 +180,16 @@ def _parse_scp(scp: Mapping[str, Any], fallback_id: str) -> Policy:
     return parse_policy(_as_source(scp.get("Content"), name), policy_id=name, policy_type="scp")
 
 
-def _as_source(document: Any, policy_id: str) -> str | Mapping[str, Any]:
-    decoded = decode_document(document)
-    if isinstance(decoded, Mapping | str):
-        return decoded
+def _as_source(document: Any, policy_id: str) -> str:
+    """The policy's JSON text: the stored text when the snapshot kept it, else compact JSON.
+
+    Compact JSON is what the local endpoint stores when seeded from a snapshot, so statement
+    positions agree with its answers; it is also much faster to produce than indented text.
+    """
+    if isinstance(document, str):
+        return document  # JSON text or URL-encoded JSON text: parse_policy reads both
+    if isinstance(document, Mapping):
+        return json.dumps(document)
     raise PolicyError(policy_id, "document", "a policy must be a JSON object")
 
 
