@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from verification.report import GENERATOR_PACKAGE, external_loads
+from verification.report import GENERATOR_PACKAGE, external_loads, strip_analytics
 
 REPO = Path(__file__).resolve().parents[2]
 MISCONFIGURED_ROLE = "arn:aws:iam::111122223333:role/veeam-worker-misconfigured"
@@ -199,6 +199,30 @@ def test_history_carries_over_so_the_trend_grows(generator: None, results: Path,
 )
 def test_external_load_check_tells_loads_from_harmless_strings(snippet: str, flagged: bool) -> None:
     assert bool(external_loads(snippet)) is flagged
+
+
+def test_tag_manager_snippet_is_stripped_when_a_generator_emits_it() -> None:
+    # The snippet Allure 2.46.1 writes into <head> unless ALLURE_NO_ANALYTICS=true.
+    head = textwrap.dedent(
+        """
+        <head><title>Allure Report</title>
+            <script async src="https://www.googletagmanager.com/gtag/js?id=G-FVWC4GKEYS"></script>
+            <script>
+                window.dataLayer = window.dataLayer || [];
+                function gtag(){dataLayer.push(arguments);}
+                gtag('js', new Date());
+                gtag('config', 'G-FVWC4GKEYS', {
+                  'allureVersion': '2.46.1',
+                  'single_file': true
+                });
+            </script>
+            <script>window.reportDataReady = false;</script>
+        </head>
+        """
+    )
+    stripped = strip_analytics(head)
+    assert external_loads(head) and external_loads(stripped) == []
+    assert "gtag" not in stripped and "window.reportDataReady = false;" in stripped
 
 
 def test_missing_generator_is_one_line_and_exit_2(tmp_path: Path) -> None:
