@@ -68,12 +68,9 @@ def _run(case: dict[str, Any]) -> Evaluation:
         )
     policy_set = PolicySet(
         identity=tuple(
-            _policy(doc, f"PolicyInputList.{i}", "identity")
-            for i, doc in enumerate(policies.get("identity", []), 1)
+            _policy(doc, f"PolicyInputList.{i}", "identity") for i, doc in enumerate(policies.get("identity", []), 1)
         ),
-        boundary=_policy(policies["boundary"], "PermissionsBoundary", "boundary")
-        if "boundary" in policies
-        else None,
+        boundary=_policy(policies["boundary"], "PermissionsBoundary", "boundary") if "boundary" in policies else None,
         scps=tuple(
             tuple(_policy(doc, f"SCP.{level}.{i}", "scp") for i, doc in enumerate(docs, 1))
             for level, docs in enumerate(policies.get("scps", []), 1)
@@ -111,13 +108,9 @@ def test_case(case: dict[str, Any]) -> None:
     if "reason" in expect:
         assert why.reason == expect["reason"], why
     if "missing_context" in expect:
-        assert sorted(k.lower() for k in result.missing_context) == sorted(
-            k.lower() for k in expect["missing_context"]
-        )
+        assert sorted(k.lower() for k in result.missing_context) == sorted(k.lower() for k in expect["missing_context"])
     if "failed_keys" in expect:
-        assert sorted(k.lower() for k in why.failed_condition_keys) == sorted(
-            k.lower() for k in expect["failed_keys"]
-        )
+        assert sorted(k.lower() for k in why.failed_condition_keys) == sorted(k.lower() for k in expect["failed_keys"])
     if "requires_caller_allow" in expect:
         assert why.requires_caller_allow == expect["requires_caller_allow"], why
     if "dangling_principals" in expect:

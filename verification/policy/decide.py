@@ -225,14 +225,13 @@ def _resource_grant(
     """Resource-policy allows that grant on their own, without an identity allow.
 
     Same account only: a statement naming the caller's user or session ARN (or everyone, or a
-    service, which has no identity policy) grants even past the boundary; one naming a role ARN grants unless the boundary does not allow; an
-    account principal delegates to the identity policies and grants nothing by itself.
+    service, which has no identity policy) grants even past the boundary; one naming a role ARN
+    grants unless the boundary does not allow; an account principal delegates to the identity
+    policies and grants nothing by itself.
     """
     if resource is None or not resource.allows or _cross_account(caller, resource_arn):
         return None
-    direct: list[tuple[Statement, PrincipalMatch | None]] = [
-        (s, how) for s, how in resource.allows if how in _DIRECT
-    ]
+    direct: list[tuple[Statement, PrincipalMatch | None]] = [(s, how) for s, how in resource.allows if how in _DIRECT]
     if not direct or caller is None:
         return None
     is_role = any(i.id.split(":", 5)[-1].startswith("role/") for i in identities(caller)[1:])
