@@ -44,6 +44,10 @@ def _account_of(arn: str) -> str:
     return parts[4]
 
 
+def _is_aws_managed(arn: str) -> bool:
+    return arn.split(":")[4:5] == ["aws"]
+
+
 def _tags(entity: Mapping[str, Any]) -> dict[str, Any]:
     return {"Tags": list(entity["Tags"])} if entity.get("Tags") else {}
 
@@ -81,8 +85,6 @@ class _Clients:
 
 
 def _seed_policy(iam: IAMClient, policy: Mapping[str, Any]) -> None:
-    if ":iam::aws:policy/" in policy["Arn"]:
-        return  # AWS-managed: moto ships them
     default = policy.get("DefaultVersionId")
     versions: Sequence[Mapping[str, Any]] = policy.get("PolicyVersionList") or []
     chosen = next(
@@ -176,6 +178,8 @@ def _each(
         try:
             if not isinstance(entry, Mapping):
                 raise SeedError("it is not an object")
+            if _is_aws_managed(entry["Arn"]):
+                continue  # exists in every account already; only attached
             seed_one(clients(_account_of(entry["Arn"])), entry)
         except SeedError as error:
             raise SeedError(f"{label}: {error}") from None
