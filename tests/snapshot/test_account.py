@@ -6,8 +6,8 @@ import json
 import urllib.parse
 
 import pytest
-from snapshot_builders import allow, details, managed, policy_arn, role, role_arn
 
+from tests.snapshot.snapshot_builders import allow, details, managed, policy_arn, role, role_arn
 from verification.policy import Principal, evaluate_trust, simulate
 from verification.policy.account import Account, AccountError
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snapshot_builders import ACCOUNT, allow, details, managed, role
 
+from tests.snapshot.snapshot_builders import ACCOUNT, allow, details, managed, role
 from verification.errors import InputError
 from verification.snapshot import FORMAT, load_scp_files, load_snapshot
 
