@@ -29,9 +29,13 @@ class SeedError(ValueError):
 
 
 def policy_text(document: Any) -> str:
-    """A policy document as JSON text: snapshots hold dicts, JSON text or URL-encoded JSON text."""
+    """A policy document as JSON text: snapshots hold dicts, JSON text or URL-encoded JSON text.
+
+    Dicts are written indented as parse_policy renders them, so statement line numbers in answers
+    match those a snapshot run reports and point at readable lines.
+    """
     if isinstance(document, Mapping):
-        return json.dumps(document)
+        return json.dumps(document, indent=4)
     if isinstance(document, str):
         return document if document.lstrip().startswith("{") else urllib.parse.unquote(document)
     raise SeedError(f"a policy document is a {type(document).__name__}, not a JSON object or string")
