@@ -16,10 +16,8 @@ ALLOWED: dict[str, re.Pattern[str]] = {
         r"|GetAccountAuthorizationDetails)$"
     ),
     "sts": re.compile(r"^(GetCallerIdentity|AssumeRole)$"),
-    "organizations": re.compile(
-        r"^(DescribeOrganization|DescribePolicy|ListParents|ListPoliciesForTarget|ListRoots"
-        r"|DescribeOrganizationalUnit|DescribeAccount)$"
-    ),
+    # Exactly what snapshot export reads to find the SCPs that apply to the account.
+    "organizations": re.compile(r"^(DescribeOrganization|ListParents|ListPoliciesForTarget|DescribePolicy)$"),
 }
 
 
@@ -30,7 +28,7 @@ class ReadOnlyViolation(RuntimeError):
 def is_allowed(service: str, operation: str) -> bool:
     """Is ``operation`` of ``service`` on the read-only allowlist?"""
     pattern = ALLOWED.get(service.lower())
-    return bool(pattern and pattern.match(operation))
+    return bool(pattern and pattern.fullmatch(operation))
 
 
 def install(client: Any) -> Any:
@@ -39,9 +37,7 @@ def install(client: Any) -> Any:
 
     def refuse(model: Any, **_: Any) -> None:
         if not is_allowed(service, model.name):
-            raise ReadOnlyViolation(
-                f"refused {service}:{model.name}: the harness is read-only and never calls it"
-            )
+            raise ReadOnlyViolation(f"refused {service}:{model.name}: the harness is read-only and never calls it")
 
     client.meta.events.register_first(f"before-parameter-build.{service}", refuse)
     return client
