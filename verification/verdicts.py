@@ -19,9 +19,10 @@ from verification.policy import Context, PolicyError, Principal, evaluate_trust,
 from verification.policy.model import Evaluation
 from verification.requirements import Requirement, RequirementSet
 
-ACCOUNT_RE = re.compile(r"^\d{12}$")
-APPLIANCE_ROLE_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
-ACCOUNT_ROOT_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):root$")
+# re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
+ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
+APPLIANCE_ROLE_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
+ACCOUNT_ROOT_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):root$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def gather(
     try:
         for resource, actions in by_resource.items():
             for result in backend.simulate(ref.arn, actions, resources=(resource,), evidence_key=ref.arn):
-                facts.simulations[(result.action.lower(), result.resource)] = result
+                # One resource was asked for: newer APIs may name it by an ARN template instead.
+                facts.simulations[(result.action.lower(), resource)] = result
     except CheckError as error:
         facts.errors["simulation"] = error
     if (
@@ -174,9 +176,14 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
     action = requirement.action
     if result.decision == "allowed":
         where = _statement_names(result)
-        return Verdict(
-            requirement, facts.ref, True, f"allowed{' by ' + where if where else ''}", "met", evidence=evidence
-        )
+        note = ""
+        if result.missing_context:
+            note = (
+                f"the simulation had no values for {', '.join(result.missing_context)}; a statement that "
+                "tests them may still deny real requests that carry them"
+            )
+        reason = f"allowed{' by ' + where if where else ''}"
+        return Verdict(requirement, facts.ref, True, reason, "met", note=note, evidence=evidence)
     if result.decision == "explicitDeny":
         if result.allowed_by_organizations is False:
             return _scp(requirement, facts, evidence)
