@@ -10,8 +10,8 @@ policies must allow. Cross-account, the identity side and the resource policy mu
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 from verification.policy.match import PrincipalMatch, account_of_arn, identities
 from verification.policy.model import (
@@ -31,71 +31,100 @@ _EMPTY_CONTEXT = Context()
 _DIRECT = frozenset({"arn", "any", "service", "federated", "canonical"})
 
 
-@dataclass
 class _LayerResult:
-    """What one layer's statements said about a request."""
+    """What one layer's statements said about a request (slotted: built on every decision)."""
 
-    denies: list[Statement] = field(default_factory=list)
-    allows: list[tuple[Statement, PrincipalMatch | None]] = field(default_factory=list)
-    failed_keys: list[str] = field(default_factory=list)
-    missing_keys: list[str] = field(default_factory=list)
-    referenced_missing: list[str] = field(default_factory=list)
-    conditional: bool = False
+    __slots__ = ("allows", "conditional", "denies", "failed_keys", "missing_keys", "referenced_missing")
+
+    def __init__(self) -> None:
+        self.denies: list[Statement] = []
+        self.allows: list[tuple[Statement, PrincipalMatch | None]] = []
+        self.failed_keys: list[str] = []
+        self.missing_keys: list[str] = []
+        self.referenced_missing: list[str] = []
+        self.conditional = False
+
+
+def _candidates(policies: Iterable[Policy], action_lower: str) -> tuple[Statement, ...]:
+    """Statements of ``policies`` whose Action/NotAction matches, in order."""
+    return tuple(s for policy in policies for s in policy.statements_for(action_lower))
+
+
+_PLANS: dict[int, dict[str, tuple[Statement, ...]]] = {}
+
+
+def _identity_candidates(policies: PolicySet, action_lower: str) -> tuple[Statement, ...]:
+    """``_candidates`` for the identity layer, memoised per PolicySet (by identity, dropped with it)."""
+    key = id(policies)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = {}
+        weakref.finalize(policies, _PLANS.pop, key, None)
+    found = plan.get(action_lower)
+    if found is None:
+        if len(plan) > 4096:
+            plan.clear()
+        found = plan[action_lower] = _candidates(policies.identity, action_lower)
+    return found
 
 
 def _scan(
-    policies: Iterable[Policy],
-    action_lower: str,
+    statements: Iterable[Statement],
     request: Request,
     principal: Principal | None,
     *,
     has_boundary: bool = False,
 ) -> _LayerResult:
-    """Match every statement of ``policies`` against the request; collect denies, allows and keys."""
+    """Match statements (already matched on action) against the request; collect denies, allows, keys."""
     result = _LayerResult()
     context = request.context
-    for policy in policies:
-        for statement in policy.statements_for(action_lower):
-            resources = statement.resources
-            if resources is not None and resources.matches(request.resource, context) == statement.not_resource:
+    values = context.values
+    resource = request.resource
+    for statement in statements:
+        resources = statement.resources
+        if resources is not None:
+            hit = resources.match_all or resources.matches(resource, context)
+            if hit == statement.not_resource:
                 continue
-            how: PrincipalMatch | None = None
-            principals = statement.principals
-            if principals is not None:
-                if statement.not_principal:
-                    # A boundary-bound caller is always denied by NotPrincipal+Deny (notprincipal page).
-                    exempt = (
-                        principal is not None
-                        and not has_boundary
-                        and all(principals.names_exactly(i) for i in identities(principal))
-                    )
-                    if exempt:
-                        continue
-                else:
-                    how = principals.match(principal)
-                    if how is None:
-                        continue
-            condition = statement.condition
-            if condition is not None:
-                for key in condition.keys:
-                    if context.get(key) is None:
-                        result.referenced_missing.append(key)
-                outcome = condition.evaluate(context)
-                if not outcome.matched:
-                    result.failed_keys.extend(outcome.failed_keys)
-                    result.missing_keys.extend(outcome.missing_keys)
-                    if statement.is_allow and outcome.missing_keys and not outcome.failed_keys:
-                        result.conditional = True
+        how: PrincipalMatch | None = None
+        principals = statement.principals
+        if principals is not None:
+            if statement.not_principal:
+                # A boundary-bound caller is always denied by NotPrincipal+Deny (notprincipal page).
+                exempt = (
+                    principal is not None
+                    and not has_boundary
+                    and all(principals.names_exactly(i) for i in identities(principal))
+                )
+                if exempt:
                     continue
-            if statement.is_allow:
-                result.allows.append((statement, how))
             else:
-                result.denies.append(statement)
+                how = principals.match(principal)
+                if how is None:
+                    continue
+        condition = statement.condition
+        if condition is not None:
+            for lowered, key in statement.condition_keys:
+                if lowered not in values:
+                    result.referenced_missing.append(key)
+            outcome = condition.evaluate(context)
+            if not outcome.matched:
+                result.failed_keys.extend(outcome.failed_keys)
+                result.missing_keys.extend(outcome.missing_keys)
+                if statement.is_allow and outcome.missing_keys and not outcome.failed_keys:
+                    result.conditional = True
+                continue
+        if statement.is_allow:
+            result.allows.append((statement, how))
+        else:
+            result.denies.append(statement)
     return result
 
 
 def _unique(keys: Iterable[str]) -> tuple[str, ...]:
     """Keys de-duplicated case-insensitively, first spelling kept, in order of appearance."""
+    if not keys:
+        return ()
     seen: dict[str, str] = {}
     for key in keys:
         seen.setdefault(key.lower(), key)
@@ -110,60 +139,90 @@ def _caller(request: Request, policies: PolicySet) -> Principal | None:
     return None
 
 
+_EXPLANATIONS: dict[tuple[object, ...], Explanation] = {}
+
+
+def _explanation(
+    layer: Layer, reason: str, statement: MatchedStatement | None, failed: tuple[str, ...], missing: tuple[str, ...]
+) -> Explanation:
+    """Explanations are immutable and repeat across requests: share them (bounded memo)."""
+    key = (layer, reason, statement, failed, missing)
+    found = _EXPLANATIONS.get(key)
+    if found is None:
+        if len(_EXPLANATIONS) > 4096:
+            _EXPLANATIONS.clear()
+        found = _EXPLANATIONS[key] = Explanation(
+            layer=layer,
+            reason=reason,
+            statement=statement,
+            failed_condition_keys=failed,
+            missing_condition_keys=missing,
+        )
+    return found
+
+
+def _evaluation(
+    request: Request,
+    decision: Decision,
+    layer: Layer,
+    reason: str,
+    missing: tuple[str, ...],
+    matched: Sequence[MatchedStatement] = (),
+    scan: _LayerResult | None = None,
+    orgs: bool | None = None,
+    bound: bool | None = None,
+) -> Evaluation:
+    return Evaluation(
+        action=request.action,
+        resource=request.resource,
+        decision=decision,
+        matched=tuple(matched),
+        missing_context=missing,
+        explanation=_explanation(
+            layer,
+            reason,
+            matched[0] if matched else None,
+            _unique(scan.failed_keys) if scan else (),
+            _unique(scan.missing_keys) if scan else (),
+        ),
+        allowed_by_organizations=orgs,
+        allowed_by_boundary=bound,
+    )
+
+
 def evaluate(request: Request, policies: PolicySet) -> Evaluation:
     """Decide one request against every layer of ``policies``, in AWS's order."""
     action_lower = request.action.lower()
-    caller = _caller(request, policies)
-    has_boundary = policies.boundary is not None
+    boundary_policy, resource_policy = policies.boundary, policies.resource
+    caller = _caller(request, policies) if resource_policy is not None else None
 
-    identity = _scan(policies.identity, action_lower, request, caller)
-    boundary = _scan((policies.boundary,), action_lower, request, caller) if policies.boundary else None
+    identity = _scan(_identity_candidates(policies, action_lower), request, None)
+    boundary = _scan(boundary_policy.statements_for(action_lower), request, None) if boundary_policy else None
     resource = (
-        _scan((policies.resource,), action_lower, request, caller, has_boundary=has_boundary)
-        if policies.resource
+        _scan(
+            resource_policy.statements_for(action_lower),
+            request,
+            caller,
+            has_boundary=boundary_policy is not None,
+        )
+        if resource_policy
         else None
     )
-    scp_levels = [_scan(level, action_lower, request, caller) for level in policies.scps]
+    scp_levels = [_scan(_candidates(level, action_lower), request, None) for level in policies.scps]
 
-    missing = _unique(
-        identity.referenced_missing
-        + (boundary.referenced_missing if boundary else [])
-        + (resource.referenced_missing if resource else [])
-    )
-    allowed_by_orgs = None if not scp_levels else all(level.allows for level in scp_levels)
+    referenced = identity.referenced_missing
+    if boundary is not None or resource is not None:
+        referenced = referenced + (boundary.referenced_missing if boundary else [])
+        referenced += resource.referenced_missing if resource else []
+    missing = _unique(referenced)
+    orgs = None if not scp_levels else all(level.allows for level in scp_levels)
+    bound = None if boundary is None else bool(boundary.allows)
 
-    def result(
-        decision: Decision,
-        layer: Layer,
-        reason: str,
-        matched: Sequence[MatchedStatement] = (),
-        scan: _LayerResult | None = None,
-        orgs: bool | None = allowed_by_orgs,
-        bound: bool | None = None,
-    ) -> Evaluation:
-        return Evaluation(
-            action=request.action,
-            resource=request.resource,
-            decision=decision,
-            matched=tuple(matched),
-            missing_context=missing,
-            explanation=Explanation(
-                layer=layer,
-                reason=reason,
-                statement=matched[0] if matched else None,
-                failed_condition_keys=_unique(scan.failed_keys) if scan else (),
-                missing_condition_keys=_unique(scan.missing_keys) if scan else (),
-            ),
-            allowed_by_organizations=orgs,
-            allowed_by_boundary=bound,
-        )
-
-    boundary_allows = None if boundary is None else bool(boundary.allows)
     for level in scp_levels:
         if level.denies:
-            deny = level.denies[0].matched
-            ev = result("explicitDeny", "scp", "explicit-deny", orgs=False, bound=boundary_allows)
-            return _with_statement(ev, deny)
+            # Named in the explanation, absent from MatchedStatements as in AWS.
+            ev = _evaluation(request, "explicitDeny", "scp", "explicit-deny", missing, orgs=False, bound=bound)
+            return _with_statement(ev, level.denies[0].matched)
     layers: tuple[tuple[Layer, _LayerResult | None], ...] = (
         ("resource", resource),
         ("identity", identity),
@@ -172,29 +231,29 @@ def evaluate(request: Request, policies: PolicySet) -> Evaluation:
     for layer_name, scan in layers:
         if scan is not None and scan.denies:
             denies = [s.matched for s in scan.denies]
-            return result("explicitDeny", layer_name, "explicit-deny", denies, scan, bound=boundary_allows)
+            return _evaluation(request, "explicitDeny", layer_name, "explicit-deny", missing, denies, scan, orgs, bound)
     for level in scp_levels:
         if not level.allows:
             reason = "conditional" if level.conditional else "scp-no-allow"
-            return result("implicitDeny", "scp", reason, scan=level, bound=boundary_allows)
+            return _evaluation(request, "implicitDeny", "scp", reason, missing, scan=level, orgs=orgs, bound=bound)
 
-    resource_grant = _resource_grant(resource, caller, request.resource, boundary_allows)
+    resource_grant = _resource_grant(resource, caller, request.resource, bound)
     if resource_grant is not None:
         matched = [s.matched for s, _ in resource_grant] + [s.matched for s, _ in identity.allows]
-        return result("allowed", "resource", "allowed", matched, bound=boundary_allows)
+        return _evaluation(request, "allowed", "resource", "allowed", missing, matched, orgs=orgs, bound=bound)
     if boundary is not None and not boundary.allows:
         reason = "conditional" if boundary.conditional else "boundary-no-allow"
-        return result("implicitDeny", "boundary", reason, scan=boundary, bound=False)
+        return _evaluation(request, "implicitDeny", "boundary", reason, missing, scan=boundary, orgs=orgs, bound=False)
     if not identity.allows:
         reason = "conditional" if identity.conditional else "no-allow"
-        return result("implicitDeny", "identity", reason, scan=identity, bound=boundary_allows)
+        return _evaluation(request, "implicitDeny", "identity", reason, missing, scan=identity, orgs=orgs, bound=bound)
     if resource is not None and _cross_account(caller, request.resource) and not resource.allows:
         reason = "conditional" if resource.conditional else "no-allow"
-        return result("implicitDeny", "resource", reason, scan=resource, bound=boundary_allows)
+        return _evaluation(request, "implicitDeny", "resource", reason, missing, scan=resource, orgs=orgs, bound=bound)
     matched = [s.matched for s, _ in identity.allows]
     if resource is not None:
         matched += [s.matched for s, _ in resource.allows]
-    return result("allowed", "identity", "allowed", matched, bound=boundary_allows)
+    return _evaluation(request, "allowed", "identity", "allowed", missing, matched, orgs=orgs, bound=bound)
 
 
 def _with_statement(ev: Evaluation, statement: MatchedStatement) -> Evaluation:
@@ -270,7 +329,7 @@ def evaluate_trust(
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html).
     """
     request = Request(action=action, resource=role_arn, principal=principal, context=context)
-    scan = _scan((trust,), action.lower(), request, principal)
+    scan = _scan(trust.statements_for(action.lower()), request, principal)
     dangling = trust.dangling_principals
     missing = _unique(scan.referenced_missing)
 

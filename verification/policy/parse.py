@@ -70,6 +70,8 @@ class Statement:
     not_principal: bool
     condition: conditions.CompiledCondition | None
     matched: MatchedStatement
+    condition_keys: tuple[tuple[str, str], ...] = ()
+    """(lower-cased, as written) for each condition key: to report absent keys without re-folding."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,6 +272,7 @@ def _statement(
         principals=principals,
         not_principal=principal_key == "NotPrincipal",
         condition=condition,
+        condition_keys=tuple((k.lower(), k) for k in condition.keys) if condition else (),
         matched=MatchedStatement(
             policy_id=policy_id,
             policy_type=policy_type,
