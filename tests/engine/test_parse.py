@@ -116,3 +116,10 @@ def test_a_condition_error_names_the_statement() -> None:
     with pytest.raises(PolicyError) as raised:
         parse_policy(document, policy_id="p", policy_type="identity")
     assert raised.value.element.startswith("Statement[0]/Condition")
+
+
+def test_a_byte_order_mark_before_the_json_is_ignored() -> None:
+    text = '\ufeff{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}'
+    policy = parse_policy(text, policy_id="p", policy_type="identity")
+    assert not policy.text.startswith("\ufeff")
+    assert policy.statements[0].matched.start == Position(1, 40)

@@ -51,7 +51,7 @@ _STATEMENT_ELEMENTS = frozenset(
 )
 _PRINCIPAL_KEYS = frozenset({"AWS", "Service", "Federated", "CanonicalUser"})
 _ACTION = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]+$")
-_AWS_PRINCIPAL = re.compile(r"^(\*|\d{12}|arn:[^:]+:(iam|sts)::(\d{12}|aws):.+|A[A-Z0-9]{15,})$")
+_AWS_PRINCIPAL = re.compile(r"^(\*|\d{12}|arn:[^:]+:(iam|sts)::[^:]+:.+|A[A-Z0-9]{15,})$")
 _WS = re.compile(r"[ \t\n\r]*")
 
 
@@ -132,6 +132,7 @@ def _decode_text(source: str | bytes, policy_id: str) -> str:
             source = source.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise PolicyError(policy_id, "document", f"not UTF-8: {exc}") from None
+    source = source.removeprefix("\ufeff")
     stripped = source.strip()
     if not stripped.startswith("{") and "%" in stripped:
         source = urllib.parse.unquote(stripped)
