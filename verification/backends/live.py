@@ -7,9 +7,17 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialResolver,
+    Credentials,
+    DeferredRefreshableCredentials,
+)
 
 from verification import __version__, readonly
+from verification.accounting import ApiCounter
 from verification.backends import (
     Backend,
     CallerIdentity,
@@ -20,6 +28,7 @@ from verification.backends import (
     SimulationResult,
 )
 from verification.errors import CheckError, InputError
+from verification.pacing import Pacer
 
 #: What the verifying identity needs; said in every AccessDenied message.
 VERIFIER_POLICY_HINT = (
@@ -28,6 +37,8 @@ VERIFIER_POLICY_HINT = (
 )
 #: SimulatePrincipalPolicy's largest page.
 MAX_ITEMS = 1000
+#: RoleSessionName of cross-account sessions: CloudTrail in the target account shows who called.
+SESSION_NAME = "veeam-role-verification"
 
 
 class LiveBackend(Backend):
@@ -44,27 +55,93 @@ class LiveBackend(Backend):
         retry_mode: str = "standard",
         max_attempts: int | None = None,
         session: boto3.Session | None = None,
+        assume_role_arn: str | None = None,
+        external_id: str | None = None,
+        account: str | None = None,
+        counter: ApiCounter | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         super().__init__()
         try:
-            self.session = session or boto3.Session(profile_name=profile, region_name=region)
+            base = session or boto3.Session(profile_name=profile, region_name=region)
         except botocore.exceptions.ProfileNotFound:
             raise InputError(
                 f"AWS profile {profile!r} is not configured: check ~/.aws/config or --aws-profile"
             ) from None
+        #: The account whose rate limits these calls spend: pacing and accounting are kept per account.
+        self.account = account or (assume_role_arn.split(":")[4] if assume_role_arn else "default")
+        self._counter = counter
+        self._pacer = pacer
         retries: Any = {"mode": retry_mode}
         if max_attempts is not None:
             retries["total_max_attempts"] = max_attempts
         config = Config(
-            region_name=self.session.region_name or "us-east-1",
+            region_name=region or base.region_name or "us-east-1",
             retries=retries,
             user_agent_extra=f"veeam-role-verification/{__version__}",
         )
         self.endpoint_url = endpoint_url
         self.retry_mode = retry_mode
-        self.iam = readonly.client(self.session, "iam", endpoint_url=endpoint_url, config=config)
-        self.sts = readonly.client(self.session, "sts", endpoint_url=endpoint_url, config=config)
         self._caller: CallerIdentity | None = None
+        self.session: boto3.Session = base
+        if assume_role_arn:
+            self.session = self._assumed_session(base, assume_role_arn, external_id, endpoint_url, config)
+            # The session is the assumed role's: known without a GetCallerIdentity call.
+            name = assume_role_arn.rsplit("/", 1)[-1]
+            self._caller = CallerIdentity(
+                assume_role_arn.split(":")[4],
+                f"arn:{assume_role_arn.split(':')[1]}:sts::{assume_role_arn.split(':')[4]}:assumed-role/{name}/{SESSION_NAME}",
+            )
+        self.iam = self._client(self.session, "iam", endpoint_url=endpoint_url, config=config)
+        self.sts = self._client(self.session, "sts", endpoint_url=endpoint_url, config=config)
+
+    def _client(self, session: Any, service: str, **kwargs: Any) -> Any:
+        """A read-only client, paced and counted under this backend's account."""
+        client = readonly.client(session, service, **kwargs)
+        if self._pacer is not None:
+            self._pacer.install(client, self.account)
+        if self._counter is not None:
+            self._counter.install(client, self.account)
+        return client
+
+    def _assumed_session(
+        self, base: boto3.Session, role_arn: str, external_id: str | None, endpoint_url: str | None, config: Config
+    ) -> boto3.Session:
+        """A session whose credentials come from STS AssumeRole, made from ``base`` (the default chain).
+
+        botocore's own AssumeRole fetcher does the call on first use and refreshes the credentials
+        before they expire, so a long nightly run never signs with stale ones.
+        """
+        source = base.get_credentials()
+        if source is None:
+            raise CheckError(
+                f"no AWS credentials found to assume {role_arn}",
+                "set AWS_PROFILE (or --aws-profile), or give the job an identity (for example GitHub OIDC)",
+            )
+        extra: dict[str, Any] = {"RoleSessionName": SESSION_NAME}
+        if external_id:
+            extra["ExternalId"] = external_id
+
+        def sts_client(service: str, **kwargs: Any) -> Any:
+            return self._client(base, service, endpoint_url=endpoint_url, config=config, **kwargs)
+
+        fetcher = AssumeRoleCredentialFetcher(sts_client, source, role_arn, extra_args=extra)
+        credentials = DeferredRefreshableCredentials(fetcher.fetch_credentials, "assume-role")
+        botocore_session = botocore.session.get_session()
+        botocore_session.register_component("credential_provider", _Fixed(credentials))
+        return boto3.Session(botocore_session=botocore_session, region_name=base.region_name or "us-east-1")
+
+    def list_roles(self) -> list[str]:
+        """Every role ARN in the account (ListRoles, all pages); used to resolve role-name patterns."""
+
+        def each_page() -> list[str]:
+            arns: list[str] = []
+            for page in self.iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": MAX_ITEMS}):
+                arns.extend(role["Arn"] for role in page["Roles"])
+            return arns
+
+        arns: list[str] = self._call("roles", "ListRoles", each_page, None)
+        return arns
 
     @property
     def description(self) -> str:
@@ -156,6 +233,12 @@ class LiveBackend(Backend):
                 return function()
             response = function(**params)
         except botocore.exceptions.ClientError as error:
+            if error.operation_name == "AssumeRole":
+                err = error.response.get("Error", {})
+                raise CheckError(
+                    f"{operation}: could not assume the verification role: {err.get('Code')}: {err.get('Message')}",
+                    "check assume_role_arn, its trust policy for the verifying identity, and external_id",
+                ) from error
             raise _check_error(operation, error) from error
         except botocore.exceptions.NoCredentialsError as error:
             raise CheckError(
@@ -175,6 +258,17 @@ class LiveBackend(Backend):
             raise CheckError(f"{operation}: {error}") from error
         self.record(key, Exchange(operation, params, response, _request_id(response)))
         return response
+
+
+class _Fixed(CredentialResolver):
+    """A credential resolver that always answers with the given (refreshing) credentials."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__(providers=[])
+        self._credentials = credentials
+
+    def load_credentials(self) -> Credentials:
+        return self._credentials
 
 
 def _request_id(response: Mapping[str, Any]) -> str | None:
