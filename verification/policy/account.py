@@ -181,15 +181,15 @@ def _parse_scp(scp: Mapping[str, Any], fallback_id: str) -> Policy:
 
 
 def _as_source(document: Any, policy_id: str) -> str:
-    """The policy's JSON text: the stored text when the snapshot kept it, else compact JSON.
+    """The policy's JSON text: the stored text when the snapshot kept it, else indented JSON.
 
-    Compact JSON is what the local endpoint stores when seeded from a snapshot, so statement
-    positions agree with its answers; it is also much faster to produce than indented text.
+    Indented JSON is what the local endpoint stores when seeded from a snapshot, so statement
+    positions agree with its answers, and "lines a-b" in a verdict point at readable lines.
     """
     if isinstance(document, str):
         return document  # JSON text or URL-encoded JSON text: parse_policy reads both
     if isinstance(document, Mapping):
-        return json.dumps(document)
+        return json.dumps(document, indent=4)
     raise PolicyError(policy_id, "document", "a policy must be a JSON object")
 
 
