@@ -62,6 +62,15 @@ def _existing_file(value: str) -> Path:
     return path
 
 
+def _aws_region(value: str) -> str:
+    """A region botocore knows (or that fits a partition's pattern): a typo fails here, not as a DNS error."""
+    from verification.backends import region_partition
+
+    if region_partition(value) is None:
+        raise InputError(f"--aws-region {value!r} is not an AWS region botocore knows, such as us-east-1 or eu-west-1")
+    return value
+
+
 def _positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise InputError(f"{value!r} is not a whole number of at least 1")
@@ -107,6 +116,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="aws_region",
         metavar="REGION",
         default=None,
+        type=_arg_type(_aws_region),
         help="AWS region for the API clients (default: boto3's, else us-east-1)",
     )
     group.addoption(
@@ -237,7 +247,9 @@ def _build_run(config: pytest.Config) -> Run | None:
 
         snapshot = load_snapshot(option.snapshot)
         source = f"snapshot {snapshot.path} (sha256 {snapshot.sha256})"
-        return Run(targets, "snapshot", {"default": {"snapshot": snapshot, "scps": list(option.scps)}}, source)
+        run = Run(targets, "snapshot", {"default": {"snapshot": snapshot, "scps": list(option.scps)}}, source)
+        _check_snapshot_targets(run)
+        return run
     if option.scps:
         raise InputError("--scp applies only with --snapshot: the live API applies the organization's SCPs itself")
     live = {
@@ -247,8 +259,40 @@ def _build_run(config: pytest.Config) -> Run | None:
         "retry_mode": option.retry_mode,
         "max_attempts": option.max_attempts,
     }
+    if option.aws_region and not option.endpoint_url:
+        from verification.backends import region_partition
+
+        partition = region_partition(option.aws_region)
+        for ref in roles:
+            if ref.partition != partition:
+                raise InputError(
+                    f"--aws-region {option.aws_region} is in partition {partition}, but {ref.arn} is in "
+                    f"{ref.partition}: the API of one partition cannot see another's roles"
+                )
     source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
     return Run(targets, "live", {"default": live}, source)
+
+
+def _check_snapshot_targets(run: Run) -> None:
+    """Read every target's role and policies from the snapshot now, offline, before any test runs.
+
+    A fault in the file (the role is absent, a policy will not parse or is over IAM's size limits)
+    is then one line and exit 4, not one broken test per requirement. The checked backend is kept,
+    so nothing is parsed twice; the evidence it recorded is dropped (the tests record their own).
+    """
+    from verification.backends.snapshot import SnapshotBackend
+    from verification.limits import PolicySizeError, check_account_role
+
+    backend = run.backend()
+    assert isinstance(backend, SnapshotBackend)
+    path = backend.snapshot.path
+    for arn, target in run.targets.items():
+        try:
+            backend.get_role(target.ref)
+            check_account_role(backend.account, arn)
+        except (CheckError, PolicySizeError) as error:
+            raise InputError(f"snapshot {path}: {error}") from None
+    backend.exchanges.clear()
 
 
 def _start_demo_endpoint(config: pytest.Config, run: Run) -> None:
@@ -277,6 +321,12 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         run = _build_run(config)
     except InputError as error:
+        # Bad input is the user's to fix, so one line says what and where, even with -v; the
+        # harness-side traceback (for reporting a harness bug) only with pytest's --full-trace.
+        if getattr(config.option, "fulltrace", False):
+            import traceback
+
+            traceback.print_exception(error)
         raise pytest.UsageError(str(error)) from None
     if run is None:
         if _suite_requested(config):

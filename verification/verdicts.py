@@ -119,8 +119,9 @@ def gather(
         try:
             side = backend.simulate(appliance.role_arn, ["sts:AssumeRole"], resources=(ref.arn,), evidence_key=ref.arn)
             facts.appliance_side = side[0] if side else None
-        except CheckError as error:
-            facts.errors["appliance"] = error
+        except (CheckError, InputError) as error:
+            # A snapshot of the role's account does not hold an appliance role of another account.
+            facts.errors["appliance"] = error if isinstance(error, CheckError) else CheckError(str(error))
     return facts
 
 

@@ -24,8 +24,28 @@ REGISTRY = {
 
 ROLE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):role/"
-    r"(?P<path>(?:[\x21-\x7e]+/)*)?(?P<name>[\w+=,.@-]{1,64})$"
+    r"(?P<path>(?:[\x21-\x7e]+/)*)?(?P<name>[\w+=,.@-]{1,64})$",
+    re.ASCII,  # IAM names are ASCII: without this, \w would accept "Vééam"
 )
+
+
+def region_partition(region: str) -> str | None:
+    """The partition (aws, aws-cn, ...) of a region botocore knows, else None.
+
+    A region is known when botocore's partitions data lists it, or when it fits a partition's
+    region pattern (so a region launched after this botocore release is still accepted).
+    """
+    from botocore.loaders import create_loader
+
+    partitions = create_loader().load_data("partitions")["partitions"]
+    for partition in partitions:
+        if region in partition.get("regions", {}):
+            return str(partition["id"])
+    for partition in partitions:
+        pattern = partition.get("regionRegex")
+        if pattern and re.fullmatch(pattern, region, re.ASCII):
+            return str(partition["id"])
+    return None
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,11 @@ class RoleRef:
         if match:
             path = "/" + (match["path"] or "")
             return cls(arn.strip(), match["partition"], match["account"], path, match["name"])
+        if not arn.isascii():
+            raise InputError(
+                f"{arn!r} contains non-ASCII characters: IAM role names and paths are ASCII "
+                "(letters, digits and +=,.@_-)"
+            )
         if ":assumed-role/" in arn or arn.startswith("arn:aws:sts:"):
             raise InputError(
                 f"{arn!r} is an assumed-role session, not a role: give the role's ARN, arn:aws:iam::ACCOUNT:role/NAME"
