@@ -27,8 +27,12 @@ from verification.report import GENERATOR_PACKAGE, external_loads, strip_analyti
 REPO = Path(__file__).resolve().parents[2]
 MISCONFIGURED_ROLE = "arn:aws:iam::111122223333:role/veeam-worker-misconfigured"
 FAILED_REQUIREMENT = "permission:ec2:AttachVolume"
-EVIDENCE = "EvalDecisionDetails-implicitDeny-ec2:AttachVolume"
-SUBPROCESS_GUARD_SECONDS = 300
+SUBPROCESS_GUARD_SECONDS = 900
+#: What ``pytest --demo`` shows for its misconfigured role: ssmmessages:* is missing by design.
+DEMO_ROLE = "arn:aws:iam::123456789012:role/VeeamFLRWorkerMisconfigured"
+DEMO_REQUIREMENT = "permission:ssmmessages:OpenDataChannel"
+#: Words that appear only in the simulation-result evidence, not elsewhere on the page.
+DEMO_EVIDENCE = ('"EvalActionName"', '"ssmmessages:OpenDataChannel"', '"EvalDecision"', '"implicitDeny"')
 
 MIMIC_SUITE = textwrap.dedent(
     f'''
@@ -54,8 +58,7 @@ MIMIC_SUITE = textwrap.dedent(
 
     def test_attach_volume():
         requirement("{FAILED_REQUIREMENT}", "Worker IAM role permissions: ec2:AttachVolume")
-        evidence = {{"EvalActionName": "ec2:AttachVolume", "EvalDecision": "implicitDeny",
-                     "Marker": "{EVIDENCE}"}}
+        evidence = {{"EvalActionName": "ec2:AttachVolume", "EvalDecision": "implicitDeny"}}
         allure.attach(json.dumps(evidence), "simulation result", allure.attachment_type.JSON)
         pytest.fail("implicitly denied: no statement allows it")
 
@@ -274,22 +277,38 @@ def _page_requests(net_log: Path) -> list[str]:
     return [url for url in requested if urlsplit(url).hostname not in (None, "127.0.0.1", "localhost")]
 
 
-def _failed_test_route(page: str, requirement_id: str) -> tuple[str, str]:
-    """The Categories-tab route of the failed test for ``requirement_id``, and its evidence attachment uid."""
+def _failed_test_route(page: str, role: str, requirement_id: str) -> tuple[str, str]:
+    """The Categories-tab route of ``role``'s failed ``requirement_id`` test, and its evidence attachment uid."""
     for category in _embedded(page, "data/categories.json")["children"]:
         for group in category["children"]:
             for test in group["children"]:
                 case = _embedded(page, f"data/test-cases/{test['uid']}.json")
-                tags = {label["value"] for label in case["labels"] if label["name"] in ("tag", "requirement")}
-                if requirement_id in tags:
-                    (attachment, *_) = case["testStage"]["attachments"]
-                    return f"categories/{group['uid']}/{test['uid']}", attachment["uid"]
-    raise AssertionError(f"no failed test for {requirement_id} in the Categories tab")
+                labels = {(label["name"], label["value"]) for label in case["labels"]}
+                if {("requirement", requirement_id), ("role", role)} <= labels:
+                    attachments = case["testStage"]["attachments"]
+                    evidence = [item for item in attachments if item["name"].endswith("evidence")] or attachments
+                    return f"categories/{group['uid']}/{test['uid']}", evidence[0]["uid"]
+    raise AssertionError(f"no failed test for {requirement_id} of {role} in the Categories tab")
 
 
-def test_failed_requirement_and_its_evidence_show_in_chromium(report: Path, chromium: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo_report(generator: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of the bundled demo run (``pytest --demo``), as a user would make it."""
+    base = tmp_path_factory.mktemp("demo")
+    command = [sys.executable, "-m", "pytest", "--demo", "-q", "-p", "no:cacheprovider"]
+    done = _run([*command, "--alluredir", str(base / "allure-results"), "--clean-alluredir"], REPO)
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-3000:] + done.stderr[-3000:]
+    made = _report(base / "allure-results", base / "html", base / "history")
+    assert made.returncode == 0, made.stderr
+    return Path(made.stdout.strip())
+
+
+def test_demo_failed_requirement_and_its_evidence_show_in_chromium(
+    demo_report: Path, chromium: str, tmp_path: Path
+) -> None:
+    report = demo_report
     page = report.read_text(encoding="utf-8")
-    route, attachment = _failed_test_route(page, FAILED_REQUIREMENT)
+    route, attachment = _failed_test_route(page, DEMO_ROLE, DEMO_REQUIREMENT)
     views = {
         "failed-requirement": f"{report.as_uri()}#{route}",
         "failed-requirement-evidence": f"{report.as_uri()}#{route}?attachment={attachment}",
@@ -306,6 +325,8 @@ def test_failed_requirement_and_its_evidence_show_in_chromium(report: Path, chro
         (REPO / "reports" / "screenshots").mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, REPO / "reports" / "screenshots" / shot.name)
     assert "Missing permission (implicitly denied)" in seen["failed-requirement"]
-    assert FAILED_REQUIREMENT in seen["failed-requirement"]
+    assert DEMO_REQUIREMENT in seen["failed-requirement"]
+    assert "VeeamFLRWorkerMisconfigured" in seen["failed-requirement"]
     assert "implicitly denied: no statement allows it" in seen["failed-requirement"]
-    assert EVIDENCE in seen["failed-requirement-evidence"]
+    assert all(words in seen["failed-requirement-evidence"] for words in DEMO_EVIDENCE)
+    assert not any(words in seen["failed-requirement"] for words in DEMO_EVIDENCE[2:])
