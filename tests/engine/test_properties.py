@@ -84,13 +84,34 @@ def test_statement_and_policy_order_never_change_the_decision(
     assert evaluate(request, _set(shuffled)).decision == evaluate(request, _set(layers)).decision
 
 
+def _recase(text: str, flips: list[bool]) -> str:
+    return "".join(c.upper() if f else c.lower() for c, f in zip(text, flips, strict=False))
+
+
 @settings(max_examples=200, deadline=None)
 @given(layers=layered(), request=requests, data=st.data())
 def test_action_case_never_matters(layers: dict[str, Any], request: Request, data: st.DataObject) -> None:
-    flips = data.draw(st.lists(st.booleans(), min_size=len(request.action), max_size=len(request.action)))
-    action = "".join(c.upper() if f else c.lower() for c, f in zip(request.action, flips, strict=True))
-    recased = Request(action=action, resource=request.resource, context=request.context)
-    assert evaluate(recased, _set(layers)).decision == evaluate(request, _set(layers)).decision
+    """Neither the request's action nor the policy's action patterns are case-sensitive."""
+    flips = st.lists(st.booleans(), min_size=40, max_size=40)
+    recased = Request(
+        action=_recase(request.action, data.draw(flips)), resource=request.resource, context=request.context
+    )
+
+    def recase_patterns(stmts: list[Statement]) -> list[Statement]:
+        out = []
+        for statement in stmts:
+            key = "Action" if "Action" in statement else "NotAction"
+            out.append({**statement, key: [_recase(a, data.draw(flips)) for a in statement[key]]})
+        return out
+
+    recased_layers = {
+        "identity": [recase_patterns(s) for s in layers["identity"]],
+        "boundary": recase_patterns(layers["boundary"]) if layers["boundary"] else None,
+        "scps": [recase_patterns(s) for s in layers["scps"]],
+    }
+    expected = evaluate(request, _set(layers)).decision
+    assert evaluate(recased, _set(layers)).decision == expected
+    assert evaluate(request, _set(recased_layers)).decision == expected
 
 
 @settings(max_examples=200, deadline=None)
