@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import (
@@ -256,6 +257,11 @@ class LiveBackend(Backend):
             ) from error
         except botocore.exceptions.BotoCoreError as error:
             raise CheckError(f"{operation}: {error}") from error
+        except botocore.parsers.ResponseParserError as error:  # not a BotoCoreError
+            raise CheckError(
+                f"{operation}: the API's answer is malformed and could not be read",
+                "run again; if it persists, check that --endpoint-url points at an IAM endpoint",
+            ) from error
         self.record(key, Exchange(operation, params, response, _request_id(response)))
         return response
 
@@ -297,5 +303,12 @@ def _check_error(operation: str, error: botocore.exceptions.ClientError) -> Chec
         return CheckError(
             f"{operation}: the credentials are expired or invalid ({code})",
             "refresh the session (for example `aws sso login`) and run again",
+        )
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    if status >= 500:
+        detail = message if code == str(status) else f"{code}: {message}".rstrip(": ")
+        return CheckError(
+            f"{operation}: the API failed with HTTP {status} ({detail}) after {attempts + 1} attempts",
+            "a fault on the service side: run again later, or raise --max-attempts",
         )
     return CheckError(f"{operation}: {code}: {message}".rstrip(": "))
