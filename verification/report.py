@@ -236,7 +236,10 @@ def generate(results: Path, out: Path, history_dir: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     """Generate the report; print its path, or one line saying what went wrong."""
-    parser = argparse.ArgumentParser(prog="python -m verification report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m verification report",
+        description="Turn allure-results into one self-contained HTML report that opens from disk.",
+    )
     parser.add_argument("--results", type=Path, default=Path("reports/allure-results"), help="allure-results folder")
     parser.add_argument("--out", type=Path, default=Path("reports/html"), help="folder for index.html")
     parser.add_argument("--history-dir", type=Path, default=Path("reports/history"), help="history kept across runs")
