@@ -13,6 +13,7 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -165,6 +166,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="verify the bundled demo account on a local IAM endpoint (no AWS needed)",
+    )
+    group.addoption(
+        "--evidence-dir",
+        dest="evidence_dir",
+        metavar="DIR",
+        default=None,
+        type=Path,
+        help="evidence bundle folder: raw answers, verdicts, checked remediation, replay snapshot, "
+        "manifest (default: reports/evidence/<UTC timestamp>/; check with `python -m verification evidence verify`)",
     )
 
 
@@ -339,6 +349,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.allure_report_dir = str(DEFAULT_RESULTS)
         config.option.clean_alluredir = True
     config.pluginmanager.register(_Tally(run), "verification-tally")
+    _configure_evidence(config, run)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(run), "verification-xdist")
 
@@ -374,6 +385,105 @@ class _XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         if self.run.endpoint is not None:
             node.workerinput["verification_endpoint"] = self.run.endpoint.url
+        state = node.config.stash.get(EVIDENCE_KEY, None)
+        if state is not None:
+            node.workerinput["verification_evidence_dir"] = str(state.bundle)
+
+
+@dataclass
+class _EvidenceState:
+    """Where this run's evidence bundle goes, and what the writers need across the session."""
+
+    bundle: Path
+    started_at: datetime
+    details: Any = None
+    written: dict[str, str] = field(default_factory=dict)
+
+
+EVIDENCE_KEY = pytest.StashKey[_EvidenceState]()
+
+
+def _configure_evidence(config: pytest.Config, run: Run) -> None:
+    """Settle the bundle folder (the controller's choice, passed to xdist workers)."""
+    from verification.evidence import default_dir
+
+    worker_input = getattr(config, "workerinput", None) or {}
+    started = datetime.now(UTC)
+    bundle = Path(worker_input.get("verification_evidence_dir") or config.option.evidence_dir or default_dir(started))
+    config.stash[EVIDENCE_KEY] = _EvidenceState(bundle.resolve(), started)
+    if "verification_evidence_dir" not in worker_input:
+        config.pluginmanager.register(_EvidenceHooks(run), "verification-evidence")
+
+
+def _role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> None:
+    """Write a role's evidence once per process, and attach its checked remediation to Allure."""
+    from verification import evidence
+
+    state = config.stash.get(EVIDENCE_KEY, None)
+    if state is None or facts.ref.arn in state.written:
+        return
+    target = run.targets[facts.ref.arn]
+    backend = run.backend(target.connection)
+    details, scps = None, None
+    if run.backend_name == "snapshot":
+        details, scps = backend.snapshot.details, backend.scps  # type: ignore[attr-defined]
+    elif config.option.demo:
+        if state.details is None:
+            state.details = json.loads((DEMO_FILE.parent / "account.json").read_text())
+        details = state.details
+    checked = evidence.write_role(
+        state.bundle,
+        facts=facts,
+        requirements=target.requirements,
+        appliance=target.appliance,
+        backend=backend,
+        details=details,
+        scps=scps,
+    )
+    state.written[facts.ref.arn] = "written"
+    if checked is not None:
+        _attach_text(f"remediation for {facts.ref.label}", checked.text())
+        _attach_json(f"remediation for {facts.ref.label} (data)", checked.to_dict())
+
+
+class _EvidenceHooks:
+    """Controller only: after every worker, the run's metadata, the replay snapshot and the manifest."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from verification import evidence
+
+        state = session.config.stash[EVIDENCE_KEY]
+        if not (state.bundle / "roles").is_dir():
+            return
+        run = self.run
+        caller, caller_error = None, None
+        if "default" in run.connections:
+            try:
+                identity = run.backend("default").caller()
+                caller = {"Account": identity.account, "Arn": identity.arn, "UserId": identity.user_id}
+            except (CheckError, InputError) as error:
+                caller_error = str(error)
+        evidence.finish(
+            state.bundle,
+            started_at=state.started_at,
+            caller=caller,
+            caller_error=caller_error,
+            region=run.connections.get("default", {}).get("region") or os.environ.get("AWS_REGION") or "us-east-1",
+            backend=run.backend_name,
+            source=run.source,
+            requirement_sets=run.requirement_sets,
+            targets={arn: (t.requirements, t.appliance) for arn, t in run.targets.items()},
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        state = config.stash[EVIDENCE_KEY]
+        if (state.bundle / "manifest.json").is_file():
+            terminalreporter.write_line(
+                f"evidence: {state.bundle} (check it with `python -m verification evidence verify {state.bundle}`)"
+            )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -450,6 +560,7 @@ def target(request: pytest.FixtureRequest) -> RoleFacts:
             for e in exchanges
         ],
     )
+    _role_evidence(request.config, run, facts)
     return facts
 
 

@@ -1,0 +1,483 @@
+"""The evidence bundle of a run: what was asked, what AWS answered, what was decided, and a fix.
+
+Layout (every path relative to the bundle folder, ``--evidence-dir``)::
+
+    run.json                         when, who, where, with what (harness, git, requirement sets, botocore)
+    requirements/<file>              the requirement set files, byte for byte
+    roles/<account>_<name>/
+        exchanges.json               every raw API answer for the role, with its AWS request id
+        verdicts.json                every requirement's outcome, with its reason
+        account-details.json         the role as get-account-authorization-details describes it
+        remediation.txt/.json        failing roles: the checked fix (plus the policy files it names)
+    replay/snapshot.json             the roles' details merged: ``pytest --snapshot`` replays the run
+    manifest.json                    SHA-256 of every other file
+
+Roles are written by whichever process verified them (an xdist worker); ``finish`` (the controller,
+after every worker) merges the replay snapshot and writes run.json and the manifest.
+
+A live run only sees GetRole, ListInstanceProfilesForRole and SimulatePrincipalPolicy answers. To
+keep to those calls, its account-details.json is *recorded*: the trust policy and instance profiles
+as read, and policies that reproduce each recorded decision (allow, deny, boundary, SCP, the
+condition keys), named after the policies AWS named. Demo and snapshot runs have the account
+itself at hand, and save the role's real policies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from verification import __version__
+from verification.backends import Backend, SimulationResult
+from verification.errors import CheckError
+from verification.remediation import POLICY_FILE, TRUST_FILE, CheckedRemediation, check, propose
+from verification.requirements import RequirementSet
+from verification.snapshot import FORMAT as SNAPSHOT_FORMAT
+from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, judge
+
+FORMAT = "veeam-role-verification/evidence@1"
+MANIFEST = "manifest.json"
+REPLAY_SNAPSHOT = Path("replay") / "snapshot.json"
+DEFAULT_ROOT = Path("reports") / "evidence"
+
+
+def default_dir(now: datetime | None = None) -> Path:
+    """``reports/evidence/<UTC timestamp>/``."""
+    moment = now or datetime.now(UTC)
+    return DEFAULT_ROOT / moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def role_dir(bundle: Path, arn: str) -> Path:
+    """A role's folder: ``roles/<account>_<name>`` (role names are unique per account)."""
+    parts = arn.split(":")
+    return bundle / "roles" / f"{parts[4]}_{arn.rsplit('/', 1)[-1]}"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write indented JSON atomically (two workers may write the same role's files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(temporary, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def verdict_records(
+    facts: RoleFacts, requirements: RequirementSet, appliance: AppliancePrincipal | None
+) -> tuple[list[dict[str, Any]], list[Verdict]]:
+    """Every requirement's outcome from the facts (as the tests judge them), and the verdicts."""
+    records: list[dict[str, Any]] = []
+    verdicts: list[Verdict] = []
+    for requirement in requirements.requirements:
+        record: dict[str, Any] = {"requirement": requirement.id, "kind": requirement.kind, "title": requirement.title}
+        if requirement.principal == "appliance" and appliance is None:
+            record.update(outcome="skipped", reason="no --appliance-principal given", cause="skipped")
+        else:
+            try:
+                verdict = judge(requirement, facts, appliance)
+            except CheckError as error:
+                record.update(outcome="broken", reason=error.message, cause="could-not-check", remedy=error.hint or "")
+            else:
+                verdicts.append(verdict)
+                record.update(
+                    outcome="passed" if verdict.met else "failed",
+                    reason=verdict.reason,
+                    cause=verdict.cause,
+                    remedy=verdict.remedy,
+                    note=verdict.note,
+                )
+        records.append(record)
+    return records, verdicts
+
+
+def write_role(
+    bundle: Path,
+    *,
+    facts: RoleFacts,
+    requirements: RequirementSet,
+    appliance: AppliancePrincipal | None,
+    backend: Backend,
+    details: Mapping[str, Any] | None = None,
+    scps: Sequence[Sequence[Mapping[str, Any]]] | None = None,
+) -> CheckedRemediation | None:
+    """Write one role's exchanges, verdicts, details and (when it fails) its checked remediation.
+
+    ``details`` is the account's authorization details when the run has them (demo, snapshot);
+    without them the details are recorded from the answers. Returns the remediation, if any.
+    """
+    folder = role_dir(bundle, facts.ref.arn)
+    exchanges = [
+        {"operation": e.operation, "request_id": e.request_id, "params": e.params, "response": e.response}
+        for e in backend.exchanges.get(facts.ref.arn, [])
+    ]
+    _write_json(folder / "exchanges.json", {"role": facts.ref.arn, "backend": backend.name, "exchanges": exchanges})
+    records, verdicts = verdict_records(facts, requirements, appliance)
+    _write_json(
+        folder / "verdicts.json",
+        {
+            "role": facts.ref.arn,
+            "requirement_set": {"id": requirements.id, "version": requirements.version, "sha256": requirements.sha256},
+            "appliance_principal": appliance.value if appliance else None,
+            "verdicts": records,
+        },
+    )
+    if details is not None:
+        arns = [facts.ref.arn] + ([appliance.role_arn] if appliance and appliance.role_arn else [])
+        slice_ = {"method": "account", "authorization_details": account_slice(details, arns), "scps": scps}
+    else:
+        recorded, recorded_scps = recorded_details(facts, appliance)
+        slice_ = {"method": "recorded", "authorization_details": recorded, "scps": recorded_scps}
+    _write_json(folder / "account-details.json", slice_)
+    if facts.role is None or all(r["outcome"] in ("passed", "skipped") for r in records):
+        return None
+    checked = check(backend, facts.ref, propose(facts, verdicts, appliance=appliance))
+    _write_json(folder / "remediation.json", checked.to_dict())
+    _write_text(folder / "remediation.txt", checked.text())
+    if checked.remediation.policy is not None:
+        _write_json(folder / POLICY_FILE, checked.remediation.policy)
+    if checked.remediation.trust_policy is not None:
+        _write_json(folder / TRUST_FILE, checked.remediation.trust_policy)
+    return checked
+
+
+def account_slice(details: Mapping[str, Any], role_arns: Iterable[str]) -> dict[str, Any]:
+    """The roles named (those present) and every managed policy they use, in details form."""
+    wanted = set(role_arns)
+    roles = [r for r in details.get("RoleDetailList", ()) if r.get("Arn") in wanted]
+    used: set[str] = set()
+    for role in roles:
+        used.update(p["PolicyArn"] for p in role.get("AttachedManagedPolicies") or ())
+        if role.get("PermissionsBoundary"):
+            used.add(role["PermissionsBoundary"]["PermissionsBoundaryArn"])
+    policies = [p for p in details.get("Policies", ()) if p.get("Arn") in used]
+    return {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": roles, "Policies": policies}
+
+
+def recorded_details(
+    facts: RoleFacts, appliance: AppliancePrincipal | None
+) -> tuple[dict[str, Any], list[list[dict[str, Any]]] | None]:
+    """Details (and SCP levels) that reproduce a live run's answers under the engine.
+
+    Each simulated action gets a statement with the decision AWS gave: allowed → Allow in a policy
+    named after the policy AWS said allowed it; explicitly denied → Deny; implicitly denied only for
+    want of condition keys → Allow conditioned on those keys; blocked by the boundary → left out of
+    the boundary (kept at its ARN); blocked by an SCP → left out of a recorded SCP.
+    """
+    details: dict[str, Any] = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    role = facts.role
+    if role is None:
+        return details, None
+    inline: dict[str, list[dict[str, Any]]] = {}
+    boundary_blocked: list[str] = []
+    scp_blocked: list[str] = []
+    for result in facts.simulations.values():
+        name = _source_name(result)
+        if result.allowed_by_organizations is False:
+            scp_blocked.append(result.action)
+        elif result.decision == "allowed":
+            inline.setdefault(name or "RecordedAllow", []).append(_statement("Allow", result))
+        elif result.decision == "explicitDeny":
+            inline.setdefault(name or "RecordedDeny", []).append(_statement("Deny", result))
+        elif result.allowed_by_boundary is False:
+            boundary_blocked.append(result.action)
+        elif result.missing_context:
+            statement = _statement("Allow", result)
+            statement["Condition"] = {"StringLike": {key: "*" for key in result.missing_context}}
+            inline.setdefault(name or "RecordedConditional", []).append(statement)
+    entry: dict[str, Any] = {
+        "Path": role.path,
+        "RoleName": role.name,
+        "RoleId": role.role_id,
+        "Arn": role.arn,
+        "AssumeRolePolicyDocument": dict(role.trust_policy),
+        "InstanceProfileList": [
+            {"InstanceProfileName": p.name, "Arn": p.arn, "Roles": [{"RoleName": n} for n in p.role_names]}
+            for p in facts.profiles or ()
+        ],
+        "RolePolicyList": [
+            {"PolicyName": name, "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
+            for name, statements in inline.items()
+        ],
+        "AttachedManagedPolicies": [],
+    }
+    if role.boundary_arn:
+        entry["PermissionsBoundary"] = {
+            "PermissionsBoundaryType": "Policy",
+            "PermissionsBoundaryArn": role.boundary_arn,
+        }
+        allow: dict[str, Any] = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        if boundary_blocked:
+            allow = {"Effect": "Allow", "NotAction": sorted(set(boundary_blocked)), "Resource": "*"}
+        details["Policies"].append(_managed(role.boundary_arn, {"Version": "2012-10-17", "Statement": [allow]}))
+    details["RoleDetailList"].append(entry)
+    side = facts.appliance_side
+    if appliance is not None and appliance.role_arn and side is not None:
+        statements = []
+        if side.decision in ("allowed", "explicitDeny"):
+            effect = "Allow" if side.decision == "allowed" else "Deny"
+            statements.append({"Effect": effect, "Action": "sts:AssumeRole", "Resource": role.arn})
+        details["RoleDetailList"].append(
+            {
+                "Path": "/",
+                "RoleName": appliance.role_arn.rsplit("/", 1)[-1],
+                "Arn": appliance.role_arn,
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+                "RolePolicyList": [
+                    {
+                        "PolicyName": f"RecordedApplianceSide-{role.name}",
+                        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+                    }
+                ]
+                if statements
+                else [],
+                "AttachedManagedPolicies": [],
+                "InstanceProfileList": [],
+            }
+        )
+    scps = None
+    if scp_blocked:
+        scps = [
+            [
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "NotAction": sorted(set(scp_blocked)), "Resource": "*"}],
+                }
+            ]
+        ]
+    return details, scps
+
+
+def _source_name(result: SimulationResult) -> str | None:
+    for matched in result.matched_statements:
+        if matched.get("SourcePolicyId") and matched.get("SourcePolicyType") not in ("scp", "SCP"):
+            return str(matched["SourcePolicyId"])
+    return None
+
+
+def _statement(effect: str, result: SimulationResult) -> dict[str, Any]:
+    return {"Effect": effect, "Action": result.action, "Resource": result.resource}
+
+
+def _managed(arn: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "PolicyName": arn.rsplit("/", 1)[-1],
+        "Arn": arn,
+        "DefaultVersionId": "v1",
+        "PolicyVersionList": [{"Document": dict(document), "VersionId": "v1", "IsDefaultVersion": True}],
+    }
+
+
+def git_revision() -> str | None:
+    """The checkout's commit (with ``-dirty`` when files are modified), or None outside a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}-dirty" if dirty else head
+
+
+def finish(
+    bundle: Path,
+    *,
+    started_at: datetime,
+    caller: Mapping[str, str] | None,
+    caller_error: str | None,
+    region: str,
+    backend: str,
+    source: str,
+    requirement_sets: Sequence[RequirementSet],
+    targets: Mapping[str, tuple[RequirementSet, AppliancePrincipal | None]],
+) -> Path:
+    """Merge the replay snapshot, write run.json and the manifest; returns the manifest's path."""
+    import botocore
+
+    bundle.mkdir(parents=True, exist_ok=True)
+    copied: dict[str, str] = {}
+    for req in requirement_sets:
+        target = bundle / "requirements" / req.path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(req.path.read_bytes())
+        copied[req.sha256] = target.relative_to(bundle).as_posix()
+    merged, scps, methods = _merge_roles(bundle)
+    accounts = sorted({arn.split(":")[4] for arn in targets})
+    snapshot: dict[str, Any] = {
+        "format": SNAPSHOT_FORMAT,
+        "account_id": accounts[0] if len(accounts) == 1 else None,
+        "captured_at": started_at.isoformat(),
+        "caller": dict(caller) if caller else None,
+        "scps": scps,
+        "scp_note": None if scps is not None else "none recorded",
+        "note": f"written by the evidence bundle from {', '.join(sorted(methods)) or 'no'} role details",
+        "authorization_details": merged,
+    }
+    _write_json(bundle / REPLAY_SNAPSHOT, snapshot)
+    replay: list[list[str]] = []
+    for req in requirement_sets:
+        args = [
+            "pytest",
+            "--snapshot",
+            f"DIR/{REPLAY_SNAPSHOT.as_posix()}",
+            "--requirements",
+            f"DIR/{copied[req.sha256]}",
+        ]
+        appliances = set()
+        for arn, (target_set, appliance) in targets.items():
+            if target_set.sha256 == req.sha256:
+                args += ["--role-arn", arn]
+                appliances.add(appliance.value if appliance else None)
+        if len(appliances) == 1 and None not in appliances:
+            args += ["--appliance-principal", str(next(iter(appliances)))]
+        replay.append(args)
+    metadata = {
+        "format": FORMAT,
+        "started_at": started_at.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "caller": dict(caller) if caller else None,
+        "caller_error": caller_error,
+        "accounts": accounts,
+        "region": region,
+        "harness": {"name": "veeam-role-verification", "version": __version__, "git_revision": git_revision()},
+        "requirement_sets": [
+            {"id": r.id, "version": r.version, "sha256": r.sha256, "file": copied[r.sha256]} for r in requirement_sets
+        ],
+        "backend": backend,
+        "source": source,
+        "botocore": botocore.__version__,
+        "python": platform.python_version(),
+        "roles": {arn: role_dir(Path("."), arn).as_posix() for arn in targets},
+        "replay": {
+            "snapshot": REPLAY_SNAPSHOT.as_posix(),
+            "role_details": sorted(methods),
+            "commands": [shlex.join(args) for args in replay],
+            "note": "run from the checkout, DIR being this bundle's folder; recorded role details reproduce "
+            "each recorded decision, not the account's own policy text",
+        },
+    }
+    _write_json(bundle / "run.json", metadata)
+    return write_manifest(bundle)
+
+
+def _merge_roles(bundle: Path) -> tuple[dict[str, Any], list[list[dict[str, Any]]] | None, set[str]]:
+    """The roles' details in one document (roles and policies once each), their SCPs, and methods."""
+    roles: dict[str, Any] = {}
+    policies: dict[str, Any] = {}
+    scp_levels: list[list[dict[str, Any]]] | None = None
+    recorded_scp: set[str] = set()
+    methods: set[str] = set()
+    for path in sorted((bundle / "roles").glob("*/account-details.json")):
+        data = json.loads(path.read_text())
+        methods.add(data["method"])
+        details = data["authorization_details"]
+        for role in details["RoleDetailList"]:
+            kept = roles.setdefault(role["Arn"], role)
+            # A recorded appliance role appears once per target, each with its own answer: keep them all.
+            names = {p["PolicyName"] for p in kept.get("RolePolicyList") or ()}
+            extra = [p for p in role.get("RolePolicyList") or () if p["PolicyName"] not in names]
+            if kept is not role and extra:
+                kept["RolePolicyList"] = [*kept.get("RolePolicyList", []), *extra]
+        for policy in details["Policies"]:
+            policies.setdefault(policy["Arn"], policy)
+        if data.get("scps") is not None:
+            if data["method"] == "recorded":
+                recorded_scp.update(data["scps"][0][0]["Statement"][0]["NotAction"])
+            elif scp_levels is None:
+                scp_levels = data["scps"]
+    if recorded_scp:
+        statement = {"Effect": "Allow", "NotAction": sorted(recorded_scp), "Resource": "*"}
+        scp_levels = [*(scp_levels or []), [{"Version": "2012-10-17", "Statement": [statement]}]]
+    merged = {
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "RoleDetailList": list(roles.values()),
+        "Policies": list(policies.values()),
+    }
+    return merged, scp_levels, methods
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files(bundle: Path) -> list[str]:
+    return sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def write_manifest(bundle: Path) -> Path:
+    """``manifest.json``: the SHA-256 of every file of the bundle but itself."""
+    files = {name: _sha256(bundle / name) for name in _files(bundle)}
+    path = bundle / MANIFEST
+    _write_json(path, {"format": FORMAT, "algorithm": "sha256", "files": files})
+    return path
+
+
+def verify(bundle: Path) -> list[str]:
+    """Every difference between the bundle and its manifest, one line each; empty when they agree."""
+    manifest_path = bundle / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        recorded: Mapping[str, str] = manifest["files"]
+    except FileNotFoundError:
+        return [f"missing: {MANIFEST}"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [f"unreadable: {MANIFEST} ({error})"]
+    problems = []
+    present = set(_files(bundle))
+    for name, digest in sorted(recorded.items()):
+        if name not in present:
+            problems.append(f"missing: {name}")
+        elif _sha256(bundle / name) != digest:
+            problems.append(f"mismatch: {name} (sha256 differs from the manifest)")
+    problems += [f"extra: {name} (not in the manifest)" for name in sorted(present - set(recorded))]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m verification evidence verify DIR``: exit 1 on any mismatch, missing or extra file."""
+    parser = argparse.ArgumentParser(prog="python -m verification evidence", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    check_parser = commands.add_parser("verify", help="check every file of a bundle against its manifest.json")
+    check_parser.add_argument("bundle", type=Path, metavar="DIR")
+    args = parser.parse_args(argv)
+    bundle: Path = args.bundle
+    if not bundle.is_dir():
+        print(f"{bundle}: no such folder", file=sys.stderr)
+        return 2
+    problems = verify(bundle)
+    for line in problems:
+        print(f"{bundle}: {line}")
+    if problems:
+        return 1
+    count = len(json.loads((bundle / MANIFEST).read_text())["files"])
+    print(f"OK: {count} files match {bundle / MANIFEST}")
+    return 0
