@@ -1,0 +1,241 @@
+"""Black-box tests of the plugin: the verification suite run as a user runs it.
+
+The demo runs (``pytest verification/suite --demo``, serial and with ``-n 2``) and two snapshot
+runs happen once per module, each in a fresh process in its own directory; the tests read their
+output. Outcomes are per test id, as ``-rA`` lists them; reasons come from the FAILURES section.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from verification import FIXTURES
+from verification.plugin import SUITE_DIR
+from verification.requirements import load_requirement_set
+
+pytest_plugins = ["pytester"]
+
+ACCOUNT = "123456789012"
+COMPLIANT = f"arn:aws:iam::{ACCOUNT}:role/VeeamFLRWorker"
+MISCONFIGURED = f"arn:aws:iam::{ACCOUNT}:role/VeeamFLRWorkerMisconfigured"
+DEMO_ACCOUNT = FIXTURES / "demo" / "account.json"
+REQUIREMENTS = load_requirement_set()
+IDS = [r.id for r in REQUIREMENTS.requirements]
+CLOSED_PORT = "http://127.0.0.1:9"
+
+#: What fixtures/demo/demo.yaml says the misconfigured role gets wrong, as requirement ids.
+BROKEN_SERVICES = ("kms", "sqs", "ssmmessages")
+EXPECTED_FAILING = {
+    "instance-profile",
+    "trust:ec2.amazonaws.com",
+    "permission:ec2:DeleteSnapshot",
+    "permission:ec2:DeleteVolume",
+    *(f"permission:{action}" for action in REQUIREMENTS.actions if action.split(":")[0] in BROKEN_SERVICES),
+}
+OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR) (\S+\.py::\w+\[\S+\])")
+FAILURE_HEADER = re.compile(r"^_+ (test_\w+\[.+\]) _+$")
+
+
+def node_label(role_arn: str, requirement_id: str) -> str:
+    """The readable id part of a test: ``account/role-requirement``."""
+    return f"{ACCOUNT}/{role_arn.rsplit('/', 1)[1]}-{requirement_id}"
+
+
+class Run:
+    """One finished run of the suite in a subprocess: exit code, output, outcomes and reasons by test id."""
+
+    def __init__(self, completed: subprocess.CompletedProcess[str], duration: float) -> None:
+        self.ret = completed.returncode
+        self.text = completed.stdout + completed.stderr
+        self.lines = self.text.splitlines()
+        self.result = pytest.RunResult(self.ret, completed.stdout.splitlines(), completed.stderr.splitlines(), duration)
+        self.outcomes: dict[str, str] = {}
+        for line in self.lines:
+            if match := OUTCOME.match(line):
+                self.outcomes[match[2].split("[", 1)[1].rstrip("]")] = match[1]
+        self.reasons: dict[str, str] = {}
+        for number, line in enumerate(self.lines[:-1]):
+            if match := FAILURE_HEADER.match(line):
+                self.reasons[match[1].split("[", 1)[1].rstrip("]")] = self.lines[number + 1]
+
+    def ids(self, outcome: str, role_arn: str) -> set[str]:
+        """The requirement ids of one role that ended with ``outcome``."""
+        prefix = node_label(role_arn, "")
+        return {
+            key.removeprefix(prefix)
+            for key, value in self.outcomes.items()
+            if value == outcome and key.startswith(prefix)
+        }
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment for a child run: no AWS beyond a closed local port, nothing of this run's xdist."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
+    env.update(AWS_ENDPOINT_URL=CLOSED_PORT, AWS_ACCESS_KEY_ID="plugin-tests", AWS_SECRET_ACCESS_KEY="plugin-tests")
+    return env
+
+
+@pytest.fixture(scope="module")
+def run_suite(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Run]:
+    """Run ``pytest verification/suite ARGS`` in a new process and directory (reports land there)."""
+
+    def run(*args: str) -> Run:
+        folder = tmp_path_factory.mktemp("run")
+        command = [sys.executable, "-m", "pytest", str(SUITE_DIR), "-p", "no:cacheprovider", "-rA", *args]
+        started = time.monotonic()
+        completed = subprocess.run(command, cwd=folder, env=_clean_env(), capture_output=True, text=True, timeout=300)
+        return Run(completed, time.monotonic() - started)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def demo(run_suite: Callable[..., Run]) -> Run:
+    """``pytest --demo``, serial."""
+    return run_suite("--demo")
+
+
+@pytest.fixture(scope="module")
+def demo_xdist(run_suite: Callable[..., Run]) -> Run:
+    """``pytest --demo -n 2``."""
+    return run_suite("--demo", "-n", "2")
+
+
+@pytest.fixture(scope="module")
+def offline(run_suite: Callable[..., Run]) -> Run:
+    """The compliant role from a snapshot of the demo account, with no --appliance-principal."""
+    return run_suite("--role-arn", COMPLIANT, "--snapshot", str(DEMO_ACCOUNT))
+
+
+def test_demo_compliant_role_passes_every_requirement(demo: Run) -> None:
+    """VeeamFLRWorker meets every requirement of the set: one passed test per requirement."""
+    assert demo.ids("PASSED", COMPLIANT) == set(IDS), demo.text
+    assert not demo.ids("FAILED", COMPLIANT) and not demo.ids("ERROR", COMPLIANT)
+    assert any(line.startswith("ok") and COMPLIANT + ":" in line for line in demo.lines)
+
+
+def test_demo_misconfigured_role_fails_exactly_what_the_demo_breaks(demo: Run) -> None:
+    """The misconfigured role fails the requirements demo.yaml describes, and passes the rest."""
+    assert len(EXPECTED_FAILING) == 22
+    assert demo.ids("FAILED", MISCONFIGURED) == EXPECTED_FAILING, demo.text
+    assert demo.ids("PASSED", MISCONFIGURED) == set(IDS) - EXPECTED_FAILING
+    demo.result.assert_outcomes(passed=2 * len(IDS) - 22, failed=22)
+    assert demo.ret == 1
+
+
+@pytest.mark.parametrize(
+    ("requirement_id", "reason"),
+    [
+        ("permission:ec2:DeleteSnapshot", "explicitly denied"),
+        ("permission:kms:CreateGrant", "boundary"),
+        ("permission:sqs:SendMessage", "allowed only when aws:RequestedRegion"),
+        ("permission:ssmmessages:OpenDataChannel", "implicitly denied"),
+        ("trust:ec2.amazonaws.com", "trust policy does not allow ec2.amazonaws.com"),
+        ("instance-profile", "not in any instance profile"),
+    ],
+)
+def test_demo_failures_say_why(demo: Run, requirement_id: str, reason: str) -> None:
+    """Each failing requirement's first line names its root cause."""
+    assert reason in demo.reasons[node_label(MISCONFIGURED, requirement_id)], demo.reasons
+
+
+def test_demo_test_ids_read_account_role_requirement(demo: Run) -> None:
+    """Every test id is ``account/role-requirement``, one per requirement per role."""
+    expected = {node_label(arn, rid) for arn in (COMPLIANT, MISCONFIGURED) for rid in IDS}
+    assert set(demo.outcomes) == expected
+
+
+def test_demo_header_names_the_requirement_set_and_source(demo: Run) -> None:
+    """The report header says what is verified against what, and where the facts come from."""
+    assert f"requirements: {REQUIREMENTS.id} {REQUIREMENTS.version} (sha256 {REQUIREMENTS.sha256[:16]}" in demo.text
+    assert re.search(r"source: demo: local IAM endpoint at http://127\.0\.0\.1:\d+ ", demo.text), demo.text
+
+
+def test_xdist_gives_the_same_outcomes_as_serial(demo: Run, demo_xdist: Run) -> None:
+    """``-n 2`` verifies the same tests with the same outcomes."""
+    assert "created: 2/2 workers" in demo_xdist.text, demo_xdist.text
+    assert demo_xdist.outcomes == demo.outcomes
+    assert demo_xdist.ret == demo.ret
+
+
+def test_without_appliance_principal_trust_appliance_is_skipped(offline: Run) -> None:
+    """No --appliance-principal: trust:appliance is skipped with the reason; nothing else is."""
+    offline.result.assert_outcomes(passed=len(IDS) - 1, skipped=1)
+    assert "trust:appliance" not in offline.ids("PASSED", COMPLIANT)
+    assert "trust:appliance will be skipped: no --appliance-principal given" in offline.text
+    assert re.search(r"^SKIPPED \[1\] .*no --appliance-principal given", offline.text, re.MULTILINE)
+
+
+def test_k_selects_by_requirement_id(run_suite: Callable[..., Run]) -> None:
+    """``-k permission:ec2:DeleteSnapshot`` runs that requirement only, and it fails with its reason."""
+    run = run_suite("--role-arn", MISCONFIGURED, "--snapshot", str(DEMO_ACCOUNT), "-k", "permission:ec2:DeleteSnapshot")
+    run.result.assert_outcomes(failed=1, deselected=len(IDS) - 1)
+    assert run.ids("FAILED", MISCONFIGURED) == {"permission:ec2:DeleteSnapshot"}
+    assert "explicitly denied" in run.reasons[node_label(MISCONFIGURED, "permission:ec2:DeleteSnapshot")]
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process runs: AWS calls could only reach a closed local port."""
+    for key, value in _clean_env().items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+
+@pytest.mark.usefixtures("no_aws")
+def test_nothing_to_verify_says_how_to_name_a_role(pytester: pytest.Pytester) -> None:
+    """No role named: exit 4 and one line on how to name one (or try the demo)."""
+    result = pytester.runpytest(str(SUITE_DIR), "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: nothing to verify: name a role with --role-arn arn:aws:iam::ACCOUNT:role/NAME*--demo"]
+    )
+
+
+@pytest.mark.usefixtures("no_aws")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--role-arn", f"arn:aws:iam::{ACCOUNT}:user/alice"), "*--role-arn*is not a role ARN*"),
+        (("--role-arn", COMPLIANT, "--requirements", "no-such-set"), "ERROR: unknown requirement set 'no-such-set'*"),
+        (("--role-arn", COMPLIANT, "--aws-region", "mars-east-1"), "*--aws-region 'mars-east-1' is not an AWS region*"),
+    ],
+    ids=["bad-role-arn", "bad-requirement-set", "bad-region"],
+)
+def test_options_are_checked_before_any_api_call(
+    pytester: pytest.Pytester, args: tuple[str, ...], message: str
+) -> None:
+    """With an unreachable endpoint, a bad option is reported as itself: no connection was attempted."""
+    result = pytester.runpytest(str(SUITE_DIR), "-p", "no:cacheprovider", "--endpoint-url", CLOSED_PORT, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    text = "\n".join(result.outlines + result.errlines)
+    assert "connect" not in text.lower() and "could not check" not in text
+
+
+@pytest.mark.usefixtures("no_aws")
+def test_the_unreachable_endpoint_is_noticed_when_called(pytester: pytest.Pytester) -> None:
+    """The control for the test above: with good options the closed port does get called, and every
+    requirement is broken (could not check), none passed."""
+    result = pytester.runpytest(
+        str(SUITE_DIR),
+        "-p",
+        "no:cacheprovider",
+        "--endpoint-url",
+        CLOSED_PORT,
+        "--max-attempts",
+        "1",
+        "--role-arn",
+        COMPLIANT,
+    )
+    result.assert_outcomes(errors=len(IDS) - 1, skipped=1)
+    assert "could not check" in "\n".join(result.outlines)
