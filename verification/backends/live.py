@@ -83,7 +83,7 @@ class LiveBackend(Backend):
         )
         self.endpoint_url = endpoint_url
         self.retry_mode = retry_mode
-        self._caller: CallerIdentity | None = None
+        self._caller: CallerIdentity | CheckError | None = None
         self.session: boto3.Session = base
         if assume_role_arn:
             self.session = self._assumed_session(base, assume_role_arn, external_id, endpoint_url, config)
@@ -150,8 +150,15 @@ class LiveBackend(Backend):
         return f"live IAM API at {where} (botocore retry mode {self.retry_mode})"
 
     def caller(self) -> CallerIdentity:
+        """Asked once per backend; a failure is remembered too, so broken credentials cost one call."""
+        if isinstance(self._caller, CheckError):
+            raise self._caller
         if self._caller is None:
-            response = self._call("caller", "GetCallerIdentity", self.sts.get_caller_identity, {})
+            try:
+                response = self._call("caller", "GetCallerIdentity", self.sts.get_caller_identity, {})
+            except CheckError as error:
+                self._caller = error
+                raise
             self._caller = CallerIdentity(response["Account"], response["Arn"], response.get("UserId", ""))
         return self._caller
 
