@@ -23,6 +23,10 @@ from verification.requirements import Requirement, RequirementSet
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
 APPLIANCE_ROLE_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
 ACCOUNT_ROOT_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):root$", re.ASCII)
+#: Appliance-side failures meaning the verifying identity cannot see that role (another account, no
+#: permission, not in the snapshot): the trust verdict then stands, with a note. Any other failure
+#: (throttling, HTTP 5xx, connection, malformed answer, expired credentials) leaves the requirement broken.
+APPLIANCE_UNSEEN = ("does not exist", "access denied", "not in the snapshot", "but the snapshot is of account")
 
 
 @dataclass(frozen=True)
@@ -340,7 +344,11 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
     if requirement.principal == "appliance" and appliance is not None:
         side = facts.appliance_side
         if "appliance" in facts.errors:
-            note = f"the appliance role's own permission was not checked: {facts.errors['appliance'].message}"
+            failure = facts.errors["appliance"]
+            if not any(reason in failure.message for reason in APPLIANCE_UNSEEN):
+                # The check was made and lost to a fault: passing on the trust policy alone would be a guess.
+                raise CheckError(f"could not check: the appliance role's side: {failure.message}", failure.hint)
+            note = f"the appliance role's own permission was not checked: {failure.message}"
         elif side is not None:
             evidence["ApplianceSide"] = dict(side.raw)
             if side.decision != "allowed":
