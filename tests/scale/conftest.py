@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "verification" / "suite"
 ACCOUNTS = ("111111111111", "222222222222", "333333333333", "444444444444", "555555555555")
 APPLIANCE_ACCOUNT = "999999999999"
+APPLIANCE_ROLE = f"arn:aws:iam::{APPLIANCE_ACCOUNT}:role/VeeamImpersonation"
 #: Per account: three workers (one lacks an action), and one role no worker pattern matches.
 WORKERS = ("VeeamWorker01", "VeeamWorker02", "VeeamWorker03")
 MISSING_ACTION = "ec2:CopySnapshot"
@@ -63,9 +64,20 @@ def _seed(url: str) -> None:
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
-            {"Effect": "Allow", "Principal": {"AWS": APPLIANCE_ACCOUNT}, "Action": "sts:AssumeRole"},
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{APPLIANCE_ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            },
         ],
     }
+    appliance = iam_in(url, APPLIANCE_ACCOUNT)
+    appliance.create_role(RoleName="VeeamImpersonation", AssumeRolePolicyDocument=json.dumps(trust))
+    anywhere = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+    }
+    appliance.put_role_policy(RoleName="VeeamImpersonation", PolicyName="assume", PolicyDocument=json.dumps(anywhere))
     for account in ACCOUNTS:
         iam = iam_in(url, account)
         for number, name in enumerate((*WORKERS, "Unrelated"), start=1):

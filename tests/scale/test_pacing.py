@@ -73,7 +73,7 @@ def test_the_default_pace_is_off_only_for_a_loopback_endpoint(url: str | None, r
 
 @pytest.mark.parametrize("value", ["-1", "fast", "inf", "nan"])
 def test_a_bad_max_rate_is_one_line(value: str) -> None:
-    with pytest.raises(InputError, match="--max-rate .* is not a number of requests per second"):
+    with pytest.raises(InputError, match=r"--max-rate .* is not a number of requests per second"):
         parse_rate(value)
 
 

@@ -189,4 +189,6 @@ def test_patterns_resolve_on_the_endpoint_in_five_accounts_through_assumed_roles
         fleet.arn(account, name) for account in fleet.accounts for name in fleet.workers
     )
     caller = backends[specs[2].connection].caller()
-    assert caller.account == fleet.accounts[2] and caller.arn.endswith(":assumed-role/RoleVerification/veeam-role-verification")
+    assert caller.account == fleet.accounts[2] and caller.arn.endswith(
+        ":assumed-role/RoleVerification/veeam-role-verification"
+    )

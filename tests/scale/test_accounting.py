@@ -1,0 +1,91 @@
+"""API accounting: the calls a role costs are counted exactly, per operation and per account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.scale.conftest import APPLIANCE_ROLE, Fleet
+from verification.accounting import ApiCounter
+from verification.backends import RoleRef
+from verification.backends.live import LiveBackend
+from verification.requirements import REQUIREMENTS_DIR, RequirementSet, load_requirement_set
+from verification.verdicts import AppliancePrincipal, gather
+
+
+def backend_for(fleet: Fleet, account: str, counter: ApiCounter) -> LiveBackend:
+    return LiveBackend(
+        endpoint_url=fleet.url,
+        assume_role_arn=f"arn:aws:iam::{account}:role/RoleVerification",
+        counter=counter,
+    )
+
+
+def big_set(tmp_path: Path, actions: int) -> RequirementSet:
+    """The bundled set with its permissions replaced by ``actions`` distinct actions."""
+    data = yaml.safe_load((REQUIREMENTS_DIR / "veeam-flr-worker-prod.yaml").read_text())
+    permissions = next(item for item in data["requirements"] if item["kind"] == "permissions")
+    permissions["actions"] = [f"ec2:DescribeThing{n:04d}" for n in range(actions)]
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_requirement_set(str(path))
+
+
+def test_one_role_costs_one_call_of_each_kind_and_one_appliance_simulation(fleet: Fleet) -> None:
+    counter = ApiCounter()
+    account = fleet.accounts[0]
+    ref = RoleRef.parse(fleet.arn(account, fleet.workers[0]))
+    facts = gather(
+        backend_for(fleet, account, counter), ref, load_requirement_set(), AppliancePrincipal.parse(APPLIANCE_ROLE)
+    )
+    assert not facts.errors
+    assert counter.as_dict()["calls"] == {
+        account: {
+            "iam:GetRole": 1,
+            "iam:ListInstanceProfilesForRole": 1,
+            "iam:SimulatePrincipalPolicy": 2,  # the role's actions, then the appliance side
+            "sts:AssumeRole": 1,
+        }
+    }
+    assert counter.total("attempts") == counter.total("calls") and counter.total("throttled") == 0
+
+
+def test_a_thousand_action_set_is_still_one_simulation_page(fleet: Fleet, tmp_path: Path) -> None:
+    counter = ApiCounter()
+    account = fleet.accounts[1]
+    ref = RoleRef.parse(fleet.arn(account, fleet.workers[0]))
+    requirements = big_set(tmp_path, 1000)
+    facts = gather(backend_for(fleet, account, counter), ref, requirements, None)
+    assert not facts.errors and len(facts.simulations) == 1000
+    assert counter.by_operation()["iam:SimulatePrincipalPolicy"] == 1
+    assert sum(n for op, n in counter.by_operation().items() if op.startswith("iam:")) == 3
+
+
+def test_counts_are_kept_per_account(fleet: Fleet) -> None:
+    counter = ApiCounter()
+    for account in fleet.accounts[:3]:
+        backend = backend_for(fleet, account, counter)
+        for name in fleet.workers:
+            backend.get_role(RoleRef.parse(fleet.arn(account, name)))
+    assert counter.by_account() == {account: 4 for account in fleet.accounts[:3]}  # 3 GetRole + 1 AssumeRole
+    assert counter.by_operation() == {"iam:GetRole": 9, "sts:AssumeRole": 3}
+
+
+def test_worker_counts_merge_into_the_controllers() -> None:
+    """What xdist workers send (as_dict) adds up on the controller, and the summary says so."""
+    controller, worker_a, worker_b = ApiCounter(), ApiCounter(), ApiCounter()
+    controller.add("calls", "111111111111", "iam:ListRoles")
+    for worker, account in ((worker_a, "111111111111"), (worker_b, "222222222222")):
+        for kind in ("calls", "attempts"):
+            worker.add(kind, account, "iam:GetRole", 2)
+        worker.add("attempts", account, "iam:GetRole")
+        worker.add("throttled", account, "iam:GetRole")
+    controller.merge(worker_a.as_dict())
+    controller.merge(worker_b.as_dict())
+    assert controller.by_operation() == {"iam:GetRole": 4, "iam:ListRoles": 1}
+    assert controller.by_account("throttled") == {"111111111111": 1, "222222222222": 1}
+    head, per_operation, per_account = controller.summary_lines(roles=2)
+    assert head.startswith("API calls: 5 (6 attempts, 1 retries, 2 throttled); 2.00 IAM calls per role")
+    assert per_operation == "  per operation: iam:GetRole 4, iam:ListRoles 1"
+    assert per_account == "  per account: 111111111111 3 (1 throttled), 222222222222 2 (1 throttled)"
