@@ -156,7 +156,9 @@ def called_operations() -> dict[str, set[str]]:
     for service in SERVICES:
         for operation in session.get_service_model(service).operation_names:
             name = botocore.xform_name(operation)
-            if re.search(rf"\.{name}\(|get_paginator\(\s*[\"']{name}[\"']", text):
+            # On a client (``self.iam.x``, ``organizations.x``, ``client("sts").x``), or as a paginator name;
+            # the backends' own methods (``backend.list_instance_profiles``) are not API calls.
+            if re.search(rf"\b(iam|sts|organizations|\))\.{name}\b|get_paginator\(\s*[\"']{name}[\"']", text):
                 found.setdefault(service, set()).add(operation)
     return found
 
