@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "verification" / "suite"
 #: Dummy credentials: the local endpoint accepts any, and none of the user's are read.
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+DEMO_ACCOUNT = ROOT / "fixtures" / "demo" / "account.json"
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,30 @@ def read_junit(path: Path) -> dict[str, Outcome]:
             outcome = Outcome("passed")
         outcomes[test_id] = outcome
     return outcomes
+
+
+def start_endpoint_process(seed: Path = DEMO_ACCOUNT) -> tuple[subprocess.Popen[str], str]:
+    """The local endpoint in its own process (its own moto state, killable); its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "verification", "endpoint", "--port", "0", "--seed", str(seed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "ready at" not in line:
+        process.kill()
+        raise RuntimeError(f"endpoint did not start: {line}{process.communicate(timeout=10)[1]}")
+    return process, line.rsplit(" ", 1)[1].strip()
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    """Terminate (then kill) a process this module started."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

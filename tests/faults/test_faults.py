@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults import proxy as fp
-from tests.faults.run import ROOT, Outcome, SuiteRun, run_suite
+from tests.faults.run import Outcome, SuiteRun, run_suite, start_endpoint_process, stop_process
 
 ACCOUNT = "123456789012"
 GOOD, BAD = "VeeamFLRWorker", "VeeamFLRWorkerMisconfigured"
@@ -49,46 +48,17 @@ requirements:
 CHECK_ERROR = re.compile(r'^failed on setup with "(verification\.errors\.CheckError: )?could not check: ')
 
 
-DEMO_ACCOUNT = ROOT / "fixtures" / "demo" / "account.json"
-
-
 def role_id(name: str) -> str:
     return f"{ACCOUNT}/{name}"
 
 
-def start_upstream() -> tuple[subprocess.Popen[str], str]:
-    """The local endpoint in its own process (its own moto state), seeded with the demo account."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "verification", "endpoint", "--port", "0", "--seed", str(DEMO_ACCOUNT)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "ready at" not in line:
-        process.kill()
-        raise RuntimeError(f"endpoint did not start: {line}{process.communicate(timeout=10)[1]}")
-    return process, line.rsplit(" ", 1)[1].strip()
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    process, url = start_upstream()
+    process, url = start_endpoint_process()
     try:
         yield url
     finally:
-        stop(process)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -261,14 +231,14 @@ def test_fault(name: str, upstream: str, requirements_file: Path, clean: dict[st
     own: subprocess.Popen[str] | None = None
     target = upstream
     if name == "endpoint-killed":
-        own, target = start_upstream()  # this one dies; the shared endpoint lives on
+        own, target = start_endpoint_process()  # this one dies; the shared endpoint lives on
     killed = own
     try:
-        with fp.FaultProxy(target, scenario.rules(lambda: stop(killed) if killed else None)) as proxy:
+        with fp.FaultProxy(target, scenario.rules(lambda: stop_process(killed) if killed else None)) as proxy:
             run = verify(proxy.url, requirements_file, tmp_path)
     finally:
         if own is not None:
-            stop(own)
+            stop_process(own)
 
     assert proxy.faults(scenario.fires), f"the {scenario.fires!r} fault never fired: {run.summary()}"
     assert run.returncode == 1, f"the run did not finish normally:\n{run.summary()}"

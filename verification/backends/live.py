@@ -17,7 +17,7 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 
-from verification import __version__, readonly
+from verification import __version__, readonly, redact
 from verification.accounting import ApiCounter
 from verification.backends import (
     Backend,
@@ -85,6 +85,7 @@ class LiveBackend(Backend):
         self.retry_mode = retry_mode
         self._caller: CallerIdentity | CheckError | None = None
         self.session: boto3.Session = base
+        redact.protect(base)  # before any request: botocore's DEBUG log prints signed headers
         if assume_role_arn:
             self.session = self._assumed_session(base, assume_role_arn, external_id, endpoint_url, config)
             # The session is the assumed role's: known without a GetCallerIdentity call.
