@@ -24,7 +24,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from verification import __version__
+from verification import __version__, readonly
 from verification.errors import CheckError, InputError
 from verification.snapshot import FORMAT
 
@@ -78,7 +78,7 @@ def export_snapshot(
     )
 
     def client(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint_url, config=config)  # type: ignore[call-overload]
+        return readonly.client(session, service, endpoint_url=endpoint_url, config=config)
 
     captured_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     identity = _call("GetCallerIdentity", lambda: client("sts").get_caller_identity())
