@@ -11,6 +11,7 @@ paced as well. Every client of one account shares one bucket (``Pacer.bucket(acc
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -138,3 +139,30 @@ def default_rate(endpoint_url: str | None) -> float:
         except ValueError:
             pass
     return DEFAULT_RATE
+
+
+#: The account in a verification test id: ``test_permission[111111111111/VeeamWorker-permission:ec2:X]``.
+_ACCOUNT_IN_ID = re.compile(r"\[(\d{12})/")
+
+
+def account_of(nodeid: str) -> str | None:
+    """The account a verification test's id names, if it names one."""
+    match = _ACCOUNT_IN_ID.search(nodeid)
+    return match[1] if match else None
+
+
+def account_scheduling(config: Any, log: Any) -> Any:
+    """xdist's LoadGroupScheduling, grouping verification tests by the account in their id.
+
+    xdist marks a group by appending ``@group`` to each node id on the workers, which pytest 9.2's
+    structured node ids silently ignore (pytest-dev/pytest-xdist#1386); the account is in our own
+    test ids, so group by that. Any other test keeps xdist's own grouping.
+    """
+    from xdist.scheduler import LoadGroupScheduling
+
+    class AccountScheduling(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            account = account_of(nodeid)
+            return f"account:{account}" if account else str(super()._split_scope(nodeid))
+
+    return AccountScheduling(config, log)

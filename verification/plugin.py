@@ -22,8 +22,10 @@ import pytest
 import yaml
 
 from verification import FIXTURES, __version__
+from verification.accounting import ApiCounter
 from verification.backends import Backend, CallerIdentity, RoleRef, create_backend
 from verification.errors import CheckError, InputError
+from verification.pacing import DEFAULT_RATE, Pacer, default_rate, parse_rate
 from verification.requirements import DEFAULT_SET, Requirement, RequirementSet, load_requirement_set
 from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, gather, judge
 
@@ -176,6 +178,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="evidence bundle folder: raw answers, verdicts, checked remediation, replay snapshot, "
         "manifest (default: reports/evidence/<UTC timestamp>/; check with `python -m verification evidence verify`)",
     )
+    group.addoption(
+        "--targets",
+        dest="targets",
+        metavar="FILE",
+        default=None,
+        type=_arg_type(_existing_file),
+        help="YAML/JSON list of roles (ARNs, or account + role-name pattern) and how to reach their accounts",
+    )
+    group.addoption(
+        "--max-rate",
+        dest="max_rate",
+        metavar="N",
+        default=None,
+        type=_arg_type(parse_rate),
+        help=f"API requests per second per account, retries included (default {DEFAULT_RATE:g}; "
+        "off for a loopback endpoint; 0 turns pacing off)",
+    )
 
 
 @dataclass(frozen=True)
@@ -201,6 +220,9 @@ class Run:
     facts: dict[str, RoleFacts] = field(default_factory=dict)
     outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     causes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    api_calls: ApiCounter = field(default_factory=ApiCounter)
+    #: ``(targets-file entry, role ARN)`` as resolved once by the controller; sent to xdist workers.
+    resolved: list[tuple[int, str]] = field(default_factory=list)
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -236,6 +258,8 @@ def _suite_requested(config: pytest.Config) -> bool:
 
 def _build_run(config: pytest.Config) -> Run | None:
     option = config.option
+    if option.targets:
+        return _build_targets_run(config)
     roles: list[RoleRef] = list(option.role_arns)
     appliance: AppliancePrincipal | None = option.appliance
     requirements = load_requirement_set(option.requirements or DEFAULT_SET)
@@ -268,6 +292,8 @@ def _build_run(config: pytest.Config) -> Run | None:
         "endpoint_url": option.endpoint_url,
         "retry_mode": option.retry_mode,
         "max_attempts": option.max_attempts,
+        **_pacing_and_accounting(option, ApiCounter()),
+        "account": roles[0].account if len({ref.account for ref in roles}) == 1 else None,
     }
     if option.aws_region and not option.endpoint_url:
         from verification.backends import region_partition
@@ -280,7 +306,59 @@ def _build_run(config: pytest.Config) -> Run | None:
                     f"{ref.partition}: the API of one partition cannot see another's roles"
                 )
     source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
-    return Run(targets, "live", {"default": live}, source)
+    return Run(targets, "live", {"default": live}, source, api_calls=live["counter"])
+
+
+def _pacing_and_accounting(option: Any, counter: ApiCounter) -> dict[str, Any]:
+    """Live backend options shared by every connection: one call counter, one pacer (a bucket per account)."""
+    rate = option.max_rate
+    if rate is None:
+        rate = 0.0 if option.demo else default_rate(option.endpoint_url)
+    return {"counter": counter, "pacer": Pacer(rate)}
+
+
+def _build_targets_run(config: pytest.Config) -> Run:
+    """A run from ``--targets``: patterns resolved once (ListRoles) in the controller, never in xdist workers."""
+    from verification.targets import Resolved, load_targets, resolve
+
+    option = config.option
+    if option.role_arns or option.demo or option.snapshot:
+        raise InputError("--targets cannot be combined with --role-arn, --demo or --snapshot: list roles in the file")
+    specs = load_targets(option.targets)
+    shared = {
+        "profile": option.aws_profile,
+        "region": option.aws_region,
+        "endpoint_url": option.endpoint_url,
+        "retry_mode": option.retry_mode,
+        "max_attempts": option.max_attempts,
+        **_pacing_and_accounting(option, ApiCounter()),
+    }
+    connections = {spec.connection: {**shared, **spec.connection_options()} for spec in specs}
+    source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}, targets {option.targets}"
+    run = Run({}, "live", connections, source, api_calls=shared["counter"])
+
+    def list_roles(spec: Any) -> list[str]:
+        try:
+            return run.backend(spec.connection).list_roles()  # type: ignore[attr-defined, no-any-return]
+        except CheckError as error:
+            raise InputError(f"{option.targets}: entry {spec.index}: could not list roles: {error}") from None
+
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None and "verification_targets" in worker_input:
+        resolved = [Resolved(int(index), str(arn)) for index, arn in worker_input["verification_targets"]]
+    else:
+        resolved = resolve(specs, list_roles, str(option.targets))
+    run.resolved = [(item.index, item.arn) for item in resolved]
+    by_index = {spec.index: spec for spec in specs}
+    sets: dict[str, RequirementSet] = {}
+    for item in resolved:
+        spec = by_index[item.index]
+        name = spec.requirements or option.requirements or DEFAULT_SET
+        if name not in sets:
+            sets[name] = load_requirement_set(name)
+        appliance = spec.appliance or option.appliance
+        run.targets[item.arn] = Target(RoleRef.parse(item.arn), sets[name], appliance, spec.connection)
+    return run
 
 
 def _check_snapshot_targets(run: Run) -> None:
@@ -352,6 +430,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _configure_evidence(config, run)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(run), "verification-xdist")
+        if getattr(config.option, "dist", None) == "load":
+            # `-n N` alone means --dist load; keep each account's roles on one worker instead, so one
+            # account's calls are paced together and the grouping (and results) are reproducible.
+            config.option.dist = "loadgroup"
 
 
 class _Tally:
@@ -388,6 +470,23 @@ class _XdistHooks:
         state = node.config.stash.get(EVIDENCE_KEY, None)
         if state is not None:
             node.workerinput["verification_evidence_dir"] = str(state.bundle)
+        if self.run.resolved:
+            # Resolved once here: workers neither call ListRoles nor risk parametrizing differently.
+            node.workerinput["verification_targets"] = self.run.resolved
+
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """--dist loadgroup: group by the account in our own test ids (xdist's @group suffix is lost on pytest 9.2)."""
+        if config.getoption("dist") != "loadgroup":
+            return None
+        from verification.pacing import account_scheduling
+
+        return account_scheduling(config, log)
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """Add a finished worker's API call counts to the run's."""
+        counts = getattr(node, "workeroutput", {}).get("verification_api_calls")
+        if counts:
+            self.run.api_calls.merge(counts)
 
 
 @dataclass
@@ -624,6 +723,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write categories.json and environment.properties next to the Allure results."""
     run = session.config.stash.get(RUN_KEY, None)
     results = getattr(session.config.option, "allure_report_dir", None)
+    if run is not None and hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["verification_api_calls"] = run.api_calls.as_dict()
     if run is None or not results or hasattr(session.config, "workerinput"):
         return
     folder = Path(results)
@@ -635,7 +736,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     accounts = sorted({t.ref.account for t in run.targets.values()})
     env = {
         "Accounts": ", ".join(accounts),
-        "Region": run.connections["default"].get("region") or os.environ.get("AWS_REGION") or "us-east-1",
+        "Region": run.connections.get("default", {}).get("region") or os.environ.get("AWS_REGION") or "us-east-1",
         "Caller": caller.arn if caller else "unknown",
         "Source": run.source,
         "RequirementSet": ", ".join(f"{r.id} {r.version}" for r in run.requirement_sets),
@@ -645,6 +746,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     (folder / "environment.properties").write_text(
         "".join(f"{key}={value.replace(chr(10), ' ')}\n" for key, value in env.items())
     )
+    if run.api_calls.total():
+        (folder / "api-calls.json").write_text(json.dumps(run.api_calls.as_dict(), indent=2))
 
 
 def _caller(run: Run) -> CallerIdentity | None:
@@ -677,6 +780,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         top = ", ".join(f"{cause} x{n}" for cause, n in run.causes[role].most_common(4))
         if top:
             terminalreporter.write_line(f"       root causes: {top}")
+    for line in run.api_calls.summary_lines(len(run.targets)):
+        terminalreporter.write_line(line)
 
 
 def iter_suite_paths() -> Iterator[Path]:

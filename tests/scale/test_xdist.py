@@ -1,0 +1,67 @@
+"""The suite under pytest-xdist with a targets file: one worker per account, counts merged, summary kept."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from tests.scale.conftest import APPLIANCE_ROLE, Fleet, pattern_targets, run_suite
+
+#: xdist's verbose line: ``[gw1] [ 12%] PASSED .../test_requirements.py::test_trust[111111111111/VeeamWorker01-...]``
+LINE = re.compile(r"^\[(gw\d+)\].*?(PASSED|FAILED|ERROR|SKIPPED) \S+\[(\d{12})/")
+
+
+@pytest.fixture(scope="module")
+def parallel_run(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """``pytest --targets FILE -n 2`` (no --dist given) over 15 roles in five accounts."""
+    workdir = tmp_path_factory.mktemp("xdist")
+    targets = pattern_targets(fleet, workdir / "targets.json", appliance_principal=APPLIANCE_ROLE)
+    result = run_suite(["--targets", str(targets), "--endpoint-url", fleet.url, "-n", "2", "-v"], workdir)
+    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-2000:]
+    return result.stdout, workdir
+
+
+def test_each_accounts_tests_run_on_one_worker(parallel_run: tuple[str, Path], fleet: Fleet) -> None:
+    stdout, _ = parallel_run
+    workers: dict[str, set[str]] = defaultdict(set)
+    for line in stdout.splitlines():
+        match = LINE.match(line)
+        if match:
+            workers[match[3]].add(match[1])
+    assert sorted(workers) == sorted(fleet.accounts)
+    assert all(len(used) == 1 for used in workers.values()), dict(workers)
+    assert len(set().union(*workers.values())) == 2  # and both workers had work
+
+
+def test_the_summary_counts_every_workers_calls_and_lists_roles_once(parallel_run: tuple[str, Path]) -> None:
+    """15 roles: one call of each kind per role, two simulations; ListRoles once per account, in the controller."""
+    stdout, workdir = parallel_run
+    expected = {
+        "iam:GetRole": 15,
+        "iam:ListInstanceProfilesForRole": 15,
+        "iam:ListRoles": 5,
+        "iam:SimulatePrincipalPolicy": 35,  # role + appliance side each, and a fix check per failing role
+        "sts:AssumeRole": 10,  # per account: once in the controller (ListRoles), once in its worker
+    }
+    line = next(line for line in stdout.splitlines() if line.startswith("  per operation: "))
+    assert line == "  per operation: " + ", ".join(f"{op} {n}" for op, n in expected.items())
+    assert "; 4.33 IAM calls per role over 15 role(s)" in stdout
+    recorded = json.loads((workdir / "reports" / "allure-results" / "api-calls.json").read_text())
+    totals: dict[str, int] = defaultdict(int)
+    for operations in recorded["calls"].values():
+        for operation, n in operations.items():
+            totals[operation] += n
+    assert totals == expected
+
+
+def test_failing_roles_come_first_in_the_summary(parallel_run: tuple[str, Path], fleet: Fleet) -> None:
+    stdout, _ = parallel_run
+    section = stdout.split(" role verification ", 1)[1]
+    statuses = [line.split()[0] for line in section.splitlines() if re.match(r"^(FAILED|ok) +arn:", line)]
+    assert len(statuses) == 15 and statuses == sorted(statuses, key=lambda status: status != "FAILED")
+    for account in fleet.accounts:
+        assert f"FAILED arn:aws:iam::{account}:role/VeeamWorker02:" in section  # lacks one action
