@@ -565,6 +565,8 @@ class _EvidenceHooks:
                 caller = {"Account": identity.account, "Arn": identity.arn, "UserId": identity.user_id}
             except (CheckError, InputError) as error:
                 caller_error = str(error)
+        if run.api_calls.total():  # before finish(), so the manifest covers it
+            (state.bundle / "api-calls.json").write_text(json.dumps(run.api_calls.as_dict(), indent=2))
         evidence.finish(
             state.bundle,
             started_at=state.started_at,
