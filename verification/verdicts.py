@@ -11,9 +11,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from verification.backends import Backend, InstanceProfile, Role, RoleRef, SimulationResult
+from verification.backends import Backend, InstanceProfile, Role, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
 from verification.policy import Context, PolicyError, Principal, evaluate_trust, parse_policy
 from verification.policy.model import Evaluation
@@ -108,11 +109,15 @@ def gather(
     for requirement in requirements.by_kind("permission"):
         assert requirement.action is not None
         by_resource.setdefault(requirement.resource, []).append(requirement.action)
+    context = request_context(ref.arn)
     try:
         for resource, actions in by_resource.items():
-            for result in backend.simulate(ref.arn, actions, resources=(resource,), evidence_key=ref.arn):
+            answers = backend.simulate(ref.arn, actions, resources=(resource,), context=context, evidence_key=ref.arn)
+            for result in answers:
+                if result.specific and result.resource != resource:
+                    raise CheckError(f"the simulation answered for {result.resource}, which was not asked about")
                 # One resource was asked for: newer APIs may name it by an ARN template instead.
-                facts.simulations[(result.action.lower(), resource)] = result
+                _keep_strictest(facts.simulations, (result.action.lower(), resource), result)
     except CheckError as error:
         facts.errors["simulation"] = error
     if (
@@ -121,12 +126,50 @@ def gather(
         and any(r.principal == "appliance" for r in requirements.by_kind("trust"))
     ):
         try:
-            side = backend.simulate(appliance.role_arn, ["sts:AssumeRole"], resources=(ref.arn,), evidence_key=ref.arn)
-            facts.appliance_side = side[0] if side else None
+            side = backend.simulate(
+                appliance.role_arn,
+                ["sts:AssumeRole"],
+                resources=(ref.arn,),
+                context=request_context(appliance.role_arn),
+                evidence_key=ref.arn,
+            )
+            assume: dict[tuple[str, str], SimulationResult] = {}
+            for result in side:
+                if result.action.lower() == "sts:assumerole":
+                    _keep_strictest(assume, ("sts:assumerole", ref.arn), result)
+            if not assume:
+                raise CheckError("the appliance role's simulation returned no answer for sts:AssumeRole")
+            facts.appliance_side = assume[("sts:assumerole", ref.arn)]
         except (CheckError, InputError) as error:
             # A snapshot of the role's account does not hold an appliance role of another account.
             facts.errors["appliance"] = error if isinstance(error, CheckError) else CheckError(str(error))
     return facts
+
+
+def request_context(principal_arn: str, now: datetime | None = None) -> dict[str, list[str]]:
+    """Global condition keys every signed request by a role session carries, with their values.
+
+    Without them a condition such as ``DateLessThan aws:CurrentTime`` or ``ArnNotLike aws:PrincipalArn``
+    would be decided on a missing key, which AWS never does for a real request.
+    """
+    moment = now or datetime.now(UTC)
+    account = principal_arn.split(":")[4] if principal_arn.count(":") >= 5 else ""
+    return {
+        "aws:CurrentTime": [moment.strftime("%Y-%m-%dT%H:%M:%SZ")],
+        "aws:EpochTime": [str(int(moment.timestamp()))],
+        "aws:PrincipalArn": [principal_arn],
+        "aws:PrincipalAccount": [account],
+        "aws:PrincipalType": ["AssumedRole"],
+    }
+
+
+def _keep_strictest(
+    answers: dict[tuple[str, str], SimulationResult], key: tuple[str, str], result: SimulationResult
+) -> None:
+    """Of several answers for one action and resource, keep the most restrictive: never the kindest."""
+    known = answers.get(key)
+    if known is None or restrictiveness(result.decision) > restrictiveness(known.decision):
+        answers[key] = result
 
 
 def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
@@ -148,6 +191,12 @@ def _judge_instance_profile(requirement: Requirement, facts: RoleFacts) -> Verdi
     _need(facts, "profiles")
     if facts.profiles is None:
         raise CheckError("could not check: the instance profiles were not listed")
+    strangers = [p.name for p in facts.profiles if p.role_names and facts.ref.name not in p.role_names]
+    if strangers:
+        raise CheckError(
+            f"could not check: the listing for {facts.ref.name} returned instance profile(s) "
+            f"{', '.join(strangers)} that hold other roles"
+        )
     evidence = {"InstanceProfiles": [{"InstanceProfileName": p.name, "Arn": p.arn} for p in facts.profiles]}
     if facts.profiles:
         names = ", ".join(p.name for p in facts.profiles)

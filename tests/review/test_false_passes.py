@@ -251,29 +251,15 @@ def test_verdict_trust_deny_by_principal_arn_is_not_a_pass() -> None:
     assert_not_a_pass(TRUST_APPLIANCE, FakeBackend(trust=trust, appliance_results=ok), APPLIANCE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an empty SimulatePrincipalPolicy answer for the appliance role becomes a pass with a "
-    "note telling the user to give the role ARN (which they did)",
-)
 def test_verdict_trust_empty_appliance_side_answer_is_not_a_pass() -> None:
     assert_not_a_pass(TRUST_APPLIANCE, FakeBackend(appliance_results=[]), APPLIANCE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gather takes side[0] whatever action it is for: an answer about sts:TagSession "
-    "counts as the appliance's sts:AssumeRole permission",
-)
 def test_verdict_trust_appliance_side_answer_for_another_action_is_not_a_pass() -> None:
     answer = [result("allowed", "sts:TagSession", ROLE)]
     assert_not_a_pass(TRUST_APPLIANCE, FakeBackend(appliance_results=answer), APPLIANCE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gather takes side[0]: of two answers for sts:AssumeRole (allowed, explicitDeny) the allow wins",
-)
 def test_verdict_trust_contradictory_appliance_side_answers_are_not_a_pass() -> None:
     answer = [result("allowed", "sts:AssumeRole", ROLE), result("explicitDeny", "sts:AssumeRole", ROLE)]
     assert_not_a_pass(TRUST_APPLIANCE, FakeBackend(appliance_results=answer), APPLIANCE)
@@ -328,21 +314,11 @@ def test_verdict_trust_conditional_service_principal_fails() -> None:
 # === verdicts: permissions from odd SimulatePrincipalPolicy answers ==================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gather keys results by (action, requested resource): of two results for one action "
-    "(explicitDeny, allowed) the last silently wins",
-)
 def test_duplicate_results_with_different_decisions_are_not_a_pass() -> None:
     answer = [result("explicitDeny"), result("allowed")]
     assert_not_a_pass(GET_OBJECT, FakeBackend(answer))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="from_results ignores the top-level EvalDecision and OrganizationsDecisionDetail when "
-    "ResourceSpecificResults is present; an SCP-denied action reads as allowed",
-)
 def test_resource_specific_allowed_under_top_level_scp_deny_is_not_a_pass() -> None:
     answer = [
         result(
@@ -354,11 +330,6 @@ def test_resource_specific_allowed_under_top_level_scp_deny_is_not_a_pass() -> N
     assert_not_a_pass(GET_OBJECT, FakeBackend(answer))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a ResourceSpecificResults entry for a resource that was not asked for is stored as the "
-    "answer for the requested one (last entry wins)",
-)
 def test_resource_specific_result_for_another_resource_is_not_a_pass() -> None:
     answer = [
         result(
@@ -372,30 +343,16 @@ def test_resource_specific_result_for_another_resource_is_not_a_pass() -> None:
     assert_not_a_pass(GET_OBJECT, FakeBackend(answer))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an 'allowed' result that also says AllowedByPermissionsBoundary=false (a contradictory answer) is met",
-)
 def test_allowed_but_not_allowed_by_boundary_is_not_a_pass() -> None:
     answer = [result("allowed", PermissionsBoundaryDecisionDetail={"AllowedByPermissionsBoundary": False})]
     assert_not_a_pass(GET_OBJECT, FakeBackend(answer))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an 'allowed' result that also says AllowedByOrganizations=false (a contradictory answer) is met",
-)
 def test_allowed_but_not_allowed_by_organizations_is_not_a_pass() -> None:
     answer = [result("allowed", OrganizationsDecisionDetail={"AllowedByOrganizations": False})]
     assert_not_a_pass(GET_OBJECT, FakeBackend(answer))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="a result without EvalResourceDecision raises KeyError out of gather (not CheckError): "
-    "the role's trust and instance-profile verdicts are lost with it",
-)
 def test_malformed_resource_specific_result_breaks_only_the_permission() -> None:
     answer = [result("allowed", ResourceSpecificResults=[{"EvalResourceName": "*"}])]
     backend = FakeBackend(
@@ -443,11 +400,6 @@ def test_no_instance_profile_fails() -> None:
     assert not verdict_of(INSTANCE_PROFILE, FakeBackend(profiles=[])).met
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a listed profile whose Roles names another role (a profile holds at most one role) "
-    "still counts as holding this role",
-)
 def test_instance_profile_holding_another_role_is_not_a_pass() -> None:
     other = InstanceProfile("p", f"arn:aws:iam::{ACCOUNT}:instance-profile/p", ("SomeOtherRole",))
     assert_not_a_pass(INSTANCE_PROFILE, FakeBackend(profiles=[other]))
@@ -581,11 +533,6 @@ def test_resource_scoped_deny_is_not_a_pass(tmp_path: Path) -> None:
     assert_not_a_pass(DELETE_SNAPSHOT, SnapshotBackend(file))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an Allow that holds only because aws:CurrentTime (always present) is absent from the "
-    "simulation (DateLessThanIfExists 2020) is met, with a note at most",
-)
 def test_allow_expired_by_current_time_is_not_a_pass(tmp_path: Path) -> None:
     expired = {
         "Version": "2012-10-17",

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from verification.errors import InputError
+from verification.errors import CheckError, InputError
 
 #: Backend name → "module:class", imported lazily (the snapshot backend needs no boto3 client).
 REGISTRY = {
@@ -137,39 +137,71 @@ class SimulationResult:
     allowed_by_boundary: bool | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
     explanation: Any = None
+    #: Read from ``ResourceSpecificResults`` (so ``resource`` is one the caller asked about).
+    specific: bool = False
 
     @classmethod
     def from_results(cls, results: Sequence[Mapping[str, Any]]) -> list[SimulationResult]:
-        """Read SimulatePrincipalPolicy ``EvaluationResults`` in either shape.
+        """Read SimulatePrincipalPolicy ``EvaluationResults`` in either shape; CheckError on a malformed one.
 
         Since botocore 1.43.60 a result may carry per-resource answers in ``ResourceSpecificResults``
         (the top level then holds the most restrictive decision and an ARN template); older answers
-        have one top-level result per action and resource. Both become one entry per resource.
+        have one top-level result per action and resource. Both become one entry per resource. An
+        answer that contradicts itself (an "allowed" that organizations or the boundary do not allow;
+        a top-level decision stricter than every per-resource one) is not guessed at: it is an error.
         """
         out: list[SimulationResult] = []
-        for result in results:
-            specific = result.get("ResourceSpecificResults") or []
-            if specific:
-                for item in specific:
-                    out.append(cls._one(result, item["EvalResourceName"], item["EvalResourceDecision"], item))
-            else:
-                out.append(cls._one(result, result.get("EvalResourceName", "*"), result["EvalDecision"], result))
+        try:
+            for result in results:
+                specific = result.get("ResourceSpecificResults") or []
+                top = str(result["EvalDecision"])
+                if specific:
+                    items = [cls._one(result, item["EvalResourceName"], item["EvalResourceDecision"], item, True)
+                             for item in specific]
+                    if restrictiveness(top) > max(restrictiveness(i.decision) for i in items):
+                        raise CheckError(
+                            f"contradictory simulation answer for {result['EvalActionName']}: top-level {top}, "
+                            "but no resource is decided that strictly"
+                        )
+                    out.extend(items)
+                else:
+                    out.append(cls._one(result, result.get("EvalResourceName", "*"), top, result, False))
+        except (KeyError, TypeError, AttributeError) as error:
+            raise CheckError(f"malformed SimulatePrincipalPolicy answer: missing or bad field {error}") from None
         return out
 
     @classmethod
-    def _one(cls, top: Mapping[str, Any], resource: str, decision: str, source: Mapping[str, Any]) -> SimulationResult:
+    def _one(
+        cls, top: Mapping[str, Any], resource: str, decision: str, source: Mapping[str, Any], specific: bool
+    ) -> SimulationResult:
         organizations = top.get("OrganizationsDecisionDetail") or {}
         boundary = source.get("PermissionsBoundaryDecisionDetail") or top.get("PermissionsBoundaryDecisionDetail") or {}
-        return cls(
-            action=top["EvalActionName"],
-            resource=resource,
-            decision=decision,
+        result = cls(
+            action=str(top["EvalActionName"]),
+            resource=str(resource),
+            decision=str(decision),
             matched_statements=tuple(source.get("MatchedStatements") or ()),
             missing_context=tuple(source.get("MissingContextValues") or top.get("MissingContextValues") or ()),
             allowed_by_organizations=organizations.get("AllowedByOrganizations"),
             allowed_by_boundary=boundary.get("AllowedByPermissionsBoundary"),
             raw=dict(top),
+            specific=specific,
         )
+        if result.decision == "allowed" and False in (result.allowed_by_organizations, result.allowed_by_boundary):
+            raise CheckError(
+                f"contradictory simulation answer for {result.action}: allowed, yet not allowed by "
+                f"{'the organization' if result.allowed_by_organizations is False else 'the permissions boundary'}"
+            )
+        return result
+
+
+#: How restrictive a decision is; anything unknown counts as the most restrictive.
+_RESTRICTIVENESS = {"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
+
+
+def restrictiveness(decision: str) -> int:
+    """Order decisions so the most restrictive of several answers can be kept."""
+    return _RESTRICTIVENESS.get(decision, 3)
 
 
 @dataclass

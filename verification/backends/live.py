@@ -210,7 +210,7 @@ class LiveBackend(Backend):
         }
         if context:
             params["ContextEntries"] = [
-                {"ContextKeyName": key, "ContextKeyValues": list(values), "ContextKeyType": "stringList"}
+                {"ContextKeyName": key, "ContextKeyValues": list(values), "ContextKeyType": _context_type(key)}
                 for key, values in context.items()
             ]
         if extra_policies:
@@ -283,6 +283,14 @@ class _Fixed(CredentialResolver):
 
     def load_credentials(self) -> Credentials:
         return self._credentials
+
+
+#: SimulatePrincipalPolicy's ContextKeyType for the global keys the harness supplies; others are strings.
+_CONTEXT_TYPES = {"aws:currenttime": "dateList", "aws:epochtime": "numericList"}
+
+
+def _context_type(key: str) -> str:
+    return _CONTEXT_TYPES.get(key.lower(), "stringList")
 
 
 def _request_id(response: Mapping[str, Any]) -> str | None:
