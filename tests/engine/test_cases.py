@@ -117,3 +117,5 @@ def test_case(case: dict[str, Any]) -> None:
         assert list(why.dangling_principals) == expect["dangling_principals"]
     if "matched_sids" in expect:
         assert [m.sid for m in result.matched] == expect["matched_sids"]
+    if "scoped_deny_sids" in expect:
+        assert [m.sid for m in why.scoped_denies] == expect["scoped_deny_sids"], why

@@ -34,10 +34,11 @@ _DIRECT = frozenset({"arn", "any", "service", "federated", "canonical"})
 class _LayerResult:
     """What one layer's statements said about a request (slotted: built on every decision)."""
 
-    __slots__ = ("allows", "conditional", "denies", "failed_keys", "missing_keys", "referenced_missing")
+    __slots__ = ("allows", "conditional", "denies", "failed_keys", "missing_keys", "referenced_missing", "scoped")
 
     def __init__(self) -> None:
         self.denies: list[Statement] = []
+        self.scoped: list[Statement] = []
         self.allows: list[tuple[Statement, PrincipalMatch | None]] = []
         self.failed_keys: list[str] = []
         self.missing_keys: list[str] = []
@@ -85,6 +86,12 @@ def _scan(
         if resources is not None:
             hit = resources.match_all or resources.matches(resource, context)
             if hit == statement.not_resource:
+                if (
+                    resource == "*"
+                    and not statement.is_allow
+                    and _denies_elsewhere(statement, context, principal, has_boundary)
+                ):
+                    result.scoped.append(statement)
                 continue
         how: PrincipalMatch | None = None
         principals = statement.principals
@@ -121,6 +128,42 @@ def _scan(
     return result
 
 
+def _denies_elsewhere(statement: Statement, context: Context, principal: Principal | None, has_boundary: bool) -> bool:
+    """Would this Deny, passed over on Resource "*" for its Resource alone, deny some real resource?
+
+    Resource: none of its patterns matched "*" literally, so each names real resources. NotResource:
+    an exclusion matched "*"; the parser admits only "*" or ARN patterns, so that exclusion is "*"
+    and covers every resource (exclusions that cover only some do not match "*" and the Deny
+    decides the request outright). Principal and condition are checked as for any deny, without
+    recording keys: the decision and its explanation stay as AWS's simulator gives them.
+    """
+    if statement.not_resource:
+        return False
+    principals = statement.principals
+    if principals is not None:
+        if statement.not_principal:
+            if (
+                principal is not None
+                and not has_boundary
+                and all(principals.names_exactly(i) for i in identities(principal))
+            ):
+                return False
+        elif principals.match(principal) is None:
+            return False
+    condition = statement.condition
+    return condition is None or condition.evaluate(context).matched
+
+
+def _scoped(scans: Iterable[_LayerResult | None]) -> tuple[MatchedStatement, ...]:
+    """The scoped denies of ``scans``, in order, each statement once."""
+    found: dict[MatchedStatement, None] = {}
+    for scan in scans:
+        if scan is not None:
+            for statement in scan.scoped:
+                found.setdefault(statement.matched, None)
+    return tuple(found)
+
+
 def _unique(keys: Iterable[str]) -> tuple[str, ...]:
     """Keys de-duplicated case-insensitively, first spelling kept, in order of appearance."""
     if not keys:
@@ -143,10 +186,15 @@ _EXPLANATIONS: dict[tuple[object, ...], Explanation] = {}
 
 
 def _explanation(
-    layer: Layer, reason: str, statement: MatchedStatement | None, failed: tuple[str, ...], missing: tuple[str, ...]
+    layer: Layer,
+    reason: str,
+    statement: MatchedStatement | None,
+    failed: tuple[str, ...],
+    missing: tuple[str, ...],
+    scoped: tuple[MatchedStatement, ...] = (),
 ) -> Explanation:
     """Explanations are immutable and repeat across requests: share them (bounded memo)."""
-    key = (layer, reason, statement, failed, missing)
+    key = (layer, reason, statement, failed, missing, scoped)
     found = _EXPLANATIONS.get(key)
     if found is None:
         if len(_EXPLANATIONS) > 4096:
@@ -157,6 +205,7 @@ def _explanation(
             statement=statement,
             failed_condition_keys=failed,
             missing_condition_keys=missing,
+            scoped_denies=scoped,
         )
     return found
 
@@ -171,6 +220,7 @@ def _evaluation(
     scan: _LayerResult | None = None,
     orgs: bool | None = None,
     bound: bool | None = None,
+    scoped: tuple[MatchedStatement, ...] = (),
 ) -> Evaluation:
     return Evaluation(
         action=request.action,
@@ -184,6 +234,7 @@ def _evaluation(
             matched[0] if matched else None,
             _unique(scan.failed_keys) if scan else (),
             _unique(scan.missing_keys) if scan else (),
+            scoped,
         ),
         allowed_by_organizations=orgs,
         allowed_by_boundary=bound,
@@ -232,28 +283,48 @@ def evaluate(request: Request, policies: PolicySet) -> Evaluation:
         if scan is not None and scan.denies:
             denies = [s.matched for s in scan.denies]
             return _evaluation(request, "explicitDeny", layer_name, "explicit-deny", missing, denies, scan, orgs, bound)
+    scoped: tuple[MatchedStatement, ...] = ()
+    if (
+        identity.scoped
+        or (boundary is not None and boundary.scoped)
+        or (resource is not None and resource.scoped)
+        or (scp_levels and any(level.scoped for level in scp_levels))
+    ):
+        scoped = _scoped((*scp_levels, resource, identity, boundary))
     for level in scp_levels:
         if not level.allows:
             reason = "conditional" if level.conditional else "scp-no-allow"
-            return _evaluation(request, "implicitDeny", "scp", reason, missing, scan=level, orgs=orgs, bound=bound)
+            return _evaluation(
+                request, "implicitDeny", "scp", reason, missing, scan=level, orgs=orgs, bound=bound, scoped=scoped
+            )
 
     resource_grant = _resource_grant(resource, caller, request.resource, bound)
     if resource_grant is not None:
         matched = [s.matched for s, _ in resource_grant] + [s.matched for s, _ in identity.allows]
-        return _evaluation(request, "allowed", "resource", "allowed", missing, matched, orgs=orgs, bound=bound)
+        return _evaluation(
+            request, "allowed", "resource", "allowed", missing, matched, orgs=orgs, bound=bound, scoped=scoped
+        )
     if boundary is not None and not boundary.allows:
         reason = "conditional" if boundary.conditional else "boundary-no-allow"
-        return _evaluation(request, "implicitDeny", "boundary", reason, missing, scan=boundary, orgs=orgs, bound=False)
+        return _evaluation(
+            request, "implicitDeny", "boundary", reason, missing, scan=boundary, orgs=orgs, bound=False, scoped=scoped
+        )
     if not identity.allows:
         reason = "conditional" if identity.conditional else "no-allow"
-        return _evaluation(request, "implicitDeny", "identity", reason, missing, scan=identity, orgs=orgs, bound=bound)
+        return _evaluation(
+            request, "implicitDeny", "identity", reason, missing, scan=identity, orgs=orgs, bound=bound, scoped=scoped
+        )
     if resource is not None and _cross_account(caller, request.resource) and not resource.allows:
         reason = "conditional" if resource.conditional else "no-allow"
-        return _evaluation(request, "implicitDeny", "resource", reason, missing, scan=resource, orgs=orgs, bound=bound)
+        return _evaluation(
+            request, "implicitDeny", "resource", reason, missing, scan=resource, orgs=orgs, bound=bound, scoped=scoped
+        )
     matched = [s.matched for s, _ in identity.allows]
     if resource is not None:
         matched += [s.matched for s, _ in resource.allows]
-    return _evaluation(request, "allowed", "identity", "allowed", missing, matched, orgs=orgs, bound=bound)
+    return _evaluation(
+        request, "allowed", "identity", "allowed", missing, matched, orgs=orgs, bound=bound, scoped=scoped
+    )
 
 
 def _with_statement(ev: Evaluation, statement: MatchedStatement) -> Evaluation:

@@ -135,6 +135,15 @@ class Explanation:
     granted); ``failed_condition_keys`` are keys whose condition evaluated false on an otherwise
     matching statement; ``missing_condition_keys`` are keys such a statement needed and the
     context lacked (an allow "only when these are present").
+
+    ``scoped_denies`` is filled only when the request's resource is exactly ``"*"`` (the simulator's
+    default, matched literally as AWS's simulator does) and the decision is "allowed" or
+    "implicitDeny": the Deny statements of any layer (SCP levels, resource policy, identity,
+    boundary, in that order) that match the action, the principal and the conditions of the
+    request, and that were passed over only because their Resource does not match ``"*"`` literally.
+    Each denies the action on some real resources although the decision on ``"*"`` does not show
+    it. A NotResource Deny is never scoped: exclusions covering only some resources do not match
+    ``"*"``, so it denies ``"*"`` outright; one that excludes ``"*"`` excludes every resource.
     """
 
     layer: Layer
@@ -144,6 +153,7 @@ class Explanation:
     missing_condition_keys: tuple[str, ...] = ()
     dangling_principals: tuple[str, ...] = ()
     requires_caller_allow: bool = False
+    scoped_denies: tuple[MatchedStatement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,7 +181,5 @@ class Evaluation:
         if self.allowed_by_organizations is not None:
             result["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": self.allowed_by_organizations}
         if self.allowed_by_boundary is not None:
-            result["PermissionsBoundaryDecisionDetail"] = {
-                "AllowedByPermissionsBoundary": self.allowed_by_boundary
-            }
+            result["PermissionsBoundaryDecisionDetail"] = {"AllowedByPermissionsBoundary": self.allowed_by_boundary}
         return result
