@@ -16,7 +16,7 @@ from typing import Any
 
 from verification.backends import Backend, InstanceProfile, Role, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
-from verification.policy import Context, PolicyError, Principal, evaluate_trust, parse_policy
+from verification.policy import PolicyError, Principal, evaluate_trust, parse_policy
 from verification.policy.model import Evaluation
 from verification.requirements import Requirement, RequirementSet
 
@@ -344,7 +344,8 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
     evidence: dict[str, Any] = {"AssumeRolePolicyDocument": facts.role.trust_policy}
     try:
         policy = parse_policy(trust_text, policy_id="trust policy", policy_type="trust")
-        evaluation = evaluate_trust(policy, principal, role_arn=facts.role.arn, context=Context())
+        # The engine adds the keys every AssumeRole request by this principal carries (time, principal).
+        evaluation = evaluate_trust(policy, principal, role_arn=facts.role.arn)
     except PolicyError as error:
         raise CheckError(f"could not check: the trust policy cannot be evaluated: {error}") from error
     evidence["Evaluation"] = evaluation.to_result()
@@ -416,6 +417,12 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
                 f"the trust allows the account {appliance.account}; its Impersonation role must also allow "
                 "sts:AssumeRole (give --appliance-principal as that role's ARN to check it)"
             )
+    if evaluation.missing_context:
+        unseen = ", ".join(evaluation.missing_context)
+        note = (note + "; " if note else "") + (
+            f"the trust policy tests {unseen}, which the harness cannot know: real requests that carry "
+            "them may be decided differently"
+        )
     return Verdict(
         requirement,
         facts.ref,

@@ -173,11 +173,6 @@ def result(decision: str, action: str = "s3:GetObject", resource: str = "*", **e
 # === engine: trust policies evaluated with an empty request context ==============================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evaluate_trust uses an empty context: a Deny on aws:PrincipalArn (always present in signed "
-    "requests, and known: it is the principal being evaluated) never applies, so the appliance passes",
-)
 def test_trust_deny_on_principal_arn_of_the_appliance_denies() -> None:
     statements = [
         allow(Principal={"AWS": APPLIANCE_ACCOUNT}, Action="sts:AssumeRole"),
@@ -186,11 +181,6 @@ def test_trust_deny_on_principal_arn_of_the_appliance_denies() -> None:
     assert trust_decision(statements) != "allowed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="negated operator on an absent key is true: 'every role of the account except Veeam*' "
-    "(ArnNotLike aws:PrincipalArn) is judged to allow the Veeam role",
-)
 def test_trust_allow_excluding_the_appliance_by_principal_arn_does_not_allow_it() -> None:
     statements = [
         allow(
@@ -202,11 +192,6 @@ def test_trust_allow_excluding_the_appliance_by_principal_arn_does_not_allow_it(
     assert trust_decision(statements) != "allowed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="...IfExists on aws:CurrentTime (always present) is true when the key is absent: an "
-    "expired trust (DateLessThanIfExists 2020-01-01) is judged to allow",
-)
 def test_trust_that_expired_by_current_time_does_not_allow() -> None:
     statements = [
         allow(
@@ -218,11 +203,6 @@ def test_trust_that_expired_by_current_time_does_not_allow() -> None:
     assert trust_decision(statements, EC2) != "allowed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wrong explanation: Principal '*' limited by aws:PrincipalAccount == the appliance's "
-    "account allows it in AWS; the engine says 'allowed only when aws:PrincipalAccount is present'",
-)
 def test_trust_principal_star_limited_to_the_appliance_account_allows_it() -> None:
     statements = [
         allow(
@@ -237,11 +217,6 @@ def test_trust_principal_star_limited_to_the_appliance_account_allows_it() -> No
 # === verdicts: trust ================================================================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trust:appliance passes with no note although the trust policy denies the appliance role "
-    "by aws:PrincipalArn (missing_context of the trust evaluation is never looked at)",
-)
 def test_verdict_trust_deny_by_principal_arn_is_not_a_pass() -> None:
     trust = trust_doc(
         allow(Principal={"AWS": APPLIANCE_ACCOUNT}, Action="sts:AssumeRole"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 from verification.policy.match import PrincipalMatch, account_of_arn, identities
 from verification.policy.model import (
@@ -399,7 +400,9 @@ def evaluate_trust(
     another account needs its own identity allow as well
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html).
     """
-    request = Request(action=action, resource=role_arn, principal=principal, context=context)
+    request = Request(
+        action=action, resource=role_arn, principal=principal, context=_with_principal_keys(context, principal)
+    )
     scan = _scan(trust.statements_for(action.lower()), request, principal)
     dangling = trust.dangling_principals
     missing = _unique(scan.referenced_missing)
@@ -440,3 +443,34 @@ def evaluate_trust(
     else:
         reason = "trust-no-principal"
     return result("implicitDeny", reason, [], False)
+
+
+def principal_keys(principal: Principal, now: datetime | None = None) -> dict[str, tuple[str, ...]]:
+    """The global condition keys an sts:AssumeRole request by ``principal`` always carries, where known.
+
+    Every signed request has aws:CurrentTime and aws:EpochTime; a role ARN gives aws:PrincipalArn,
+    aws:PrincipalAccount and aws:PrincipalType; an account alone gives only the account (which of its
+    identities calls is unknown); a service gives aws:PrincipalServiceName
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+    """
+    moment = now or datetime.now(UTC)
+    keys: dict[str, tuple[str, ...]] = {
+        "aws:currenttime": (moment.strftime("%Y-%m-%dT%H:%M:%SZ"),),
+        "aws:epochtime": (str(int(moment.timestamp())),),
+    }
+    if principal.kind == "Service":
+        keys["aws:principalservicename"] = (principal.id,)
+        keys["aws:principalisawsservice"] = ("true",)
+    elif principal.kind == "AWS":
+        keys["aws:principalisawsservice"] = ("false",)
+        if principal.account:
+            keys["aws:principalaccount"] = (principal.account,)
+        if principal.id.startswith("arn:") and ":role/" in principal.id:
+            keys["aws:principalarn"] = (principal.id,)
+            keys["aws:principaltype"] = ("AssumedRole",)
+    return keys
+
+
+def _with_principal_keys(context: Context, principal: Principal) -> Context:
+    """The request context with the principal's always-present keys added; given values win."""
+    return Context({**principal_keys(principal), **context.values})
