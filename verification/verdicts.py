@@ -228,6 +228,18 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
         )
     evidence = dict(result.raw)
     action = requirement.action
+    scoped = tuple(getattr(result.explanation, "scoped_denies", ()) or ())
+    if scoped and result.decision != "explicitDeny":
+        where = ", ".join(dict.fromkeys(f"{s.policy_id} (lines {s.start.line}-{s.end.line})" for s in scoped))
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"explicitly denied on some resources by {where}",
+            "explicit-deny",
+            f"the requirement is {action} on Resource {requirement.resource}; remove or narrow the Deny in {where}",
+            evidence=evidence,
+        )
     if result.decision == "allowed":
         where = _statement_names(result)
         note = ""

@@ -497,11 +497,6 @@ SNAPSHOT_SCOPED_DENY = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="permissions are simulated on Resource '*', which a resource-scoped Deny does not match "
-    "(literally, as in AWS's simulator): a role denied ec2:DeleteSnapshot on every snapshot passes",
-)
 def test_resource_scoped_deny_is_not_a_pass(tmp_path: Path) -> None:
     file = tmp_path / "snapshot.json"
     file.write_text(json.dumps(_details(SNAPSHOT_SCOPED_DENY, ACCOUNT_TRUST)))
@@ -539,11 +534,6 @@ requirements:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pytest --snapshot exits 0 (all passed) for a role whose trust policy denies the "
-    "appliance role by aws:PrincipalArn and whose policy denies ec2:DeleteSnapshot on every snapshot",
-)
 def test_suite_does_not_pass_a_role_aws_would_deny(tmp_path: Path) -> None:
     trust = trust_doc(
         allow(Principal={"AWS": APPLIANCE_ACCOUNT}, Action="sts:AssumeRole"),
