@@ -11,7 +11,9 @@ class CheckError(Exception):
     ``hint`` says what to do about it, for example the permission the verifying identity lacks.
     """
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", *, code: str = "") -> None:
         self.message = message
         self.hint = hint
+        #: The API's error code where one answered (NoSuchEntity, AccessDenied, Throttling...), else "".
+        self.code = code
         super().__init__(f"{message}. {hint}" if hint else message)

@@ -24,10 +24,6 @@ from verification.requirements import Requirement, RequirementSet
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
 APPLIANCE_ROLE_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
 ACCOUNT_ROOT_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):root$", re.ASCII)
-#: Appliance-side failures meaning the verifying identity cannot see that role (another account, no
-#: permission, not in the snapshot): the trust verdict then stands, with a note. Any other failure
-#: (throttling, HTTP 5xx, connection, malformed answer, expired credentials) leaves the requirement broken.
-APPLIANCE_UNSEEN = ("does not exist", "access denied", "not in the snapshot", "but the snapshot is of account")
 
 
 @dataclass(frozen=True)
@@ -123,6 +119,7 @@ def gather(
     if (
         appliance is not None
         and appliance.role_arn
+        and appliance.account == ref.account
         and any(r.principal == "appliance" for r in requirements.by_kind("trust"))
     ):
         try:
@@ -407,10 +404,18 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
         side = facts.appliance_side
         if "appliance" in facts.errors:
             failure = facts.errors["appliance"]
-            if not any(reason in failure.message for reason in APPLIANCE_UNSEEN):
-                # The check was made and lost to a fault: passing on the trust policy alone would be a guess.
-                raise CheckError(f"could not check: the appliance role's side: {failure.message}", failure.hint)
-            note = f"the appliance role's own permission was not checked: {failure.message}"
+            if failure.code == "NoSuchEntity":
+                return Verdict(
+                    requirement,
+                    facts.ref,
+                    False,
+                    f"the appliance role {appliance.role_arn} does not exist in account {appliance.account}",
+                    "appliance-side",
+                    "check --appliance-principal: give the ARN of the appliance's Impersonation role",
+                    evidence=evidence,
+                )
+            # Half of the requirement was not checked (access denied, throttled, a fault): never a pass.
+            raise CheckError(f"could not check: the appliance role's side: {failure.message}", failure.hint)
         elif side is not None:
             evidence["ApplianceSide"] = dict(side.raw)
             if side.decision != "allowed":
@@ -424,6 +429,11 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
                     f'allow sts:AssumeRole on {facts.ref.arn} (or Resource "*") in {appliance.role_arn}\'s policies',
                     evidence=evidence,
                 )
+        elif appliance.role_arn and appliance.account != facts.ref.account:
+            note = (
+                f"the appliance role is in account {appliance.account}; its own sts:AssumeRole permission "
+                "was not checked (verify it with that account's credentials)"
+            )
         elif evaluation.explanation.requires_caller_allow:
             note = (
                 f"the trust allows the account {appliance.account}; its Impersonation role must also allow "

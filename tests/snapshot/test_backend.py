@@ -11,7 +11,7 @@ import pytest
 from tests.snapshot.snapshot_builders import ACCOUNT, allow, details, managed, role, role_arn
 from verification.backends import RoleRef, create_backend
 from verification.backends.snapshot import SnapshotBackend
-from verification.errors import InputError
+from verification.errors import CheckError, InputError
 from verification.policy import Explanation
 
 ACTIONS = ["ec2:AttachVolume", "s3:GetObject", "kms:Decrypt"]
@@ -118,7 +118,14 @@ def test_a_role_not_in_the_snapshot_is_bad_input_naming_role_and_file(
 
 def test_a_role_of_another_account_is_bad_input(backend: SnapshotBackend) -> None:
     with pytest.raises(InputError, match="is in account 999999999999, but the snapshot is of account 1234"):
+        backend.get_role(RoleRef.parse("arn:aws:iam::999999999999:role/Worker"))
+
+
+def test_simulating_a_principal_the_snapshot_lacks_answers_like_iam(backend: SnapshotBackend) -> None:
+    """As SimulatePrincipalPolicy would: NoSuchEntity, so an appliance role that does not exist fails its check."""
+    with pytest.raises(CheckError, match="is in account 999999999999") as caught:
         backend.simulate("arn:aws:iam::999999999999:role/Worker", ACTIONS)
+    assert caught.value.code == "NoSuchEntity"
 
 
 def test_a_policy_that_will_not_parse_is_bad_input_naming_file_and_policy(

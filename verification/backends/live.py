@@ -300,6 +300,13 @@ def _request_id(response: Mapping[str, Any]) -> str | None:
 
 
 def _check_error(operation: str, error: botocore.exceptions.ClientError) -> CheckError:
+    """One CheckError that says what failed and what to do, carrying the API's error code."""
+    failure = _explain_client_error(operation, error)
+    failure.code = error.response.get("Error", {}).get("Code", "") or ""
+    return failure
+
+
+def _explain_client_error(operation: str, error: botocore.exceptions.ClientError) -> CheckError:
     code = error.response.get("Error", {}).get("Code", "Unknown")
     message = error.response.get("Error", {}).get("Message", "")
     attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)

@@ -106,7 +106,11 @@ class SnapshotBackend(Backend):
         evidence_key: str | None = None,
     ) -> list[SimulationResult]:
         """Decide each action on each resource with the engine, as SimulatePrincipalPolicy would."""
-        info = self._role(principal_arn)
+        try:
+            info = self._role(principal_arn)
+        except InputError as error:
+            # Asked to simulate a principal the account does not hold: answer as IAM would.
+            raise CheckError(f"SimulatePrincipalPolicy: {error}", code="NoSuchEntity") from None
         policies = self._policy_set(info.arn)
         if extra_policies:
             extra = []
