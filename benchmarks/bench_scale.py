@@ -35,8 +35,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "verification" / "suite"
 ACCOUNTS = ("111111111111", "222222222222", "333333333333", "444444444444", "555555555555")
-APPLIANCE_ACCOUNT = "999999999999"
-APPLIANCE_ROLE = f"arn:aws:iam::{APPLIANCE_ACCOUNT}:role/VeeamImpersonation"
 #: An attachment at least this large is "large evidence" (the per-role API exchanges, for example).
 LARGE = 4096
 
@@ -58,37 +56,40 @@ def seed(roles: int) -> None:
     from verification.requirements import load_requirement_set
 
     actions = list(load_requirement_set().actions)
-    trust = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{APPLIANCE_ACCOUNT}:root"},
-                    "Action": "sts:AssumeRole",
-                },
-            ],
-        }
-    )
     full = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
     short = json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions[1:], "Resource": "*"}]}
     )
-    appliance = iam_backends[APPLIANCE_ACCOUNT]["aws"]
-    appliance.create_role("VeeamImpersonation", trust, "/", None, "", [], None)
-    anywhere = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
-    }
-    appliance.put_role_policy("VeeamImpersonation", "assume", json.dumps(anywhere))
+    anywhere = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    )
+    trusts = {}
+    for account in ACCOUNTS:
+        trusts[account] = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+                    {"Effect": "Allow", "Principal": {"AWS": appliance_in(account)}, "Action": "sts:AssumeRole"},
+                ],
+            }
+        )
+        backend = iam_backends[account]["aws"]
+        backend.create_role("VeeamImpersonation", trusts[account], "/", None, "", [], None)
+        backend.put_role_policy("VeeamImpersonation", "assume", anywhere)
     for number in range(roles):
-        backend = iam_backends[ACCOUNTS[number % len(ACCOUNTS)]]["aws"]
+        account = ACCOUNTS[number % len(ACCOUNTS)]
+        backend = iam_backends[account]["aws"]
         name = f"VeeamWorker{number:04d}"
-        backend.create_role(name, trust, "/", None, "", [], None)
+        backend.create_role(name, trusts[account], "/", None, "", [], None)
         backend.put_role_policy(name, "worker", short if number % 10 == 0 else full)  # every tenth lacks one
         if number % 7:
             backend.create_instance_profile(name, "/", [name])
+
+
+def appliance_in(account: str) -> str:
+    """The appliance role, in the workers' own account: its side is then simulated too (the most calls)."""
+    return f"arn:aws:iam::{account}:role/VeeamImpersonation"
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str]) -> Measured:
@@ -136,7 +137,7 @@ def verification(folder: Path, url: str, workers: int) -> Measured:
             "account": account,
             "role_name": "VeeamWorker*",
             "assume_role_arn": f"arn:aws:iam::{account}:role/RoleVerification",
-            "appliance_principal": APPLIANCE_ROLE,
+            "appliance_principal": appliance_in(account),
         }
         for account in ACCOUNTS
     ]

@@ -24,8 +24,6 @@ from verification.requirements import load_requirement_set
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "verification" / "suite"
 ACCOUNTS = ("111111111111", "222222222222", "333333333333", "444444444444", "555555555555")
-APPLIANCE_ACCOUNT = "999999999999"
-APPLIANCE_ROLE = f"arn:aws:iam::{APPLIANCE_ACCOUNT}:role/VeeamImpersonation"
 #: Per account: three workers (one lacks an action), and one role no worker pattern matches.
 WORKERS = ("VeeamWorker01", "VeeamWorker02", "VeeamWorker03")
 MISSING_ACTION = "ec2:CopySnapshot"
@@ -60,26 +58,21 @@ def iam_in(url: str, account: str) -> Any:
 
 def _seed(url: str) -> None:
     actions = list(load_requirement_set().actions)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{APPLIANCE_ACCOUNT}:root"},
-                "Action": "sts:AssumeRole",
-            },
-        ],
-    }
-    appliance = iam_in(url, APPLIANCE_ACCOUNT)
-    appliance.create_role(RoleName="VeeamImpersonation", AssumeRolePolicyDocument=json.dumps(trust))
     anywhere = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
     }
-    appliance.put_role_policy(RoleName="VeeamImpersonation", PolicyName="assume", PolicyDocument=json.dumps(anywhere))
     for account in ACCOUNTS:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+                {"Effect": "Allow", "Principal": {"AWS": appliance_in(account)}, "Action": "sts:AssumeRole"},
+            ],
+        }
         iam = iam_in(url, account)
+        iam.create_role(RoleName="VeeamImpersonation", AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(RoleName="VeeamImpersonation", PolicyName="assume", PolicyDocument=json.dumps(anywhere))
         for number, name in enumerate((*WORKERS, "Unrelated"), start=1):
             granted = [a for a in actions if not (number == 2 and a == MISSING_ACTION)]
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
@@ -106,16 +99,23 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                 os.environ[key] = value
 
 
-def pattern_targets(fleet: Fleet, path: Path, **extra: str) -> Path:
-    """A targets file: in every account, ``VeeamWorker*`` through an assumed verification role."""
+def appliance_in(account: str) -> str:
+    """The appliance's Impersonation role seeded in ``account`` (its side is simulated only there)."""
+    return f"arn:aws:iam::{account}:role/VeeamImpersonation"
+
+
+def pattern_targets(fleet: Fleet, path: Path) -> Path:
+    """A targets file: in every account, ``VeeamWorker*`` through an assumed verification role.
+
+    The appliance role is in the roles' account, so its side is simulated too (the most calls).
+    """
     entries = [
         {
             "account": account,
             "role_name": "VeeamWorker*",
             "assume_role_arn": f"arn:aws:iam::{account}:role/RoleVerification",
             "external_id": "nightly-verification",
-            "appliance_principal": APPLIANCE_ACCOUNT,
-            **extra,
+            "appliance_principal": appliance_in(account),
         }
         for account in fleet.accounts
     ]
@@ -149,4 +149,4 @@ def run_suite(args: Sequence[str], workdir: Path, env: Mapping[str, str] | None 
     return Completed(result.returncode, result.stdout, result.stderr)
 
 
-__all__ = ["Endpoint", "Fleet", "iam_in", "pattern_targets", "run_suite"]
+__all__ = ["Endpoint", "Fleet", "appliance_in", "iam_in", "pattern_targets", "run_suite"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.scale.conftest import APPLIANCE_ROLE, Fleet
+from tests.scale.conftest import Fleet, appliance_in
 from verification.accounting import ApiCounter
 from verification.backends import RoleRef
 from verification.backends.live import LiveBackend
@@ -37,7 +37,10 @@ def test_one_role_costs_one_call_of_each_kind_and_one_appliance_simulation(fleet
     account = fleet.accounts[0]
     ref = RoleRef.parse(fleet.arn(account, fleet.workers[0]))
     facts = gather(
-        backend_for(fleet, account, counter), ref, load_requirement_set(), AppliancePrincipal.parse(APPLIANCE_ROLE)
+        backend_for(fleet, account, counter),
+        ref,
+        load_requirement_set(),
+        AppliancePrincipal.parse(appliance_in(account)),
     )
     assert not facts.errors
     assert counter.as_dict()["calls"] == {

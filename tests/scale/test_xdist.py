@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scale.conftest import APPLIANCE_ROLE, Fleet, pattern_targets, run_suite
+from tests.scale.conftest import Fleet, pattern_targets, run_suite
 
 #: xdist's verbose line: ``[gw1] [ 12%] PASSED .../test_requirements.py::test_trust[111111111111/VeeamWorker01-...]``
 LINE = re.compile(r"^\[(gw\d+)\].*?(PASSED|FAILED|ERROR|SKIPPED) \S+\[(\d{12})/")
@@ -19,7 +19,7 @@ LINE = re.compile(r"^\[(gw\d+)\].*?(PASSED|FAILED|ERROR|SKIPPED) \S+\[(\d{12})/"
 def parallel_run(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """``pytest --targets FILE -n 2`` (no --dist given) over 15 roles in five accounts."""
     workdir = tmp_path_factory.mktemp("xdist")
-    targets = pattern_targets(fleet, workdir / "targets.json", appliance_principal=APPLIANCE_ROLE)
+    targets = pattern_targets(fleet, workdir / "targets.json")
     result = run_suite(["--targets", str(targets), "--endpoint-url", fleet.url, "-n", "2", "-v"], workdir)
     assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-2000:]
     return result.stdout, workdir
