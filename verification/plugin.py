@@ -672,7 +672,6 @@ def verdict(request: pytest.FixtureRequest, target: RoleFacts, requirement: str)
     target_spec = run.targets[target.ref.arn]
     req = next(r for r in target_spec.requirements.requirements if r.id == requirement)
     request.node.user_properties.extend([("role", target.ref.arn), ("requirement", req.id)])
-    _allure_title(f"{target.ref.label}: {req.title}")
     if req.principal == "appliance" and target_spec.appliance is None:
         request.node.user_properties.append(("cause", "skipped"))
         pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
@@ -691,6 +690,8 @@ def verdict(request: pytest.FixtureRequest, target: RoleFacts, requirement: str)
 def assert_verdict(verdict: Verdict) -> None:
     """Fail the calling test with the verdict's one-line reason and the fix; attach the evidence."""
     __tracebackhide__ = True
+    # Set in the call phase: allure-pytest renames the result after setup.
+    _allure_title(f"{verdict.role.label}: {verdict.requirement.title}")
     _attach_json(f"{verdict.requirement.id} evidence", dict(verdict.evidence))
     if verdict.note:
         _attach_text("note", verdict.note)
@@ -698,6 +699,18 @@ def assert_verdict(verdict: Verdict) -> None:
         if verdict.remedy:
             _attach_text("what to change", verdict.remedy)
         pytest.fail(f"{verdict.reason}\nwhat to change: {verdict.remedy}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A requirement that could not be checked reports one line (what failed, what to do), no traceback.
+
+    Allure still sees the CheckError itself, so the result is "broken", not "failed".
+    """
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, CheckError):
+        report.longrepr = str(call.excinfo.value)
+    return report
 
 
 def _allure_title(title: str) -> None:
