@@ -63,11 +63,16 @@ def role_dir(bundle: Path, arn: str) -> Path:
     return bundle / "roles" / f"{parts[4]}_{arn.rsplit('/', 1)[-1]}"
 
 
-def _write_json(path: Path, data: Any) -> None:
-    """Write indented JSON atomically (two workers may write the same role's files)."""
+def _write_json(path: Path, data: Any, *, compact: bool = False) -> None:
+    """Write JSON atomically (two workers may write the same role's files).
+
+    Large raw answers are written compact: the stdlib's C encoder only serves indent=None, and at a
+    thousand roles the indented form costs more than the verification itself.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    text = json.dumps(data, separators=(",", ":"), default=str) if compact else json.dumps(data, indent=2, default=str)
+    temporary.write_text(text + "\n")
     os.replace(temporary, path)
 
 
@@ -126,7 +131,11 @@ def write_role(
         {"operation": e.operation, "request_id": e.request_id, "params": e.params, "response": e.response}
         for e in backend.exchanges.get(facts.ref.arn, [])
     ]
-    _write_json(folder / "exchanges.json", {"role": facts.ref.arn, "backend": backend.name, "exchanges": exchanges})
+    _write_json(
+        folder / "exchanges.json",
+        {"role": facts.ref.arn, "backend": backend.name, "exchanges": exchanges},
+        compact=True,
+    )
     records, verdicts = verdict_records(facts, requirements, appliance)
     _write_json(
         folder / "verdicts.json",
@@ -143,7 +152,7 @@ def write_role(
     else:
         recorded, recorded_scps = recorded_details(facts, appliance)
         slice_ = {"method": "recorded", "authorization_details": recorded, "scps": recorded_scps}
-    _write_json(folder / "account-details.json", slice_)
+    _write_json(folder / "account-details.json", slice_, compact=True)
     if facts.role is None or all(r["outcome"] in ("passed", "skipped") for r in records):
         return None
     checked = check(backend, facts.ref, propose(facts, verdicts, appliance=appliance))

@@ -218,6 +218,7 @@ class Run:
     endpoint: Any = None
     backends: dict[str, Backend] = field(default_factory=dict)
     facts: dict[str, RoleFacts] = field(default_factory=dict)
+    attached: set[str] = field(default_factory=set)
     outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     causes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     api_calls: ApiCounter = field(default_factory=ApiCounter)
@@ -619,64 +620,109 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if run is None:
         raise pytest.UsageError(NOTHING_TO_VERIFY)
     kind = marker.args[0]
-    pairs = [
+    cases = [
         pytest.param(
-            arn,
-            requirement.id,
+            (arn, requirement.id),
             id=f"{target.ref.label}-{requirement.id}",
-            marks=[
-                pytest.mark.xdist_group(target.ref.account),
-                pytest.mark.allure_label(arn, label_type="role"),
-                *_allure_marks(target.requirements, requirement),
-            ],
+            marks=[pytest.mark.xdist_group(target.ref.account)],
         )
         for arn, target in run.targets.items()
         for requirement in target.requirements.by_kind(kind)
     ]
-    metafunc.parametrize(("target", "requirement"), pairs, indirect=["target"], scope="session")
+    # (role, requirement) goes straight to the `verdict` fixture: role facts are cached per process
+    # by the Run, so no session fixture is needed, and each test costs one fixture (one Allure
+    # container file), which matters at a thousand roles.
+    metafunc.parametrize("verdict", cases, indirect=True)
 
 
-def _allure_marks(req: RequirementSet, requirement: Requirement) -> list[pytest.MarkDecorator]:
-    return [
-        pytest.mark.allure_label(requirement.id, label_type="requirement"),
-        pytest.mark.allure_label(req.epic, label_type="epic"),
-        pytest.mark.allure_label(req.feature, label_type="feature"),
-        pytest.mark.allure_label(requirement.story, label_type="story"),
-        pytest.mark.allure_label(requirement.severity, label_type="severity"),
-        pytest.mark.allure_label(requirement.id, label_type="tag"),
-        pytest.mark.allure_link(req.source_url, name=f"{req.title} ({req.version})", link_type="link"),
-    ]
+def _allure_labels(run: Run, target: Target, requirement: Requirement) -> None:
+    """Label the Allure result (role, requirement, epic/feature/story, severity, the source page).
+
+    Set dynamically at the start of setup, so a result that breaks in setup carries them too; as
+    marks they would ride on every report that xdist sends to the controller.
+    """
+    import allure
+
+    req = target.requirements
+    for name, value in (
+        ("role", target.ref.arn),
+        ("requirement", requirement.id),
+        ("epic", req.epic),
+        ("feature", req.feature),
+        ("story", requirement.story),
+        ("severity", requirement.severity),
+        ("tag", requirement.id),
+    ):
+        allure.dynamic.label(name, value)  # type: ignore[no-untyped-call]
+    allure.dynamic.link(req.source_url, name=f"{req.title} ({req.version})")  # type: ignore[no-untyped-call]
 
 
-@pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> RoleFacts:
-    """Facts about the role under test (GetRole, its instance profiles, one simulation of all actions)."""
-    run = request.config.stash[RUN_KEY]
-    facts = run.role_facts(request.param)
-    exchanges = run.backend(run.targets[request.param].connection).exchanges.get(request.param, [])
+def _allure_parameters(case: tuple[str, str]) -> None:
+    """Show the role and the requirement as parameters; the combined one stays, hidden, in the history id."""
+    import allure
+
+    role, requirement = case
+    allure.dynamic.parameter("role", role)
+    allure.dynamic.parameter("requirement", requirement)
+    allure.dynamic.parameter("verdict", case, mode=allure.parameter_mode.HIDDEN)
+
+
+def _attach_exchanges_once(run: Run, facts: RoleFacts) -> None:
+    """Attach a role's raw API exchanges once per role and process, not once per requirement."""
+    arn = facts.ref.arn
+    if arn in run.attached:
+        return
+    run.attached.add(arn)
+    exchanges = run.backend(run.targets[arn].connection).exchanges.get(arn, [])
     _attach_json(
         f"API exchanges for {facts.ref.label}",
         [
             {"operation": e.operation, "request_id": e.request_id, "params": e.params, "response": e.response}
             for e in exchanges
         ],
+        pretty=False,
     )
-    _role_evidence(request.config, run, facts)
-    return facts
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run each role's tests together: the terminal reads role by role, and its facts stay warm.
+
+    A stable sort by role keeps the file order of the tests within a role.
+    """
+
+    def role_of(item: pytest.Item) -> str:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("verdict") if callspec is not None else None
+        return str(case[0]) if isinstance(case, tuple) else ""
+
+    if any(role_of(item) for item in items):
+        order = {role: index for index, role in enumerate(dict.fromkeys(role_of(item) for item in items))}
+        items.sort(key=lambda item: order[role_of(item)])
 
 
 @pytest.fixture
-def verdict(request: pytest.FixtureRequest, target: RoleFacts, requirement: str) -> Verdict:
-    """The verdict for this role and requirement; an error (broken) when it could not be checked."""
+def verdict(request: pytest.FixtureRequest) -> Verdict:
+    """The verdict for one role and requirement (the parameter); an error (broken) when it could not be checked.
+
+    The role's facts (GetRole, its instance profiles, one simulation of all actions) are fetched
+    once per role and process and shared by the role's tests.
+    """
     run = request.config.stash[RUN_KEY]
-    target_spec = run.targets[target.ref.arn]
-    req = next(r for r in target_spec.requirements.requirements if r.id == requirement)
-    request.node.user_properties.extend([("role", target.ref.arn), ("requirement", req.id)])
+    target, requirement = request.param
+    target_spec = run.targets[target]
+    req = target_spec.requirements.by_id(requirement)
+    request.node.user_properties.extend([("role", target), ("requirement", req.id)])
+    _allure_labels(run, target_spec, req)
+    _allure_parameters(request.param)
     if req.principal == "appliance" and target_spec.appliance is None:
         request.node.user_properties.append(("cause", "skipped"))
         pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
+    facts = run.role_facts(target)
+    _attach_exchanges_once(run, facts)
+    _role_evidence(request.config, run, facts)
     try:
-        result = judge(req, target, target_spec.appliance)
+        result = judge(req, facts, target_spec.appliance)
     except CheckError as error:
         request.node.user_properties.append(("cause", "could-not-check"))
         raise CheckError(
@@ -692,7 +738,7 @@ def assert_verdict(verdict: Verdict) -> None:
     __tracebackhide__ = True
     # Set in the call phase: allure-pytest renames the result after setup.
     _allure_title(f"{verdict.role.label}: {verdict.requirement.title}")
-    _attach_json(f"{verdict.requirement.id} evidence", dict(verdict.evidence))
+    _attach_json(f"{verdict.requirement.id} evidence", dict(verdict.evidence), pretty=not verdict.met)
     if verdict.note:
         _attach_text("note", verdict.note)
     if not verdict.met:
@@ -722,10 +768,12 @@ def _allure_title(title: str) -> None:
         pass
 
 
-def _attach_json(name: str, body: Any) -> None:
+def _attach_json(name: str, body: Any, *, pretty: bool = True) -> None:
+    """Attach JSON to the Allure result: indented where a person reads it, compact (C-encoded) in bulk."""
     import allure
 
-    allure.attach(json.dumps(body, indent=2, default=str), name=name, attachment_type=allure.attachment_type.JSON)
+    text = json.dumps(body, indent=2, default=str) if pretty else json.dumps(body, separators=(",", ":"), default=str)
+    allure.attach(text, name=name, attachment_type=allure.attachment_type.JSON)
 
 
 def _attach_text(name: str, body: str) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +86,14 @@ class RequirementSet:
     def actions(self) -> tuple[str, ...]:
         """Every action the set requires, in file order."""
         return tuple(r.action for r in self.requirements if r.action is not None)
+
+    @cached_property
+    def _index(self) -> dict[str, Requirement]:
+        return {r.id: r for r in self.requirements}
+
+    def by_id(self, requirement_id: str) -> Requirement:
+        """The requirement with this stable id (KeyError if the set has none)."""
+        return self._index[requirement_id]
 
     def by_kind(self, kind: Kind) -> tuple[Requirement, ...]:
         """The requirements of one kind, in file order."""

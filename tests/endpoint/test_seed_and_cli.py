@@ -20,7 +20,8 @@ from verification.endpoint import Endpoint
 from verification.endpoint.seed import SeedError, seed_account
 
 ClientFactory = Callable[..., Any]
-ACCOUNT = "111111111111"
+# An account no other test module seeds: moto's state is per process, shared by every endpoint in it.
+ACCOUNT = "246813579024"
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
