@@ -106,6 +106,8 @@ def load_targets(path: Path | str) -> list[TargetSpec]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise InputError(f"targets file {path}: cannot be read ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"targets file {path}: not UTF-8 text (byte {error.start})") from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as error:

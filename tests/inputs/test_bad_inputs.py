@@ -290,12 +290,10 @@ CASES = [
     _targets("targets-empty-list", "targets: []\n", "'targets' must be a non-empty list"),
     _targets("targets-unknown-key", f"targets:\n  - role_arn: {ROLE}\n    rol: x\n", "unknown key 'rol'"),
     _targets("targets-user-arn", "targets:\n  - role_arn: arn:aws:iam::123456789012:user/bob\n", "not a role ARN"),
-    _targets("targets-not-utf8", b"targets:\n  - role_arn: \xff\n", "targets.yaml"),
+    _targets("targets-not-utf8", b"targets:\n  - role_arn: \xff\n", "not UTF-8"),
 ]
 #: Known faults, reported to the lead; strict xfail, so the fix turns these into failures to remove here.
-KNOWN = {
-    "targets-not-utf8": "verification/targets.py catches OSError but not UnicodeDecodeError: INTERNALERROR traceback",
-}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True)
