@@ -23,12 +23,12 @@ from verification.backends import (
     SimulationResult,
 )
 from verification.errors import CheckError, InputError
-from verification.policy import Context, Evaluation, PolicyError, PolicySet, parse_policy, simulate
+from verification.policy import Context, PolicyError, PolicySet, parse_policy, simulate
 from verification.policy.account import Account, AccountError, RoleInfo
+from verification.policy.explain import simulation_results
 from verification.snapshot import Snapshot, load_scp_files, load_snapshot
 
 T = TypeVar("T")
-_DECISION_RANK = {"explicitDeny": 0, "implicitDeny": 1, "allowed": 2}
 
 
 class SnapshotBackend(Backend):
@@ -136,7 +136,7 @@ class SnapshotBackend(Backend):
             ]
         if extra_policies:
             params["PolicyInputList"] = list(extra_policies)
-        results = evaluation_results(evaluations, actions)
+        results = simulation_results(evaluations, actions)
         response = {"EvaluationResults": results, "IsTruncated": False}
         self.record(evidence_key or principal_arn, Exchange("SimulatePrincipalPolicy", params, response))
 
@@ -178,38 +178,3 @@ class SnapshotBackend(Backend):
             return build()
         except (AccountError, PolicyError) as error:
             raise InputError(f"snapshot {self.snapshot.path}: {error}") from None
-
-
-def evaluation_results(evaluations: Sequence[Evaluation], actions: Sequence[str]) -> list[dict[str, Any]]:
-    """One ``EvaluationResult`` per action with ``ResourceSpecificResults``, as IAM answers since 2026.
-
-    The top level carries the most restrictive decision over the resources; it names the resource
-    itself when there is one, and ``*`` otherwise (AWS gives an ARN template there).
-    """
-    by_action: dict[str, list[Evaluation]] = {}
-    for evaluation in evaluations:
-        by_action.setdefault(evaluation.action.lower(), []).append(evaluation)
-    results: list[dict[str, Any]] = []
-    for action in actions:
-        group = by_action.get(action.lower(), [])
-        if not group:
-            continue
-        worst = min(group, key=lambda e: _DECISION_RANK[e.decision])
-        top = worst.to_result()
-        top["EvalActionName"] = action
-        top["EvalResourceName"] = group[0].resource if len(group) == 1 else "*"
-        specific = []
-        for evaluation in group:
-            one = evaluation.to_result()
-            item = {
-                "EvalResourceName": evaluation.resource,
-                "EvalResourceDecision": evaluation.decision,
-                "MatchedStatements": one["MatchedStatements"],
-                "MissingContextValues": one["MissingContextValues"],
-            }
-            if "PermissionsBoundaryDecisionDetail" in one:
-                item["PermissionsBoundaryDecisionDetail"] = one["PermissionsBoundaryDecisionDetail"]
-            specific.append(item)
-        top["ResourceSpecificResults"] = specific
-        results.append(top)
-    return results

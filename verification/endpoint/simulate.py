@@ -14,7 +14,7 @@ import fnmatch
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +25,12 @@ from moto.iam.responses import IamResponse
 from moto.organizations.models import organizations_backends
 
 if TYPE_CHECKING:
-    from verification.policy.model import Evaluation, PolicySet
+    from verification.policy.model import PolicySet
     from verification.policy.parse import Policy
 
 DEFAULT_MAX_ITEMS = 100
 MAX_ITEMS_LIMIT = 1000
 #: Most restrictive first: the top-level decision of an action over several resources.
-_DECISION_RANK = {"explicitDeny": 0, "implicitDeny": 1, "allowed": 2}
 _ENTITY_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):(role|user|group)(/.*)?/([^/]+)$")
 _ACTION_NAME = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$")
 _POLICY_VARIABLE = re.compile(r"\$\{([^}]+)\}")
@@ -308,58 +307,11 @@ def policy_set(sources: Sources, resource_policy: str | None = None) -> PolicySe
     )
 
 
-def evaluation_results(
-    evaluations: Sequence[Evaluation], actions: Sequence[str], resources: Sequence[str] | None
-) -> list[dict[str, Any]]:
-    """One ``EvaluationResult`` per action; per-resource detail when resources were given.
-
-    The top-level decision over several resources is the most restrictive one. AWS names the
-    resource with an ARN template there; without the service catalogue we give the ARN itself when
-    there is one resource, and ``*`` otherwise.
-    """
-    by_action: dict[str, list[Evaluation]] = {}
-    for evaluation in evaluations:
-        by_action.setdefault(evaluation.action.lower(), []).append(evaluation)
-    results: list[dict[str, Any]] = []
-    for action in actions:
-        group = by_action.get(action.lower(), [])
-        if not group:
-            raise PolicyEvaluation(f"The engine returned no evaluation for {action}.")
-        if resources is None:
-            result = group[0].to_result()
-            result["EvalActionName"] = action
-            results.append(result)
-            continue
-        deciding = min(group, key=lambda e: _DECISION_RANK[e.decision])
-        top = deciding.to_result()
-        top["EvalActionName"] = action
-        top["EvalResourceName"] = group[0].resource if len(group) == 1 else "*"
-        top["MissingContextValues"] = []
-        top["EvalDecisionDetails"] = {}
-        orgs = [e.allowed_by_organizations for e in group if e.allowed_by_organizations is not None]
-        if orgs:
-            top["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": all(orgs)}
-        per_resource = []
-        for evaluation in group:
-            single = evaluation.to_result()
-            entry: dict[str, Any] = {
-                "EvalResourceName": evaluation.resource,
-                "EvalResourceDecision": evaluation.decision,
-                "MatchedStatements": single["MatchedStatements"],
-                "MissingContextValues": single["MissingContextValues"],
-            }
-            if "PermissionsBoundaryDecisionDetail" in single:
-                entry["PermissionsBoundaryDecisionDetail"] = single["PermissionsBoundaryDecisionDetail"]
-            per_resource.append(entry)
-        top["ResourceSpecificResults"] = per_resource
-        results.append(top)
-    return results
-
-
 def run_simulation(params: Mapping[str, Any], sources: Sources, *, allow_wildcards: bool) -> dict[str, Any]:
     """Simulate one page of ``ActionNames`` and return the ``SimulatePolicyResponse`` fields."""
     from verification.policy import Context
     from verification.policy import simulate as engine_simulate
+    from verification.policy.explain import simulation_results
 
     actions = _action_names(params, allow_wildcards=allow_wildcards)
     start, stop = _page(params, len(actions))
@@ -373,10 +325,11 @@ def run_simulation(params: Mapping[str, Any], sources: Sources, *, allow_wildcar
     resource_policy = params.get("ResourcePolicy")
     policies = policy_set(sources, str(resource_policy) if resource_policy is not None else None)
     evaluations = engine_simulate(policies, page, tuple(resource_arns) or ("*",), context)
-    response: dict[str, Any] = {
-        "EvaluationResults": evaluation_results(evaluations, page, resource_arns or None),
-        "IsTruncated": stop < len(actions),
-    }
+    try:
+        results = simulation_results(evaluations, page, per_resource=bool(resource_arns))
+    except LookupError as error:
+        raise PolicyEvaluation(f"The engine returned {error}.") from None
+    response: dict[str, Any] = {"EvaluationResults": results, "IsTruncated": stop < len(actions)}
     if stop < len(actions):
         response["Marker"] = _marker(stop)
     return response

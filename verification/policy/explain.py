@@ -1,0 +1,65 @@
+"""The last stage of the pipeline: engine evaluations in SimulatePrincipalPolicy's answer shape.
+
+The local endpoint and the snapshot backend both answer with these, so the harness reads live,
+local and offline answers with one reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from verification.policy.model import Evaluation
+
+#: Lower is more restrictive.
+_DECISION_RANK = {"explicitDeny": 0, "implicitDeny": 1, "allowed": 2}
+
+
+def simulation_results(
+    evaluations: Sequence[Evaluation], actions: Sequence[str], *, per_resource: bool = True
+) -> list[dict[str, Any]]:
+    """One ``EvaluationResult`` per action, in the order asked; LookupError if an action has none.
+
+    With ``per_resource`` (ResourceArns were given) the answer is shaped as IAM answers since 2026:
+    the top level holds the most restrictive decision over the resources and
+    ``ResourceSpecificResults`` the per-resource detail. AWS names the resource with an ARN template
+    at the top; without the service catalogue this gives the ARN itself when there is one resource,
+    and ``*`` otherwise.
+    """
+    by_action: dict[str, list[Evaluation]] = {}
+    for evaluation in evaluations:
+        by_action.setdefault(evaluation.action.lower(), []).append(evaluation)
+    results: list[dict[str, Any]] = []
+    for action in actions:
+        group = by_action.get(action.lower())
+        if not group:
+            raise LookupError(f"no evaluation for {action}")
+        if not per_resource:
+            result = group[0].to_result()
+            result["EvalActionName"] = action
+            results.append(result)
+            continue
+        deciding = min(group, key=lambda e: _DECISION_RANK[e.decision])
+        top = deciding.to_result()
+        top["EvalActionName"] = action
+        top["EvalResourceName"] = group[0].resource if len(group) == 1 else "*"
+        top["MissingContextValues"] = []
+        top["EvalDecisionDetails"] = {}
+        orgs = [e.allowed_by_organizations for e in group if e.allowed_by_organizations is not None]
+        if orgs:
+            top["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": all(orgs)}
+        specific = []
+        for evaluation in group:
+            single = evaluation.to_result()
+            entry: dict[str, Any] = {
+                "EvalResourceName": evaluation.resource,
+                "EvalResourceDecision": evaluation.decision,
+                "MatchedStatements": single["MatchedStatements"],
+                "MissingContextValues": single["MissingContextValues"],
+            }
+            if "PermissionsBoundaryDecisionDetail" in single:
+                entry["PermissionsBoundaryDecisionDetail"] = single["PermissionsBoundaryDecisionDetail"]
+            specific.append(entry)
+        top["ResourceSpecificResults"] = specific
+        results.append(top)
+    return results
