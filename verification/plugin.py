@@ -1,8 +1,9 @@
 """The pytest plugin: options, targets, parametrization, verdicts and the Allure output.
 
 ``pytest --role-arn ARN`` (from the checkout, or with ``verification/suite`` named) runs one test per
-requirement per role. Facts about a role are fetched once per role (a session-scoped, indirectly
-parametrized fixture) and shared by that role's tests; each test judges one requirement.
+requirement per role. Facts about a role are fetched once per role and process (cached by the
+``Run``) and shared by that role's tests; each test's ``verdict`` fixture, parametrized with the
+(role, requirement) pair, judges one requirement.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import argparse
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -846,7 +846,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in run.api_calls.summary_lines(len(run.targets)):
         terminalreporter.write_line(line)
 
-
-def iter_suite_paths() -> Iterator[Path]:
-    """The verification test modules (for tools that run the suite outside the checkout)."""
-    yield from sorted(SUITE_DIR.glob("test_*.py"))
