@@ -64,7 +64,9 @@ class LiveBackend(Backend):
     ) -> None:
         super().__init__()
         try:
-            base = session or boto3.Session(profile_name=profile, region_name=region)
+            base = session or boto3.Session(
+                botocore_session=_botocore_session(), profile_name=profile, region_name=region
+            )
         except botocore.exceptions.ProfileNotFound:
             raise InputError(
                 f"AWS profile {profile!r} is not configured: check ~/.aws/config or --aws-profile"
@@ -129,7 +131,7 @@ class LiveBackend(Backend):
 
         fetcher = AssumeRoleCredentialFetcher(sts_client, source, role_arn, extra_args=extra)
         credentials = DeferredRefreshableCredentials(fetcher.fetch_credentials, "assume-role")
-        botocore_session = botocore.session.get_session()
+        botocore_session = _botocore_session()
         botocore_session.register_component("credential_provider", _Fixed(credentials))
         return boto3.Session(botocore_session=botocore_session, region_name=base.region_name or "us-east-1")
 
@@ -272,6 +274,24 @@ class LiveBackend(Backend):
             ) from error
         self.record(key, Exchange(operation, params, response, _request_id(response)))
         return response
+
+
+_LOADER: Any = None
+
+
+def _botocore_session() -> botocore.session.Session:
+    """A botocore session sharing one data loader per process.
+
+    Each session otherwise parses the service models (IAM's alone is hundreds of kilobytes of JSON)
+    and endpoint rules anew: once per account and process with a targets file of many accounts.
+    """
+    global _LOADER
+    session = botocore.session.get_session()
+    if _LOADER is None:
+        _LOADER = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _LOADER)
+    return session
 
 
 class _Fixed(CredentialResolver):
