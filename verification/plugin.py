@@ -721,6 +721,9 @@ def verdict(request: pytest.FixtureRequest) -> Verdict:
     facts = run.role_facts(target)
     _attach_exchanges_once(run, facts)
     _role_evidence(request.config, run, facts)
+    # Attached and written: the raw answers (~100 KiB of JSON per role) need not stay in memory for
+    # the rest of the run (at 1,000 roles they held hundreds of MiB in a worker).
+    run.backend(target_spec.connection).exchanges.pop(target, None)
     try:
         result = judge(req, facts, target_spec.appliance)
     except CheckError as error:
