@@ -246,6 +246,9 @@ class Run:
 
 
 RUN_KEY = pytest.StashKey[Run]()
+#: On a verification test item: the role it verifies, and the root cause of its verdict.
+ROLE_KEY = pytest.StashKey[str]()
+CAUSE_KEY = pytest.StashKey[str]()
 
 
 def _suite_requested(config: pytest.Config) -> bool:
@@ -427,7 +430,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "allure_report_dir", "unset") is None:
         config.option.allure_report_dir = str(DEFAULT_RESULTS)
         config.option.clean_alluredir = True
-    config.pluginmanager.register(_Tally(run), "verification-tally")
     _configure_evidence(config, run)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(run), "verification-xdist")
@@ -435,28 +437,6 @@ def pytest_configure(config: pytest.Config) -> None:
             # `-n N` alone means --dist load; keep each account's roles on one worker instead, so one
             # account's calls are paced together and the grouping (and results) are reproducible.
             config.option.dist = "loadgroup"
-
-
-class _Tally:
-    """Counts outcomes and root causes per role (xdist workers' reports arrive here too)."""
-
-    def __init__(self, run: Run) -> None:
-        self.run = run
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = {str(key): str(value) for key, value in report.user_properties}
-        if "role" not in props:
-            return
-        role, run = props["role"], self.run
-        if report.when == "setup" and report.failed:
-            run.outcomes[role]["broken"] += 1
-            run.causes[role]["could-not-check"] += 1
-        elif report.when == "setup" and report.skipped:
-            run.outcomes[role]["skipped"] += 1
-        elif report.when == "call":
-            run.outcomes[role]["passed" if report.passed else "failed"] += 1
-            if report.failed:
-                run.causes[role][props.get("cause", "unknown")] += 1
 
 
 class _XdistHooks:
@@ -484,10 +464,14 @@ class _XdistHooks:
         return account_scheduling(config, log)
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        """Add a finished worker's API call counts to the run's."""
-        counts = getattr(node, "workeroutput", {}).get("verification_api_calls")
+        """Add a finished worker's API call counts and verdict tallies to the run's."""
+        output = getattr(node, "workeroutput", {})
+        counts = output.get("verification_api_calls")
         if counts:
             self.run.api_calls.merge(counts)
+        for role, tally in (output.get("verification_tally") or {}).items():
+            self.run.outcomes[role].update(tally["outcomes"])
+            self.run.causes[role].update(tally["causes"])
 
 
 @dataclass
@@ -712,11 +696,11 @@ def verdict(request: pytest.FixtureRequest) -> Verdict:
     target, requirement = request.param
     target_spec = run.targets[target]
     req = target_spec.requirements.by_id(requirement)
-    request.node.user_properties.extend([("role", target), ("requirement", req.id)])
+    request.node.stash[ROLE_KEY] = target
     _allure_labels(run, target_spec, req)
     _allure_parameters(request.param)
     if req.principal == "appliance" and target_spec.appliance is None:
-        request.node.user_properties.append(("cause", "skipped"))
+        request.node.stash[CAUSE_KEY] = "skipped"
         pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
     facts = run.role_facts(target)
     _attach_exchanges_once(run, facts)
@@ -727,12 +711,12 @@ def verdict(request: pytest.FixtureRequest) -> Verdict:
     try:
         result = judge(req, facts, target_spec.appliance)
     except CheckError as error:
-        request.node.user_properties.append(("cause", "could-not-check"))
+        request.node.stash[CAUSE_KEY] = "could-not-check"
         raise CheckError(
             error.message if error.message.startswith("could not check") else f"could not check: {error.message}",
             error.hint,
         ) from None
-    request.node.user_properties.append(("cause", result.cause))
+    request.node.stash[CAUSE_KEY] = result.cause
     return result
 
 
@@ -759,7 +743,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, CheckError):
         report.longrepr = str(call.excinfo.value)
+    role = item.stash.get(ROLE_KEY, None)
+    run = item.config.stash.get(RUN_KEY, None)
+    if role is not None and run is not None:
+        _tally(run, role, report, item.stash.get(CAUSE_KEY, "unknown"))
     return report
+
+
+def _tally(run: Run, role: str, report: pytest.TestReport, cause: str) -> None:
+    """Count a role's outcomes and root causes where the test ran.
+
+    Counted from the item, not from report properties: at a thousand roles, properties carried on
+    every report that xdist sends to the controller cost more memory than anything else per test.
+    Workers send their counts to the controller once, when they finish.
+    """
+    if report.when == "setup" and report.failed:
+        run.outcomes[role]["broken"] += 1
+        run.causes[role]["could-not-check"] += 1
+    elif report.when == "setup" and report.skipped:
+        run.outcomes[role]["skipped"] += 1
+    elif report.when == "call":
+        run.outcomes[role]["passed" if report.passed else "failed"] += 1
+        if report.failed:
+            run.causes[role][cause] += 1
 
 
 def _allure_title(title: str) -> None:
@@ -791,6 +797,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results = getattr(session.config.option, "allure_report_dir", None)
     if run is not None and hasattr(session.config, "workeroutput"):
         session.config.workeroutput["verification_api_calls"] = run.api_calls.as_dict()
+        session.config.workeroutput["verification_tally"] = {
+            role: {"outcomes": dict(counts), "causes": dict(run.causes[role])} for role, counts in run.outcomes.items()
+        }
     if run is None or not results or hasattr(session.config, "workerinput"):
         return
     folder = Path(results)
