@@ -1,8 +1,8 @@
 """Adversarial review: hunting false passes and wrong explanations.
 
-Each test states what AWS documents and checks the harness agrees. Tests marked
-``xfail(strict=True)`` record a real bug (they fail today); unmarked tests are regression guards
-that were verified to pass. Public API only: ``verification.policy``, ``verification.verdicts``
+Each test states what AWS documents and checks the harness agrees. Every finding of the review
+was fixed, so each test is now a regression guard; a new finding goes in as
+``xfail(strict=True)`` until it is fixed. Public API only: ``verification.policy``, ``verification.verdicts``
 with a fake ``Backend``, the snapshot backend, and the suite run in a subprocess.
 
 AWS sources quoted in reasons:
