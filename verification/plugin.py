@@ -431,12 +431,36 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.allure_report_dir = str(DEFAULT_RESULTS)
         config.option.clean_alluredir = True
     _configure_evidence(config, run)
+    config.pluginmanager.register(_QuietPhases(config), "verification-quiet-phases")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(run), "verification-xdist")
         if getattr(config.option, "dist", None) == "load":
             # `-n N` alone means --dist load; keep each account's roles on one worker instead, so one
             # account's calls are paced together and the grouping (and results) are reproducible.
             config.option.dist = "loadgroup"
+
+
+class _QuietPhases:
+    """Let the terminal reporter forget passed setup and teardown reports that carry no output.
+
+    It keeps every such report (two per test) only so that the failure summary can print a failing
+    test's teardown output, and it finds them by scanning all of them once per failure: at a
+    thousand roles that is 170,000 reports held in the controller and tens of millions of
+    comparisons after the last test (pytest-dev/pytest#13360). A report without sections has
+    nothing to print, so dropping it changes no output.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or not report.passed or report.sections:
+            return
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        kept = terminal.stats.get("") if terminal is not None else None
+        if kept and kept[-1] is report:
+            kept.pop()
 
 
 class _XdistHooks:
@@ -857,4 +881,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"       root causes: {top}")
     for line in run.api_calls.summary_lines(len(run.targets)):
         terminalreporter.write_line(line)
-

@@ -239,3 +239,43 @@ def test_the_unreachable_endpoint_is_noticed_when_called(pytester: pytest.Pytest
     )
     result.assert_outcomes(errors=len(IDS) - 1, skipped=1)
     assert "could not check" in "\n".join(result.outlines)
+
+
+def test_failure_summary_keeps_teardown_output_while_silent_phases_are_forgotten(pytester: pytest.Pytester) -> None:
+    """A failing test's teardown output still shows in the failure summary of a verification run,
+    while passed setup and teardown phases with nothing to print are not kept (two per test, a
+    thousand roles: held in memory and scanned once per failure by the summary)."""
+    pytester.makepyfile(
+        test_extra="""
+        import pytest
+
+        @pytest.fixture
+        def noisy():
+            yield
+            print("teardown says hello")
+
+        def test_fails(noisy):
+            assert False
+        """
+    )
+    pytester.makeconftest(
+        """
+        def pytest_terminal_summary(terminalreporter):
+            kept = terminalreporter.stats.get("", [])
+            without = sum(not r.sections for r in kept)
+            terminalreporter.write_line(f"kept phase reports: {len(kept)}; without output: {without}")
+        """
+    )
+    result = pytester.runpytest(
+        str(SUITE_DIR),
+        "test_extra.py",
+        "-p",
+        "no:cacheprovider",
+        "--role-arn",
+        COMPLIANT,
+        "--snapshot",
+        str(DEMO_ACCOUNT),
+    )
+    result.assert_outcomes(passed=len(IDS) - 1, skipped=1, failed=1)
+    result.stdout.fnmatch_lines(["*Captured stdout teardown*", "teardown says hello"])
+    result.stdout.fnmatch_lines(["kept phase reports: 1; without output: 0"])
