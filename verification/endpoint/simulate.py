@@ -24,6 +24,11 @@ from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
 from moto.organizations.models import organizations_backends
 
+from verification.endpoint.answer import render
+
+#: A handler's answer written by ``answer.render``: (XML body, headers).
+Answer = tuple[str, dict[str, str]]
+
 if TYPE_CHECKING:
     from verification.policy.model import PolicySet
     from verification.policy.parse import Policy
@@ -378,7 +383,7 @@ def _params(response: IamResponse) -> dict[str, Any]:
     return dict(response._get_params())
 
 
-def simulate_principal_policy(self: IamResponse) -> ActionResult:
+def simulate_principal_policy(self: IamResponse) -> Answer:
     """``SimulatePrincipalPolicy``: the principal's own policies, boundary and SCPs, plus inputs."""
     params = _params(self)
     sources = principal_sources(str(params.get("PolicySourceArn", "")))
@@ -389,10 +394,10 @@ def simulate_principal_policy(self: IamResponse) -> ActionResult:
     exclusions = params.get("PolicyExclusionList")
     if exclusions:
         sources = _excluding(sources, _exclusion_filter(exclusions))
-    return ActionResult(run_simulation(params, sources, allow_wildcards=True))
+    return render("SimulatePrincipalPolicy", run_simulation(params, sources, allow_wildcards=True))
 
 
-def simulate_custom_policy(self: IamResponse) -> ActionResult:
+def simulate_custom_policy(self: IamResponse) -> Answer:
     """``SimulateCustomPolicy``: only the supplied documents, SCP levels from the request."""
     params = _params(self)
     inputs, boundary = _input_sources(params)
@@ -410,7 +415,7 @@ def simulate_custom_policy(self: IamResponse) -> ActionResult:
     )
     caller = params.get("CallerArn")
     sources = Sources(tuple(inputs), boundary, scps, str(caller) if caller else None)
-    return ActionResult(run_simulation(params, sources, allow_wildcards=False))
+    return render("SimulateCustomPolicy", run_simulation(params, sources, allow_wildcards=False))
 
 
 def get_context_keys_for_principal_policy(self: IamResponse) -> ActionResult:
@@ -440,7 +445,7 @@ def put_user_permissions_boundary(self: IamResponse) -> ActionResult:
     return ActionResult({})
 
 
-_HANDLERS: dict[str, Callable[[IamResponse], ActionResult]] = {
+_HANDLERS: dict[str, Callable[[IamResponse], ActionResult | Answer]] = {
     "simulate_principal_policy": simulate_principal_policy,
     "simulate_custom_policy": simulate_custom_policy,
     "get_context_keys_for_principal_policy": get_context_keys_for_principal_policy,
