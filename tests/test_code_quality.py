@@ -1,4 +1,4 @@
-"""ruff and mypy (strict) are part of the tests, so the README's one test command checks them too."""
+"""ruff (lint and format) and mypy (strict) are part of the tests, so the README's one test command checks them too."""
 
 import subprocess
 import sys
@@ -14,6 +14,7 @@ BIN = Path(sys.executable).parent
     "command",
     [
         pytest.param([str(BIN / "ruff"), "check", "."], id="ruff"),
+        pytest.param([str(BIN / "ruff"), "format", "--check", "."], id="ruff-format"),
         pytest.param([str(BIN / "mypy")], id="mypy"),
     ],
 )

@@ -21,7 +21,7 @@ from verification.endpoint.answer import REQUEST_ID, render
 
 OPERATIONS = ("SimulatePrincipalPolicy", "SimulateCustomPolicy")
 #: Text as IAM could return it: markup characters, quotes, non-ASCII; no lone surrogates (not UTF-8).
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=12)
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r"), max_size=12)
 
 
 def _value(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:

@@ -16,8 +16,17 @@ APPLIANCE = "arn:aws:iam::123456789012:role/VeeamImpersonation"
 def run_suite(tmp_path: Path, name: str, *args: str) -> dict[str, tuple[str, str]]:
     """Run the suite in a subprocess; return test id -> (outcome, first line of the message)."""
     junit = tmp_path / f"{name}.xml"
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={junit}",
-               f"--alluredir={tmp_path / name}", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--junitxml={junit}",
+        f"--alluredir={tmp_path / name}",
+        *args,
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     outcomes: dict[str, tuple[str, str]] = {}
@@ -33,8 +42,9 @@ def test_demo_and_snapshot_runs_agree_requirement_by_requirement(tmp_path: Path)
     """Same ids, same outcomes, same one-line reasons: the tests never know which backend answered."""
     role_args = [arg for role in ROLES for arg in ("--role-arn", f"arn:aws:iam::123456789012:role/{role}")]
     live = run_suite(tmp_path, "live", "--demo", *role_args)
-    offline = run_suite(tmp_path, "offline", "--snapshot", str(DEMO_ACCOUNT), "--appliance-principal", APPLIANCE,
-                        *role_args)
+    offline = run_suite(
+        tmp_path, "offline", "--snapshot", str(DEMO_ACCOUNT), "--appliance-principal", APPLIANCE, *role_args
+    )
     assert len(live) == 2 * 85
     assert live == offline
     failed = {name for name, (outcome, _) in live.items() if outcome == "failure"}

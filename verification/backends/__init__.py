@@ -156,8 +156,10 @@ class SimulationResult:
                 specific = result.get("ResourceSpecificResults") or []
                 top = str(result["EvalDecision"])
                 if specific:
-                    items = [cls._one(result, item["EvalResourceName"], item["EvalResourceDecision"], item, True)
-                             for item in specific]
+                    items = [
+                        cls._one(result, item["EvalResourceName"], item["EvalResourceDecision"], item, True)
+                        for item in specific
+                    ]
                     if restrictiveness(top) > max(restrictiveness(i.decision) for i in items):
                         raise CheckError(
                             f"contradictory simulation answer for {result['EvalActionName']}: top-level {top}, "

@@ -24,7 +24,8 @@ REQUEST_ID = "<RequestId>pending</RequestId>"
 
 @cache
 def _operation(name: str) -> OperationModel:
-    return get_service_model("iam").operation_model(name)
+    model: OperationModel = get_service_model("iam").operation_model(name)
+    return model
 
 
 def render(operation: str, result: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
