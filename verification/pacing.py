@@ -4,8 +4,8 @@ IAM's rate limits apply per account, cannot be raised, and are shared with every
 runs in the account (deployments, other tools). The harness therefore spends at most ``rate``
 requests per second per account on average, with short bursts of up to ``burst``. The hook runs on
 botocore's ``before-send`` event, which fires once per HTTP attempt, so botocore's retries are
-paced as well. Every client of one account shares one bucket (``Pacer.bucket(account)``); with
-``--dist loadgroup`` all of an account's roles run in one process, so that bucket is the account's.
+paced as well. Every client of one account shares one bucket (``Pacer.bucket(account)``); under
+xdist, a paced run keeps all of an account's roles in one process, so that bucket is the account's.
 """
 
 from __future__ import annotations
@@ -151,8 +151,20 @@ def account_of(nodeid: str) -> str | None:
     return match[1] if match else None
 
 
-def account_scheduling(config: Any, log: Any) -> Any:
-    """xdist's LoadGroupScheduling, grouping verification tests by the account in their id.
+def _case_id(nodeid: str) -> str:
+    """The parameter id of a test: ``111111111111/VeeamWorker-permission:ec2:X`` from its node id."""
+    name = nodeid.rsplit("::", 1)[-1]
+    return name.partition("[")[2][:-1] if name.endswith("]") else ""
+
+
+def account_scheduling(config: Any, log: Any, roles: Mapping[str, str] | None = None) -> Any:
+    """xdist's LoadGroupScheduling, grouping verification tests by account, or by role when nothing is paced.
+
+    With pacing on, an account's roles stay in one process, so that process's token bucket is the
+    account's pace. With pacing off (a snapshot, a loopback endpoint, ``--max-rate 0``) nothing
+    needs an account in one place, and five accounts over two workers would leave one worker with
+    three fifths of the work; ``roles`` (test parameter id -> role) then makes each role its own work
+    unit. A role's tests always share a worker, so its facts are still fetched once.
 
     xdist marks a group by appending ``@group`` to each node id on the workers, which pytest 9.2's
     structured node ids silently ignore (pytest-dev/pytest-xdist#1386); the account is in our own
@@ -172,10 +184,22 @@ def account_scheduling(config: Any, log: Any) -> Any:
             self._open: dict[str, int] = {}
             #: Per worker: a test id's index in that worker's collection.
             self._positions: dict[Any, dict[str, int]] = {}
+            #: Scope per node id, worked out once (xdist asks again for every finished test).
+            self._scopes: dict[str, str] = {}
 
         def _split_scope(self, nodeid: str) -> str:
-            account = account_of(nodeid)
-            return f"account:{account}" if account else str(super()._split_scope(nodeid))
+            scope = self._scopes.get(nodeid)
+            if scope is None:
+                role = roles.get(_case_id(nodeid)) if roles is not None else None
+                account = account_of(nodeid)
+                if role is not None:
+                    scope = f"role:{role}"
+                elif account is not None:
+                    scope = f"account:{account}"
+                else:
+                    scope = str(super()._split_scope(nodeid))
+                self._scopes[nodeid] = scope
+            return scope
 
         def _assign_work_unit(self, node: Any) -> None:
             scope, work_unit = self.workqueue.popitem(last=False)

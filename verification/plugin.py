@@ -231,6 +231,19 @@ class Run:
             self.backends[connection] = create_backend(self.backend_name, **self.connections[connection])
         return self.backends[connection]
 
+    @property
+    def paced(self) -> bool:
+        """Is any connection's pace limited (so each account's roles must stay in one process)?"""
+        return any(c.get("pacer") is not None and c["pacer"].enabled for c in self.connections.values())
+
+    def case_roles(self) -> dict[str, str]:
+        """Every verification test's parameter id and the role it verifies."""
+        return {
+            case_id(target, requirement): arn
+            for arn, target in self.targets.items()
+            for requirement in target.requirements.requirements
+        }
+
     def role_facts(self, arn: str) -> RoleFacts:
         """Facts for one role, fetched once per process."""
         if arn not in self.facts:
@@ -243,6 +256,11 @@ class Run:
     def requirement_sets(self) -> list[RequirementSet]:
         """The distinct requirement sets of this run, in target order."""
         return list({t.requirements.sha256: t.requirements for t in self.targets.values()}.values())
+
+
+def case_id(target: Target, requirement: Requirement) -> str:
+    """A verification test's parameter id: ``ACCOUNT/ROLE-REQUIREMENT``."""
+    return f"{target.ref.label}-{requirement.id}"
 
 
 RUN_KEY = pytest.StashKey[Run]()
@@ -435,8 +453,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(run), "verification-xdist")
         if getattr(config.option, "dist", None) == "load":
-            # `-n N` alone means --dist load; keep each account's roles on one worker instead, so one
-            # account's calls are paced together and the grouping (and results) are reproducible.
+            # `-n N` alone means --dist load, which would scatter a role's tests (and its API calls)
+            # over workers; keep each role on one worker, and each account too when it is paced.
             config.option.dist = "loadgroup"
 
 
@@ -480,12 +498,12 @@ class _XdistHooks:
             node.workerinput["verification_targets"] = self.run.resolved
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        """--dist loadgroup: group by the account in our own test ids (xdist's @group suffix is lost on pytest 9.2)."""
+        """--dist loadgroup: an account per work unit when paced, else a role (see ``account_scheduling``)."""
         if config.getoption("dist") != "loadgroup":
             return None
         from verification.pacing import account_scheduling
 
-        return account_scheduling(config, log)
+        return account_scheduling(config, log, None if self.run.paced else self.run.case_roles())
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """Add a finished worker's API call counts and verdict tallies to the run's."""
@@ -631,7 +649,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     cases = [
         pytest.param(
             (arn, requirement.id),
-            id=f"{target.ref.label}-{requirement.id}",
+            id=case_id(target, requirement),
             marks=[pytest.mark.xdist_group(target.ref.account)],
         )
         for arn, target in run.targets.items()

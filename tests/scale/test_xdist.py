@@ -1,10 +1,13 @@
-"""The suite under pytest-xdist with a targets file: one worker per account, counts merged, summary kept."""
+"""The suite under pytest-xdist with a targets file: paced, one worker per account; unpaced, balanced by role.
+
+Counts are merged from every worker and the summary is kept either way.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -12,29 +15,57 @@ import pytest
 from tests.scale.conftest import Fleet, pattern_targets, run_suite
 
 #: xdist's verbose line: ``[gw1] [ 12%] PASSED .../test_requirements.py::test_trust[111111111111/VeeamWorker01-...]``
-LINE = re.compile(r"^\[(gw\d+)\].*?(PASSED|FAILED|ERROR|SKIPPED) \S+\[(\d{12})/")
+LINE = re.compile(r"^\[(gw\d+)\].*?(PASSED|FAILED|ERROR|SKIPPED) \S+\[(\d{12})/(VeeamWorker\d+)-")
 
 
-@pytest.fixture(scope="module")
-def parallel_run(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """``pytest --targets FILE -n 2`` (no --dist given) over 15 roles in five accounts."""
-    workdir = tmp_path_factory.mktemp("xdist")
+def _run(fleet: Fleet, workdir: Path, *extra: str) -> tuple[str, Path]:
     targets = pattern_targets(fleet, workdir / "targets.json")
-    result = run_suite(["--targets", str(targets), "--endpoint-url", fleet.url, "-n", "2", "-v"], workdir)
+    result = run_suite(["--targets", str(targets), "--endpoint-url", fleet.url, "-n", "2", "-v", *extra], workdir)
     assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-2000:]
     return result.stdout, workdir
 
 
-def test_each_accounts_tests_run_on_one_worker(parallel_run: tuple[str, Path], fleet: Fleet) -> None:
-    stdout, _ = parallel_run
+@pytest.fixture(scope="module")
+def parallel_run(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """``pytest --targets FILE -n 2 --max-rate 1000`` (paced, no --dist given) over 15 roles in five accounts."""
+    return _run(fleet, tmp_path_factory.mktemp("xdist"), "--max-rate", "1000")
+
+
+@pytest.fixture(scope="module")
+def unpaced_run(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The same with pacing off (the default for a loopback endpoint)."""
+    return _run(fleet, tmp_path_factory.mktemp("xdist-unpaced"))
+
+
+def _workers_by(stdout: str, key: str) -> dict[str, set[str]]:
+    """Which workers ran each account's (``key="account"``) or each role's (``key="role"``) tests."""
     workers: dict[str, set[str]] = defaultdict(set)
     for line in stdout.splitlines():
         match = LINE.match(line)
         if match:
-            workers[match[3]].add(match[1])
+            workers[match[3] if key == "account" else match[3] + "/" + match[4]].add(match[1])
+    return workers
+
+
+def test_paced_each_accounts_tests_run_on_one_worker(parallel_run: tuple[str, Path], fleet: Fleet) -> None:
+    """One process per account: that process's token bucket is the account's whole pace."""
+    workers = _workers_by(parallel_run[0], "account")
     assert sorted(workers) == sorted(fleet.accounts)
     assert all(len(used) == 1 for used in workers.values()), dict(workers)
     assert len(set().union(*workers.values())) == 2  # and both workers had work
+
+
+def test_unpaced_work_is_balanced_by_role(unpaced_run: tuple[str, Path], fleet: Fleet) -> None:
+    """Nothing to pace: a role's tests share a worker (its facts are fetched once), accounts do not,
+    and both workers get a share of the roles."""
+    stdout, _ = unpaced_run
+    by_role = _workers_by(stdout, "role")
+    assert len(by_role) == 15 and all(len(used) == 1 for used in by_role.values()), dict(by_role)
+    assert any(len(used) == 2 for used in _workers_by(stdout, "account").values())
+    roles_per_worker = Counter(next(iter(used)) for used in by_role.values())
+    assert len(roles_per_worker) == 2 and min(roles_per_worker.values()) >= 5, roles_per_worker
+    line = next(line for line in stdout.splitlines() if line.startswith("  per operation: "))
+    assert "iam:GetRole 15, iam:ListInstanceProfilesForRole 15," in line  # still one of each per role
 
 
 def test_the_summary_counts_every_workers_calls_and_lists_roles_once(parallel_run: tuple[str, Path]) -> None:
