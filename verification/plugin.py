@@ -264,9 +264,12 @@ def case_id(target: Target, requirement: Requirement) -> str:
 
 
 RUN_KEY = pytest.StashKey[Run]()
-#: On a verification test item: the role it verifies, and the root cause of its verdict.
+#: On a verification test item: (role ARN, requirement id), the role it verifies, the root cause of
+#: its verdict, and the verdict itself.
+CASE_KEY = pytest.StashKey[tuple[str, str]]()
 ROLE_KEY = pytest.StashKey[str]()
 CAUSE_KEY = pytest.StashKey[str]()
+VERDICT_KEY = pytest.StashKey[Verdict]()
 
 
 def _suite_requested(config: pytest.Config) -> bool:
@@ -637,28 +640,32 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One test per requirement (of the test's kind) per role, with readable ids."""
-    marker = metafunc.definition.get_closest_marker("verifies")
-    if marker is None:
-        return
-    run = metafunc.config.stash.get(RUN_KEY, None)
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> list[pytest.Function] | None:
+    """One test per requirement (of the test's kind) per role, with readable ids: ``ACCOUNT/ROLE-REQUIREMENT``.
+
+    The items are made here rather than by parametrizing a fixture: allure-pytest writes a container
+    file for every fixture a test uses, which at a thousand roles (85,000 tests) was a third of the
+    run's files. A test asks for ``request`` only and reads the verdict that ``pytest_runtest_setup``
+    put on it, so a requirement that could not be checked still errors in setup.
+    """
+    marker = next((m for m in getattr(obj, "pytestmark", ()) if m.name == "verifies"), None)
+    if marker is None or not isinstance(collector, pytest.Module) or not collector.istestfunction(obj, name):
+        return None
+    run = collector.config.stash.get(RUN_KEY, None)
     if run is None:
         raise pytest.UsageError(NOTHING_TO_VERIFY)
-    kind = marker.args[0]
-    cases = [
-        pytest.param(
-            (arn, requirement.id),
-            id=case_id(target, requirement),
-            marks=[pytest.mark.xdist_group(target.ref.account)],
-        )
-        for arn, target in run.targets.items()
-        for requirement in target.requirements.by_kind(kind)
-    ]
-    # (role, requirement) goes straight to the `verdict` fixture: role facts are cached per process
-    # by the Run, so no session fixture is needed, and each test costs one fixture (one Allure
-    # container file), which matters at a thousand roles.
-    metafunc.parametrize("verdict", cases, indirect=True)
+    items = []
+    for arn, target in run.targets.items():
+        for requirement in target.requirements.by_kind(marker.args[0]):
+            case = case_id(target, requirement)
+            # The node id is made from `originalname` when one is given (pytest 9.2), so it is set
+            # after: Allure's fullName (and test case id) still names the function, as parametrize's do.
+            item = pytest.Function.from_parent(collector, name=f"{name}[{case}]", callobj=obj, keywords={case: True})
+            item.originalname = name
+            item.stash[CASE_KEY] = (arn, requirement.id)
+            items.append(item)
+    return items
 
 
 def _allure_labels(run: Run, target: Target, requirement: Requirement) -> None:
@@ -683,14 +690,12 @@ def _allure_labels(run: Run, target: Target, requirement: Requirement) -> None:
     allure.dynamic.link(req.source_url, name=f"{req.title} ({req.version})")  # type: ignore[no-untyped-call]
 
 
-def _allure_parameters(case: tuple[str, str]) -> None:
-    """Show the role and the requirement as parameters; the combined one stays, hidden, in the history id."""
+def _allure_parameters(role: str, requirement: str) -> None:
+    """Show the role and the requirement as parameters (they also make the result's history id)."""
     import allure
 
-    role, requirement = case
     allure.dynamic.parameter("role", role)
     allure.dynamic.parameter("requirement", requirement)
-    allure.dynamic.parameter("verdict", case, mode=allure.parameter_mode.HIDDEN)
 
 
 def _attach_exchanges_once(run: Run, facts: RoleFacts) -> None:
@@ -718,48 +723,55 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
 
     def role_of(item: pytest.Item) -> str:
-        callspec = getattr(item, "callspec", None)
-        case = callspec.params.get("verdict") if callspec is not None else None
-        return str(case[0]) if isinstance(case, tuple) else ""
+        case = item.stash.get(CASE_KEY, None)
+        return case[0] if case is not None else ""
 
     if any(role_of(item) for item in items):
         order = {role: index for index, role in enumerate(dict.fromkeys(role_of(item) for item in items))}
         items.sort(key=lambda item: order[role_of(item)])
 
 
-@pytest.fixture
-def verdict(request: pytest.FixtureRequest) -> Verdict:
-    """The verdict for one role and requirement (the parameter); an error (broken) when it could not be checked.
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Judge a verification test's requirement for its role; an error (broken) when it could not be checked.
 
     The role's facts (GetRole, its instance profiles, one simulation of all actions) are fetched
     once per role and process and shared by the role's tests.
     """
-    run = request.config.stash[RUN_KEY]
-    target, requirement = request.param
-    target_spec = run.targets[target]
-    req = target_spec.requirements.by_id(requirement)
-    request.node.stash[ROLE_KEY] = target
-    _allure_labels(run, target_spec, req)
-    _allure_parameters(request.param)
-    if req.principal == "appliance" and target_spec.appliance is None:
-        request.node.stash[CAUSE_KEY] = "skipped"
+    case = item.stash.get(CASE_KEY, None)
+    if case is None:
+        return
+    run = item.config.stash[RUN_KEY]
+    arn, requirement_id = case
+    target = run.targets[arn]
+    requirement = target.requirements.by_id(requirement_id)
+    item.stash[ROLE_KEY] = arn
+    _allure_labels(run, target, requirement)
+    _allure_parameters(arn, requirement_id)
+    if requirement.principal == "appliance" and target.appliance is None:
+        item.stash[CAUSE_KEY] = "skipped"
         pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
-    facts = run.role_facts(target)
+    facts = run.role_facts(arn)
     _attach_exchanges_once(run, facts)
-    _role_evidence(request.config, run, facts)
+    _role_evidence(item.config, run, facts)
     # Attached and written: the raw answers (~100 KiB of JSON per role) need not stay in memory for
     # the rest of the run (at 1,000 roles they held hundreds of MiB in a worker).
-    run.backend(target_spec.connection).exchanges.pop(target, None)
+    run.backend(target.connection).exchanges.pop(arn, None)
     try:
-        result = judge(req, facts, target_spec.appliance)
+        verdict = judge(requirement, facts, target.appliance)
     except CheckError as error:
-        request.node.stash[CAUSE_KEY] = "could-not-check"
+        item.stash[CAUSE_KEY] = "could-not-check"
         raise CheckError(
             error.message if error.message.startswith("could not check") else f"could not check: {error.message}",
             error.hint,
         ) from None
-    request.node.stash[CAUSE_KEY] = result.cause
-    return result
+    item.stash[CAUSE_KEY] = verdict.cause
+    item.stash[VERDICT_KEY] = verdict
+
+
+def verdict_of(request: pytest.FixtureRequest) -> Verdict:
+    """The verdict that setup reached for the calling verification test."""
+    node: pytest.Item = request.node
+    return node.stash[VERDICT_KEY]
 
 
 def assert_verdict(verdict: Verdict) -> None:

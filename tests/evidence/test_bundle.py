@@ -160,10 +160,22 @@ def test_remediation_is_attached_to_allure_once_per_failing_role(demo_run: Verif
     allure = demo_run.junit.parent / "allure"
     names = [
         attachment["name"]
-        for path in allure.glob("*-container.json")
-        for fixture in json.loads(path.read_text()).get("befores", [])
-        for attachment in fixture.get("attachments", [])
+        for path in allure.glob("*-result.json")
+        for attachment in json.loads(path.read_text()).get("attachments", [])
     ]
     assert names.count("remediation for 123456789012/VeeamFLRWorkerMisconfigured") == 1
     assert not any(name.startswith("remediation for 123456789012/VeeamFLRWorker ") for name in names)
     assert "remediation for 123456789012/VeeamFLRWorker" not in names
+
+
+def test_allure_writes_one_result_per_test_and_no_fixture_containers(demo_run: Verification) -> None:
+    """Each test is one result file plus its own attachments: no per-test fixture container (at a
+    thousand roles those were 85,000 extra files), and every result carries its action's evidence."""
+    allure = demo_run.junit.parent / "allure"
+    results = [json.loads(path.read_text()) for path in allure.glob("*-result.json")]
+    assert len(results) == len(demo_run.outcomes())
+    assert not list(allure.glob("*-container.json"))
+    for result in results:
+        requirement = next(label["value"] for label in result["labels"] if label["name"] == "requirement")
+        if result["status"] != "skipped":
+            assert f"{requirement} evidence" in [attachment["name"] for attachment in result["attachments"]]
