@@ -264,10 +264,9 @@ def case_id(target: Target, requirement: Requirement) -> str:
 
 
 RUN_KEY = pytest.StashKey[Run]()
-#: On a verification test item: (role ARN, requirement id), the role it verifies, the root cause of
-#: its verdict, and the verdict itself.
+#: On a verification test item: (role ARN, requirement id), the root cause of its verdict, and the
+#: verdict itself.
 CASE_KEY = pytest.StashKey[tuple[str, str]]()
-ROLE_KEY = pytest.StashKey[str]()
 CAUSE_KEY = pytest.StashKey[str]()
 VERDICT_KEY = pytest.StashKey[Verdict]()
 
@@ -744,7 +743,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     arn, requirement_id = case
     target = run.targets[arn]
     requirement = target.requirements.by_id(requirement_id)
-    item.stash[ROLE_KEY] = arn
     _allure_labels(run, target, requirement)
     _allure_parameters(arn, requirement_id)
     if requirement.principal == "appliance" and target.appliance is None:
@@ -797,10 +795,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, CheckError):
         report.longrepr = str(call.excinfo.value)
-    role = item.stash.get(ROLE_KEY, None)
+    case = item.stash.get(CASE_KEY, None)
     run = item.config.stash.get(RUN_KEY, None)
-    if role is not None and run is not None:
-        _tally(run, role, report, item.stash.get(CAUSE_KEY, "unknown"))
+    if case is not None and run is not None:
+        _tally(run, case[0], report, item.stash.get(CAUSE_KEY, "unknown"))
     return report
 
 
