@@ -219,6 +219,8 @@ class Run:
     backends: dict[str, Backend] = field(default_factory=dict)
     facts: dict[str, RoleFacts] = field(default_factory=dict)
     attached: set[str] = field(default_factory=set)
+    #: Per role: its selected tests not yet torn down in this process; its facts go with the last.
+    tests_left: Counter[str] = field(default_factory=Counter)
     outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     causes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     api_calls: ApiCounter = field(default_factory=ApiCounter)
@@ -243,6 +245,19 @@ class Run:
             for arn, target in self.targets.items()
             for requirement in target.requirements.requirements
         }
+
+    def test_finished(self, arn: str) -> None:
+        """One of the role's tests is done here; after its last, its facts need not stay in memory.
+
+        A role whose tests are not all run in this process (``--dist load`` spreads them) keeps its
+        facts, so they are never fetched twice.
+        """
+        left = self.tests_left[arn] - 1
+        if left > 0:
+            self.tests_left[arn] = left
+        else:
+            del self.tests_left[arn]
+            self.facts.pop(arn, None)
 
     def role_facts(self, arn: str) -> RoleFacts:
         """Facts for one role, fetched once per process."""
@@ -799,7 +814,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     run = item.config.stash.get(RUN_KEY, None)
     if case is not None and run is not None:
         _tally(run, case[0], report, item.stash.get(CAUSE_KEY, "unknown"))
+        if report.when == "teardown":
+            run.test_finished(case[0])
     return report
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Count each role's selected tests, so that its facts can be let go after its last one."""
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.tests_left = Counter(case[0] for item in session.items if (case := item.stash.get(CASE_KEY, None)))
 
 
 def _tally(run: Run, role: str, report: pytest.TestReport, cause: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.scale.conftest import Fleet, appliance_in
+from tests.scale.conftest import Fleet, appliance_in, pattern_targets, run_suite
 from verification.accounting import ApiCounter
 from verification.backends import RoleRef
 from verification.backends.live import LiveBackend
@@ -92,3 +92,29 @@ def test_worker_counts_merge_into_the_controllers() -> None:
     assert head.startswith("API calls: 5 (6 attempts, 1 retries, 2 throttled); 2.00 IAM calls per role")
     assert per_operation == "  per operation: iam:GetRole 4, iam:ListRoles 1"
     assert per_account == "  per account: 111111111111 3 (1 throttled), 222222222222 2 (1 throttled)"
+
+
+PROBE = """
+from verification.plugin import RUN_KEY
+
+
+def pytest_sessionfinish(session):
+    run = session.config.stash[RUN_KEY]
+    print(f"facts still held: {len(run.facts)}; roles with tests left: {len(run.tests_left)}")
+"""
+
+
+def test_a_roles_facts_are_let_go_after_its_last_test_and_never_fetched_twice(fleet: Fleet, tmp_path: Path) -> None:
+    """Serial over 15 roles: memory does not grow with every role verified (facts are released after a
+    role's last test), and releasing them costs no call (one GetRole and one profile listing per role)."""
+    (tmp_path / "facts_probe.py").write_text(PROBE)
+    targets = pattern_targets(fleet, tmp_path / "targets.json")
+    result = run_suite(
+        ["--targets", str(targets), "--endpoint-url", fleet.url, "-p", "facts_probe", "-s"],
+        tmp_path,
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]  # one role lacks an action
+    assert "facts still held: 0; roles with tests left: 0" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if line.startswith("  per operation: "))
+    assert "iam:GetRole 15, iam:ListInstanceProfilesForRole 15," in line
