@@ -270,6 +270,8 @@ def main() -> None:
         f"peak RSS:         {rss:.0f} MiB largest pytest process (bare baseline {bare.peak_rss_mib:.0f} MiB, "
         f"{rss / bare.peak_rss_mib:.2f}x); target <= 1024 MiB: {verdict(rss <= 1024)}"
     )
+    serial_rss = f"; -n 0: {serial.peak_rss_mib:.0f} MiB" if serial is not None else ""
+    print(f"  -n 2: {parallel.peak_rss_mib:.0f} MiB (the controller or a worker){serial_rss}")
     verifying = iam - checks
     print(
         f"API calls per role: {verifying / args.roles:.2f} IAM to verify (target <= 4: "
