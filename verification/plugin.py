@@ -9,9 +9,11 @@ requirement per role. Facts about a role are fetched once per role and process (
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -249,8 +251,8 @@ class Run:
     def test_finished(self, arn: str) -> None:
         """One of the role's tests is done here; after its last, its facts need not stay in memory.
 
-        A role whose tests are not all run in this process (``--dist load`` spreads them) keeps its
-        facts, so they are never fetched twice.
+        A role whose tests are not all run in this process (a distribution mode that spreads them,
+        such as ``--dist worksteal``) keeps its facts, so they are never fetched twice.
         """
         left = self.tests_left[arn] - 1
         if left > 0:
@@ -315,6 +317,7 @@ def _build_run(config: pytest.Config) -> Run | None:
         if ref.arn in targets:
             raise InputError(f"--role-arn {ref.arn} is given twice")
         targets[ref.arn] = Target(ref, requirements, appliance)
+    _check_distinct_roles(targets, "--role-arn")
     if option.snapshot:
         from verification.snapshot import load_snapshot
 
@@ -397,7 +400,24 @@ def _build_targets_run(config: pytest.Config) -> Run:
             sets[name] = load_requirement_set(name)
         appliance = spec.appliance or option.appliance
         run.targets[item.arn] = Target(RoleRef.parse(item.arn), sets[name], appliance, spec.connection)
+    _check_distinct_roles(run.targets, str(option.targets))
     return run
+
+
+def _check_distinct_roles(targets: Mapping[str, Target], where: str) -> None:
+    """Refuse two ARNs that name one account's role twice (with different paths).
+
+    A role's name is unique in its account whatever its path, so one of them is a mistake; and
+    their tests would share ids, so that xdist would run only one set (the other's errors lost).
+    """
+    seen: dict[str, str] = {}
+    for arn, target in targets.items():
+        first = seen.setdefault(target.ref.label, arn)
+        if first != arn:
+            raise InputError(
+                f"{where}: {first} and {arn} both name the role {target.ref.label} (a role's name is unique in its "
+                "account, whatever its path): keep the one with the right path"
+            )
 
 
 def _check_snapshot_targets(run: Run) -> None:
@@ -466,7 +486,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.allure_report_dir = str(DEFAULT_RESULTS)
         config.option.clean_alluredir = True
     _configure_evidence(config, run)
-    config.pluginmanager.register(_QuietPhases(config), "verification-quiet-phases")
+    if getattr(config.option, "durations", None) is None:  # --durations reads setup and teardown reports
+        config.pluginmanager.register(_QuietPhases(config), "verification-quiet-phases")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(run), "verification-xdist")
         if getattr(config.option, "dist", None) == "load":
@@ -482,7 +503,7 @@ class _QuietPhases:
     test's teardown output, and it finds them by scanning all of them once per failure: at a
     thousand roles that is 170,000 reports held in the controller and tens of millions of
     comparisons after the last test (pytest-dev/pytest#13360). A report without sections has
-    nothing to print, so dropping it changes no output.
+    nothing to print in those summaries. ``--durations`` does read them, so with it nothing is dropped.
     """
 
     def __init__(self, config: pytest.Config) -> None:
@@ -663,9 +684,16 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     run's files. A test asks for ``request`` only and reads the verdict that ``pytest_runtest_setup``
     put on it, so a requirement that could not be checked still errors in setup.
     """
-    marker = next((m for m in getattr(obj, "pytestmark", ()) if m.name == "verifies"), None)
-    if marker is None or not isinstance(collector, pytest.Module) or not collector.istestfunction(obj, name):
+    if not isinstance(collector, pytest.Module | pytest.Class) or not inspect.isfunction(obj):
         return None
+    marks = [m for m in getattr(obj, "pytestmark", ()) if getattr(m, "name", None) == "verifies"]
+    marker = marks[0] if marks else collector.get_closest_marker("verifies")
+    if marker is None or not collector.istestfunction(obj, name):
+        return None
+    if isinstance(collector, pytest.Class):
+        raise pytest.UsageError(
+            f"{collector.nodeid}::{name}: mark module-level test functions with verifies(kind), not methods"
+        )
     run = collector.config.stash.get(RUN_KEY, None)
     if run is None:
         raise pytest.UsageError(NOTHING_TO_VERIFY)
@@ -673,9 +701,13 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     for arn, target in run.targets.items():
         for requirement in target.requirements.by_kind(marker.args[0]):
             case = case_id(target, requirement)
-            # The node id is made from `originalname` when one is given (pytest 9.2), so it is set
-            # after: Allure's fullName (and test case id) still names the function, as parametrize's do.
+            # pytest 9.2 makes the node id from `originalname` and a callspec when given, and keeps the
+            # parameters apart in it (as --lf and --nf read node ids back). So: the full name, then
+            # the node id with the case as its parameters, then the function's own name, so that
+            # Allure's fullName (and test case id) names the function, as parametrize's do.
             item = pytest.Function.from_parent(collector, name=f"{name}[{case}]", callobj=obj, keywords={case: True})
+            if hasattr(collector, "id"):
+                item._id = collector.id.child(name).with_params(case)
             item.originalname = name
             item.stash[CASE_KEY] = (arn, requirement.id)
             items.append(item)
@@ -705,11 +737,16 @@ def _allure_labels(run: Run, target: Target, requirement: Requirement) -> None:
 
 
 def _allure_parameters(role: str, requirement: str) -> None:
-    """Show the role and the requirement as parameters (they also make the result's history id)."""
+    """Show the role and the requirement as parameters; the combined one stays, hidden, in the history id.
+
+    (It was the test's parameter when the tests were parametrized: keeping it keeps every result's
+    history id, so Allure's trends carry on across versions.)
+    """
     import allure
 
     allure.dynamic.parameter("role", role)
     allure.dynamic.parameter("requirement", requirement)
+    allure.dynamic.parameter("verdict", (role, requirement), mode=allure.parameter_mode.HIDDEN)
 
 
 def _attach_exchanges_once(run: Run, facts: RoleFacts) -> None:

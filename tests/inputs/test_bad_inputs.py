@@ -168,6 +168,11 @@ CASES = [
     Case("non-ascii-account-digits", ("--role-arn", "arn:aws:iam::١٢٣٤٥٦٧٨٩٠١٢:role/X"), "non-ASCII"),
     Case("role-name-65-chars", ("--role-arn", "arn:aws:iam::123456789012:role/" + "r" * 65), "at most 64 characters"),
     Case("role-given-twice", ("--role-arn", ROLE, "--role-arn", ROLE), "is given twice"),
+    Case(
+        "role-named-twice-with-two-paths",
+        ("--role-arn", ROLE, "--role-arn", ROLE.replace(":role/", ":role/other-path/")),
+        "both name the role",
+    ),
     # Other options
     Case("unknown-region", ("--role-arn", ROLE, "--aws-region", "mars-east-1"), "'mars-east-1' is not an AWS region"),
     Case("region-of-other-partition", ("--role-arn", ROLE, "--aws-region", "cn-north-1"), "partition aws-cn"),

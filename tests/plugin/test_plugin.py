@@ -7,6 +7,7 @@ output. Outcomes are per test id, as ``-rA`` lists them; reasons come from the F
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -279,3 +280,110 @@ def test_failure_summary_keeps_teardown_output_while_silent_phases_are_forgotten
     result.assert_outcomes(passed=len(IDS) - 1, skipped=1, failed=1)
     result.stdout.fnmatch_lines(["*Captured stdout teardown*", "teardown says hello"])
     result.stdout.fnmatch_lines(["kept phase reports: 1; without output: 0"])
+
+
+def test_other_test_modules_collect_as_before(pytester: pytest.Pytester) -> None:
+    """The plugin loads in every pytest run of its environment: a module-level name that is not a
+    test function (a mark decorator, a mock) must not break collecting someone else's tests."""
+    pytester.makepyfile(
+        test_unrelated="""
+        from unittest.mock import Mock
+        from pytest import mark
+
+        thing = Mock()
+
+        @mark.parametrize("n", [1, 2])
+        def test_ok(n):
+            assert n
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_last_failed_reruns_only_the_failed_requirements(pytester: pytest.Pytester) -> None:
+    """``--lf`` after a run with failures selects exactly those requirements (node ids carry the
+    role and requirement as their parameters, as pytest reads them back from its cache)."""
+    args = [str(SUITE_DIR), "--role-arn", MISCONFIGURED, "--snapshot", str(DEMO_ACCOUNT)]
+    first = pytester.runpytest(*args)
+    failed = first.parseoutcomes()["failed"]
+    assert failed == len(EXPECTED_FAILING)
+    again = pytester.runpytest(*args, "--lf")
+    again.assert_outcomes(failed=failed)  # and nothing that passed ran again
+
+
+def test_durations_still_show_the_setup_phase(pytester: pytest.Pytester) -> None:
+    """Setup is where a role's facts are fetched and judged: ``--durations`` must still list it."""
+    result = pytester.runpytest(
+        str(SUITE_DIR),
+        "-p",
+        "no:cacheprovider",
+        "--role-arn",
+        COMPLIANT,
+        "--snapshot",
+        str(DEMO_ACCOUNT),
+        "--durations=5",
+        "--durations-min=0",
+    )
+    result.stdout.fnmatch_lines(["*slowest 5 durations*", "* setup *test_*"])
+
+
+@pytest.mark.parametrize(
+    ("source", "outcome"),
+    [
+        (
+            "import pytest\npytestmark = pytest.mark.verifies('instance-profile')\n\n"
+            "def test_profile(request):\n    assert_verdict(verdict_of(request))\n",
+            {"passed": 1},
+        ),
+        (
+            "import pytest\n\nclass TestRole:\n    @pytest.mark.verifies('instance-profile')\n"
+            "    def test_profile(self, request):\n        assert_verdict(verdict_of(request))\n",
+            "mark module-level test functions with verifies(kind), not methods",
+        ),
+    ],
+    ids=["module-pytestmark", "method"],
+)
+def test_verifies_on_a_module_works_and_on_a_method_is_refused(
+    pytester: pytest.Pytester, source: str, outcome: dict[str, int] | str
+) -> None:
+    """A module marked as a whole gets one test per role; a marked method is refused in one line
+    (it would otherwise run as one test with no verdict)."""
+    pytester.makepyfile(test_own="from verification.plugin import assert_verdict, verdict_of\n" + source)
+    result = pytester.runpytest(
+        "test_own.py", "-p", "no:cacheprovider", "--role-arn", COMPLIANT, "--snapshot", str(DEMO_ACCOUNT)
+    )
+    if isinstance(outcome, dict):
+        result.assert_outcomes(**outcome)
+    else:
+        assert result.ret != 0
+        assert outcome in "\n".join(result.outlines + result.errlines)
+
+
+#: Allure history ids that the previous release (parametrized tests) gave these results: Allure's
+#: trends and per-test history follow a test by this id from one night to the next.
+EARLIER_HISTORY_IDS = {
+    "instance-profile": "ae3c1a3b2ac0c1a8097bda0baebc0023",
+    "permission:ec2:DeleteSnapshot": "8ffbb65f9a192b7e7caa8b1c33b1fd78",
+}
+
+
+def test_allure_history_ids_carry_on_from_earlier_runs(pytester: pytest.Pytester) -> None:
+    pytester.runpytest(
+        str(SUITE_DIR),
+        "-p",
+        "no:cacheprovider",
+        "--role-arn",
+        MISCONFIGURED,
+        "--snapshot",
+        str(DEMO_ACCOUNT),
+        "-k",
+        "instance-profile or DeleteSnapshot",
+        "--alluredir",
+        "allure",
+    ).assert_outcomes(failed=2, deselected=len(IDS) - 2)
+    history = {}
+    for path in (pytester.path / "allure").glob("*-result.json"):
+        result = json.loads(path.read_text())
+        requirement = next(label["value"] for label in result["labels"] if label["name"] == "requirement")
+        history[requirement] = result["historyId"]
+    assert history == EARLIER_HISTORY_IDS

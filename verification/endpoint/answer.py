@@ -2,8 +2,8 @@
 
 moto's generic serializer looks every member up under several spellings and builds the document
 through xmltodict: about 20 ms for one simulation of 82 actions, most of the endpoint's CPU when a
-nightly run verifies a thousand roles. This writes the same bytes (a test compares the two on the
-demo account's answers) in a fraction of that. moto still answers every other operation, and every
+nightly run verifies a thousand roles. This writes the same bytes (a Hypothesis test compares the
+two on any value the output shapes admit) in a fraction of that. moto still answers every other operation, and every
 error.
 """
 
