@@ -1,9 +1,8 @@
-"""The pytest plugin: options, targets, parametrization, verdicts and the Allure output.
+"""The pytest plugin: options, targets, one test per role and requirement, verdicts and the Allure output.
 
 ``pytest --role-arn ARN`` (from the checkout, or with ``verification/suite`` named) runs one test per
 requirement per role. Facts about a role are fetched once per role and process (cached by the
-``Run``) and shared by that role's tests; each test's ``verdict`` fixture, parametrized with the
-(role, requirement) pair, judges one requirement.
+``Run``) and shared by that role's tests; each test's setup judges its (role, requirement) pair.
 """
 
 from __future__ import annotations
