@@ -1,15 +1,23 @@
 """Verify AWS IAM roles against documented requirement sets.
 
-Layers, with arrows pointing one way:
-- ``verification.policy``: the IAM policy engine (pure Python, no boto3, pytest or Allure);
-- ``verification.backends``: where facts about a role come from (live boto3, or an account snapshot);
-- ``verification.endpoint``: a local IAM endpoint (moto plus the engine for the Simulate* calls);
-- ``verification.plugin`` and ``verification.suite``: the only modules that know pytest and Allure.
+The layers, each a folder whose ``__init__`` says what it may import (``tests/test_layers.py`` checks):
+- ``policy``: the IAM policy engine (pure Python: no boto3, pytest or Allure);
+- ``requirements`` → ``backends`` (facts: live, snapshot) → ``verdicts``: the product's spine;
+- ``reporting``: evidence, remediation, Allure categories, the HTML report;
+- ``fleet``: targets, pacing, API accounting; ``safety``: read-only guard, redaction, size limits;
+- ``snapshot``: account snapshot files; ``endpoint``: the local IAM endpoint (moto + the engine);
+- ``plugin`` and ``suite``: the only modules that know pytest and Allure.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+from importlib.resources import files
 from pathlib import Path
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("veeam-role-verification")
+except PackageNotFoundError:  # pragma: no cover - run from a source tree that was never installed
+    __version__ = "0+unknown"
 
-#: The checkout's ``fixtures/`` folder: bundled requirement sets, the demo account, the verifier's policy.
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+#: The bundled data (``fixtures/`` in the repository, ``verification/fixtures`` in the wheel):
+#: requirement sets, the demo account, the verifier's policy.
+FIXTURES = Path(str(files("verification.fixtures")))

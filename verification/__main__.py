@@ -8,9 +8,9 @@ import sys
 #: command → "module:function"; each function takes the remaining argv and returns an exit code.
 COMMANDS = {
     "endpoint": ("verification.endpoint.cli:main", "run the local IAM endpoint (moto + the policy engine)"),
-    "snapshot": ("verification.snapshot_cli:main", "export an account snapshot for offline verification"),
-    "evidence": ("verification.evidence:main", "verify an evidence bundle's manifest"),
-    "report": ("verification.report:main", "turn allure-results into a single-file HTML report"),
+    "snapshot": ("verification.snapshot.export:main", "export an account snapshot for offline verification"),
+    "evidence": ("verification.reporting.evidence:main", "verify an evidence bundle's manifest"),
+    "report": ("verification.reporting.html:main", "turn allure-results into a single-file HTML report"),
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 import verification
 from tests.evidence.conftest import MISCONFIGURED, WORKER, Verification
 from verification import __version__
-from verification.evidence import main
+from verification.reporting.evidence import main
 from verification.requirements import DEFAULT_SET, load_requirement_set
 
 REQUIREMENTS = load_requirement_set(DEFAULT_SET)

@@ -11,7 +11,7 @@ import boto3
 from tests.evidence.conftest import APPLIANCE, DEMO_ACCOUNT, MISCONFIGURED, Verification, verify
 from verification.backends import RoleRef, create_backend
 from verification.endpoint import Endpoint
-from verification.remediation import NOT_HELP, check, propose
+from verification.reporting.remediation import NOT_HELP, check, propose
 from verification.requirements import DEFAULT_SET, load_requirement_set
 from verification.verdicts import AppliancePrincipal, gather, judge
 

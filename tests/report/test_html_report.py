@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from verification.report import GENERATOR_PACKAGE, external_loads, strip_analytics
+from verification.reporting.html import GENERATOR_PACKAGE, external_loads, strip_analytics
 
 REPO = Path(__file__).resolve().parents[2]
 MISCONFIGURED_ROLE = "arn:aws:iam::111122223333:role/veeam-worker-misconfigured"

@@ -1,6 +1,6 @@
 """Read-only, enforced: every IAM, STS and Organizations operation either passes the guard or is refused unsent.
 
-The expected allowlist is written out here independently of ``verification.readonly`` so that a
+The expected allowlist is written out here independently of ``verification.safety.readonly`` so that a
 widened pattern in the module fails a test instead of silently admitting a write.
 """
 
@@ -18,13 +18,13 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from verification import readonly
 from verification.backends.live import LiveBackend
+from verification.safety import readonly
 
-SOURCE = Path(readonly.__file__).resolve().parent
+SOURCE = Path(readonly.__file__).resolve().parents[1]
 #: The local endpoint seeds moto at 127.0.0.1 by design (create_role, put_role_policy, ...): it is the
 #: only package that may make its own clients. Everything else goes through readonly.client.
-EXEMPT = (SOURCE / "endpoint", SOURCE / "readonly.py")
+EXEMPT = (SOURCE / "endpoint", SOURCE / "safety" / "readonly.py")
 SERVICES = ("iam", "sts", "organizations")
 #: Verbs that change state; none of them may ever pass.
 MUTATING = (
@@ -145,7 +145,7 @@ def test_no_client_bypasses_the_guard() -> None:
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         if pattern.search(line) and "readonly.client(" not in line
     ]
-    assert offenders == [], "make these clients with verification.readonly.client(session, service, ...)"
+    assert offenders == [], "make these clients with verification.safety.readonly.client(session, service, ...)"
 
 
 def called_operations() -> dict[str, set[str]]:

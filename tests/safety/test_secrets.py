@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.run import ROOT, clean_env, run_suite, start_endpoint_process, stop_process
-from verification import redact
+from verification.safety import redact
 
 ACCESS_KEY = "AKIACANARY7Q2X5ZB4W9"
 SECRET_KEY = "canary-secret-9f3b61c2e07d4a58b6e1d2c3f4a5b6c7d8e9f0a1"

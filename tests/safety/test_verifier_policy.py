@@ -11,9 +11,9 @@ import pytest
 
 from tests.faults.run import ROOT, run_suite
 from tests.safety.test_readonly import called_operations
-from verification import readonly
 from verification.endpoint import Endpoint, start_endpoint
 from verification.requirements import load_requirement_set
+from verification.safety import readonly
 
 POLICY_FILE = ROOT / "fixtures" / "verifier-policy.json"
 ACCOUNT = "123456789012"

@@ -7,9 +7,9 @@ from pathlib import Path
 import yaml
 
 from tests.scale.conftest import Fleet, appliance_in, pattern_targets, run_suite
-from verification.accounting import ApiCounter
 from verification.backends import RoleRef
 from verification.backends.live import LiveBackend
+from verification.fleet.accounting import ApiCounter
 from verification.requirements import REQUIREMENTS_DIR, RequirementSet, load_requirement_set
 from verification.verdicts import AppliancePrincipal, gather
 

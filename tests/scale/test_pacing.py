@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from verification.errors import InputError
-from verification.pacing import DEFAULT_RATE, Pacer, TokenBucket, default_rate, parse_rate
+from verification.fleet.pacing import DEFAULT_RATE, Pacer, TokenBucket, default_rate, parse_rate
 
 
 class FakeClock:

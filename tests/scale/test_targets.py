@@ -11,7 +11,7 @@ import pytest
 from tests.scale.conftest import Fleet
 from verification.backends.live import LiveBackend
 from verification.errors import InputError
-from verification.targets import TargetSpec, load_targets, resolve
+from verification.fleet.targets import TargetSpec, load_targets, resolve
 
 GOOD = """
 targets:

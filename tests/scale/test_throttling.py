@@ -12,10 +12,10 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from tests.scale.conftest import Fleet, appliance_in
-from verification.accounting import ApiCounter
 from verification.backends import RoleRef
 from verification.backends.live import LiveBackend
 from verification.errors import CheckError
+from verification.fleet.accounting import ApiCounter
 from verification.requirements import load_requirement_set
 from verification.verdicts import AppliancePrincipal, RoleFacts, gather, judge
 

@@ -17,7 +17,7 @@ from verification.backends.snapshot import SnapshotBackend
 from verification.endpoint import Endpoint
 from verification.endpoint.seed import seed_account
 from verification.snapshot import load_snapshot
-from verification.snapshot_cli import capture_scps, export_snapshot, main
+from verification.snapshot.export import capture_scps, export_snapshot, main
 
 EXPORT_ACCOUNT = "310000000001"
 ORG_ACCOUNT = "310000000002"

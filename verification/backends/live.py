@@ -17,8 +17,7 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 
-from verification import __version__, readonly, redact
-from verification.accounting import ApiCounter
+from verification import __version__
 from verification.backends import (
     Backend,
     CallerIdentity,
@@ -29,7 +28,9 @@ from verification.backends import (
     SimulationResult,
 )
 from verification.errors import CheckError, InputError
-from verification.pacing import Pacer
+from verification.fleet.accounting import ApiCounter
+from verification.fleet.pacing import Pacer
+from verification.safety import readonly, redact
 
 #: What the verifying identity needs; said in every AccessDenied message.
 VERIFIER_POLICY_HINT = (

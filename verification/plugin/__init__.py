@@ -23,14 +23,14 @@ import pytest
 import yaml
 
 from verification import FIXTURES, __version__
-from verification.accounting import ApiCounter
 from verification.backends import Backend, CallerIdentity, RoleRef, create_backend
 from verification.errors import CheckError, InputError
-from verification.pacing import DEFAULT_RATE, Pacer, default_rate, parse_rate
+from verification.fleet.accounting import ApiCounter
+from verification.fleet.pacing import DEFAULT_RATE, Pacer, default_rate, parse_rate
 from verification.requirements import DEFAULT_SET, Requirement, RequirementSet, load_requirement_set
 from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, gather, judge
 
-SUITE_DIR = Path(__file__).resolve().parent / "suite"
+SUITE_DIR = Path(__file__).resolve().parent.parent / "suite"
 DEFAULT_RESULTS = Path("reports") / "allure-results"
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 NOTHING_TO_VERIFY = (
@@ -360,7 +360,7 @@ def _pacing_and_accounting(option: Any, counter: ApiCounter) -> dict[str, Any]:
 
 def _build_targets_run(config: pytest.Config) -> Run:
     """A run from ``--targets``: patterns resolved once (ListRoles) in the controller, never in xdist workers."""
-    from verification.targets import Resolved, load_targets, resolve
+    from verification.fleet.targets import Resolved, load_targets, resolve
 
     option = config.option
     if option.role_arns or option.demo or option.snapshot:
@@ -427,7 +427,7 @@ def _check_snapshot_targets(run: Run) -> None:
     so nothing is parsed twice; the evidence it recorded is dropped (the tests record their own).
     """
     from verification.backends.snapshot import SnapshotBackend
-    from verification.limits import PolicySizeError, check_account_role
+    from verification.safety.limits import PolicySizeError, check_account_role
 
     backend = run.backend()
     assert isinstance(backend, SnapshotBackend)
@@ -538,7 +538,7 @@ class _XdistHooks:
         """--dist loadgroup: an account per work unit when paced, else a role (see ``account_scheduling``)."""
         if config.getoption("dist") != "loadgroup":
             return None
-        from verification.pacing import account_scheduling
+        from verification.fleet.pacing import account_scheduling
 
         return account_scheduling(config, log, None if self.run.paced else self.run.case_roles())
 
@@ -568,7 +568,7 @@ EVIDENCE_KEY = pytest.StashKey[_EvidenceState]()
 
 def _configure_evidence(config: pytest.Config, run: Run) -> None:
     """Settle the bundle folder (the controller's choice, passed to xdist workers)."""
-    from verification.evidence import default_dir
+    from verification.reporting.evidence import default_dir
 
     worker_input = getattr(config, "workerinput", None) or {}
     started = datetime.now(UTC)
@@ -580,7 +580,7 @@ def _configure_evidence(config: pytest.Config, run: Run) -> None:
 
 def _role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> None:
     """Write a role's evidence once per process, and attach its checked remediation to Allure."""
-    from verification import evidence
+    from verification.reporting import evidence
 
     state = config.stash.get(EVIDENCE_KEY, None)
     if state is None or facts.ref.arn in state.written:
@@ -616,7 +616,7 @@ class _EvidenceHooks:
         self.run = run
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from verification import evidence
+        from verification.reporting import evidence
 
         state = session.config.stash[EVIDENCE_KEY]
         if not (state.bundle / "roles").is_dir():
@@ -916,7 +916,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     folder = Path(results)
     folder.mkdir(parents=True, exist_ok=True)
-    from verification.allure_categories import categories
+    from verification.reporting.categories import categories
 
     (folder / "categories.json").write_text(json.dumps(categories(), indent=2))
     caller = _caller(run)

@@ -40,7 +40,7 @@ from typing import Any
 from verification import __version__
 from verification.backends import Backend, SimulationResult
 from verification.errors import CheckError
-from verification.remediation import POLICY_FILE, TRUST_FILE, CheckedRemediation, check, propose
+from verification.reporting.remediation import POLICY_FILE, TRUST_FILE, CheckedRemediation, check, propose
 from verification.requirements import RequirementSet
 from verification.snapshot import FORMAT as SNAPSHOT_FORMAT
 from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, judge

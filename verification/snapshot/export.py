@@ -24,8 +24,9 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from verification import __version__, readonly
+from verification import __version__
 from verification.errors import CheckError, InputError
+from verification.safety import readonly
 from verification.snapshot import FORMAT
 
 #: Error codes of a caller that may not make the call.

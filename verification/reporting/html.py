@@ -30,7 +30,7 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
-from verification.allure_categories import categories
+from verification.reporting.categories import categories
 
 #: The generator this harness is tested with; package.json pins the same version.
 GENERATOR_PACKAGE = "allure-commandline"
