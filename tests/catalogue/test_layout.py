@@ -1,0 +1,145 @@
+"""The whole appliance in one run: docs/veeam-layout.md's targets file, as written, on the local endpoint.
+
+Every role is seeded with exactly what its set asks for (conditions as the page writes them), except
+three faults in account 333333333333: the EC2 backup-and-restore role lacks an action both of its
+sets need, the worker role is in no instance profile, and the EFS role's indexing grant is
+conditioned on another tag. The run must fail those three roles, for those reasons only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.scale.conftest import iam_in, run_suite
+from verification.endpoint import start_endpoint
+from verification.requirements import RequirementSet, load_requirement_set
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "veeam-layout.md"
+APPLIANCE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
+FAULTY = "333333333333"
+
+
+def doc_targets() -> dict[str, Any]:
+    """The targets block of docs/veeam-layout.md."""
+    text = DOC.read_text()
+    block = text.split("<!-- targets", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    data: dict[str, Any] = yaml.safe_load(block)
+    return data
+
+
+def _policy_documents(requirements: RequirementSet, *, drop: str = "", other_tag: bool = False) -> list[str]:
+    statements: list[dict[str, Any]] = []
+    plain = [r.action for r in requirements.by_kind("permission") if not r.context and r.action != drop]
+    for start in range(0, len(plain), 100):  # managed policies stay under IAM's size limit
+        statements.append({"Effect": "Allow", "Action": plain[start : start + 100], "Resource": "*"})
+    for r in requirements.by_kind("permission"):
+        if r.context:
+            condition = {k: v[0] for k, v in r.context}
+            if other_tag:
+                condition = {k.replace("EfsIndexWorker", "Other"): v for k, v in condition.items()}
+            when = {"StringEquals": condition}
+            statements.append({"Effect": "Allow", "Action": r.action, "Resource": r.resource, "Condition": when})
+    return [json.dumps({"Version": "2012-10-17", "Statement": [s]}) for s in statements]
+
+
+def _seed_role(url: str, account: str, name: str, requirements: RequirementSet) -> None:
+    iam = iam_in(url, account)
+    services = [r.principal[0][1] for r in requirements.by_kind("trust") if isinstance(r.principal, tuple)]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": APPLIANCE}, "Action": "sts:AssumeRole"},
+            *({"Effect": "Allow", "Principal": {"Service": s}, "Action": "sts:AssumeRole"} for s in services),
+        ],
+    }
+    if name == "VeeamImpersonation":
+        trust["Statement"] = [trust["Statement"][0] | {"Principal": {"Service": "ec2.amazonaws.com"}}]
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    faulty = account == FAULTY
+    drop = "ec2:DescribeInstances" if faulty and name == "VeeamEC2BackupRestore" else ""
+    other_tag = faulty and name == "VeeamEFSBackup"
+    for number, document in enumerate(_policy_documents(requirements, drop=drop, other_tag=other_tag)):
+        arn = iam.create_policy(PolicyName=f"{name}-{number}", PolicyDocument=document)["Policy"]["Arn"]
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    if requirements.by_kind("instance-profile") and not (faulty and name == "VeeamWorker"):
+        iam.create_instance_profile(InstanceProfileName=name)
+        iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+
+
+@pytest.fixture(scope="module")
+def layout_run(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> str:
+    workdir = tmp_path_factory.mktemp("layout")
+    targets = doc_targets()
+    (workdir / "veeam-layout.yaml").write_text(yaml.safe_dump(targets))
+    with start_endpoint() as endpoint:
+        for entry in targets["targets"]:
+            arn = entry.get("role_arn") or f"arn:aws:iam::{entry['account']}:role/{entry['role_name']}"
+            account, name = arn.split(":")[4], arn.rsplit("/", 1)[-1]
+            _seed_role(endpoint.url, account, name, load_requirement_set(entry["requirements"]))
+        result = run_suite(
+            [
+                "--targets",
+                str(workdir / "veeam-layout.yaml"),
+                "--endpoint-url",
+                endpoint.url,
+                "--appliance-principal",
+                APPLIANCE,
+                "-n",
+                "2",
+                "-rA",
+            ],
+            workdir,
+        )
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        yield patch
+
+
+def test_the_documented_layout_names_every_role_and_a_set_for_each() -> None:
+    entries = doc_targets()["targets"]
+    assert len(entries) == 15
+    for entry in entries:
+        assert load_requirement_set(entry["requirements"]).requirements
+
+
+def test_every_role_is_verified_and_only_the_three_faults_fail(layout_run: str) -> None:
+    summary = layout_run.split("role verification", 1)[1]
+    failed = re.findall(r"^FAILED (arn:aws:iam::\d+:role/\w+): (\d+) passed, (\d+) failed, (\d+) broken", summary, re.M)
+    ok = re.findall(r"^ok\s+(arn:aws:iam::\d+:role/\w+): (\d+) passed, 0 failed, 0 broken", summary, re.M)
+    assert sorted(arn for arn, *_ in failed) == [
+        "arn:aws:iam::333333333333:role/VeeamEC2BackupRestore",
+        "arn:aws:iam::333333333333:role/VeeamEFSBackup",
+        "arn:aws:iam::333333333333:role/VeeamWorker",
+    ]
+    failures = {arn.rsplit("/", 1)[-1]: (int(bad), int(broken)) for arn, _, bad, broken in failed}
+    assert failures == {"VeeamEC2BackupRestore": (1, 0), "VeeamEFSBackup": (3, 0), "VeeamWorker": (1, 0)}
+    assert len(ok) == 12
+    passed = {arn.split("::")[1]: int(count) for arn, count in ok}
+    # The 450-action role: 450 permissions, 4 trusted principals, an instance profile.
+    assert passed["111111111111:role/VeeamDefaultBackupRestore"] == 455
+
+
+def test_a_shared_requirement_fails_once_and_its_id_names_both_sets(layout_run: str) -> None:
+    failing = re.findall(r"^FAILED \S+\[(333333333333/\S+)\]", layout_run, re.M)
+    assert sorted(failing) == [
+        "333333333333/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances",
+        "333333333333/VeeamEFSBackup-permission:ec2:CreateTags"
+        "?aws:RequestTag/EfsIndexWorker=EfsIndexWorker&ec2:CreateAction=RunInstances",
+        "333333333333/VeeamEFSBackup-permission:ec2:StartInstances?ec2:ResourceTag/EfsIndexWorker=EfsIndexWorker",
+        "333333333333/VeeamEFSBackup-permission:ec2:TerminateInstances?ec2:ResourceTag/EfsIndexWorker=EfsIndexWorker",
+        "333333333333/VeeamWorker-instance-profile",
+    ]
