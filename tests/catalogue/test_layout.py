@@ -52,15 +52,13 @@ def _policy_documents(requirements: RequirementSet, *, drop: str = "", other_tag
 def _seed_role(url: str, account: str, name: str, requirements: RequirementSet) -> None:
     iam = iam_in(url, account)
     services = [r.principal[0][1] for r in requirements.by_kind("trust") if isinstance(r.principal, tuple)]
+    principals: list[dict[str, str]] = [{"AWS": APPLIANCE}, *({"Service": s} for s in services)]
+    if name == "VeeamImpersonation":  # attached to the appliance instance; its set asks nothing of its trust
+        principals = [{"Service": "ec2.amazonaws.com"}]
     trust = {
         "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": APPLIANCE}, "Action": "sts:AssumeRole"},
-            *({"Effect": "Allow", "Principal": {"Service": s}, "Action": "sts:AssumeRole"} for s in services),
-        ],
+        "Statement": [{"Effect": "Allow", "Principal": p, "Action": "sts:AssumeRole"} for p in principals],
     }
-    if name == "VeeamImpersonation":
-        trust["Statement"] = [trust["Statement"][0] | {"Principal": {"Service": "ec2.amazonaws.com"}}]
     iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
     faulty = account == FAULTY
     drop = "ec2:DescribeInstances" if faulty and name == "VeeamEC2BackupRestore" else ""
