@@ -72,7 +72,7 @@ def _seed_role(url: str, account: str, name: str, requirements: RequirementSet) 
 
 
 @pytest.fixture(scope="module")
-def layout_run(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> str:
+def layout_run(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> tuple[str, Path]:
     workdir = tmp_path_factory.mktemp("layout")
     targets = doc_targets()
     (workdir / "veeam-layout.yaml").write_text(yaml.safe_dump(targets))
@@ -96,7 +96,7 @@ def layout_run(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pyt
             workdir,
         )
     assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
-    return result.stdout
+    return result.stdout, workdir
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,8 @@ def test_the_documented_layout_names_every_role_and_a_set_for_each() -> None:
         assert load_requirement_set(entry["requirements"]).requirements
 
 
-def test_every_role_is_verified_and_only_the_three_faults_fail(layout_run: str) -> None:
-    summary = layout_run.split("role verification", 1)[1]
+def test_every_role_is_verified_and_only_the_three_faults_fail(layout_run: tuple[str, Path]) -> None:
+    summary = layout_run[0].split("role verification", 1)[1]
     failed = re.findall(r"^FAILED (arn:aws:iam::\d+:role/\w+): (\d+) passed, (\d+) failed, (\d+) broken", summary, re.M)
     ok = re.findall(r"^ok\s+(arn:aws:iam::\d+:role/\w+): (\d+) passed, 0 failed, 0 broken", summary, re.M)
     assert sorted(arn for arn, *_ in failed) == [
@@ -131,8 +131,8 @@ def test_every_role_is_verified_and_only_the_three_faults_fail(layout_run: str) 
     assert passed["111111111111:role/VeeamDefaultBackupRestore"] == 455
 
 
-def test_a_shared_requirement_fails_once_and_its_id_names_both_sets(layout_run: str) -> None:
-    failing = re.findall(r"^FAILED \S+\[(333333333333/\S+)\]", layout_run, re.M)
+def test_a_shared_requirement_fails_once_and_its_id_names_both_sets(layout_run: tuple[str, Path]) -> None:
+    failing = re.findall(r"^FAILED \S+\[(333333333333/\S+)\]", layout_run[0], re.M)
     assert sorted(failing) == [
         "333333333333/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances",
         "333333333333/VeeamEFSBackup-permission:ec2:CreateTags"
@@ -140,4 +140,22 @@ def test_a_shared_requirement_fails_once_and_its_id_names_both_sets(layout_run: 
         "333333333333/VeeamEFSBackup-permission:ec2:StartInstances?ec2:ResourceTag/EfsIndexWorker=EfsIndexWorker",
         "333333333333/VeeamEFSBackup-permission:ec2:TerminateInstances?ec2:ResourceTag/EfsIndexWorker=EfsIndexWorker",
         "333333333333/VeeamWorker-instance-profile",
+    ]
+
+
+def test_the_evidence_bundle_replays_a_union_and_a_selection(layout_run: tuple[str, Path]) -> None:
+    """The bundle keeps every file of a union and the parts a run chose, and its replay verifies the same."""
+    _, workdir = layout_run
+    [bundle] = (workdir / "reports" / "evidence").iterdir()
+    run = json.loads((bundle / "run.json").read_text())
+    files = {r["file"] for r in run["requirement_sets"]}
+    assert "requirements/veeam-ec2-backup.yaml+requirements/veeam-ec2-restore.yaml" in files
+    assert "requirements/veeam-efs-backup.yaml:policy,indexing" in files
+    [command] = [c for c in run["replay"]["commands"] if "veeam-ec2-restore.yaml" in c]
+    args = [arg.replace("DIR/", f"{bundle}/") for arg in command.split()[1:]]
+    replay = run_suite([*args, "-rA"], workdir)
+    assert replay.returncode == 1, replay.stdout[-3000:] + replay.stderr[-2000:]
+    failing = re.findall(r"^FAILED \S+\[(\S+)\]", replay.stdout, re.M)
+    assert failing == [
+        "333333333333/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances"
     ]

@@ -113,6 +113,8 @@ class RequirementSet:
     feature: str
     requirements: tuple[Requirement, ...]
     path: Path
+    #: The file's SHA-256; for a selection of parts, of the file's hash and the choice; for a union,
+    #: of its members' hashes.
     sha256: str
     #: How the run named it (``veeam-ec2-backup:base``, ``a+b``); the file's stem when loaded whole.
     name: str = ""
@@ -124,6 +126,17 @@ class RequirementSet:
     notes: tuple[str, ...] = ()
     #: The whole sets a union was made of (empty for a single set).
     members: tuple[RequirementSet, ...] = ()
+
+    @property
+    def sources(self) -> tuple[RequirementSet, ...]:
+        """The whole-file sets this one was made of: the members of a union, else itself."""
+        return self.members or (self,)
+
+    @property
+    def selection(self) -> str:
+        """``:PART,PART`` when only some of the file's parts were chosen, else empty."""
+        everything = tuple(name for name, _ in self.parts)
+        return f":{','.join(self.selected)}" if self.parts and self.selected != everything else ""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -208,7 +221,9 @@ def _load_one(spec: str) -> RequirementSet:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise InputError(f"requirement set {path}: not valid YAML/JSON{where}") from None
-    loaded = parse_requirement_set(data, path=path, sha256=hashlib.sha256(raw).hexdigest(), name=name)
+    # A file is named by its stem, so a replay from a bundle's copy gives the same test ids.
+    label = path.stem if Path(name).suffix in (".yaml", ".yml", ".json") else name
+    loaded = parse_requirement_set(data, path=path, sha256=hashlib.sha256(raw).hexdigest(), name=label)
     return select_parts(loaded, parts.split(",")) if parts else loaded
 
 
@@ -230,6 +245,8 @@ def select_parts(requirements: RequirementSet, parts: list[str]) -> RequirementS
         requirements=tuple(replace(r, sets=(name,)) for r in kept),
         name=name,
         selected=chosen,
+        # What was verified is the file *and* the choice: two selections of one file are two sets.
+        sha256=hashlib.sha256(f"{requirements.sha256}:{','.join(chosen)}".encode()).hexdigest(),
     )
 
 
