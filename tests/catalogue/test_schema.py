@@ -56,6 +56,8 @@ def test_a_union_verifies_a_shared_requirement_once_and_names_its_sets() -> None
     assert shared.sets == ("veeam-ec2-backup", "veeam-ec2-restore")
     assert both.by_id("veeam-ec2-backup/permission:ebs:ListChangedBlocks").sets == ("veeam-ec2-backup",)
     assert [r.id for r in both.by_kind("trust")] == ["veeam-ec2-backup+veeam-ec2-restore/trust:appliance"]
+    assert both.features_of(shared) == ("EC2 backup role", "EC2 restore role")
+    assert backup.features_of(backup.by_id("permission:ec2:DescribeInstances")) == ("EC2 backup role",)
     assert both.name == "veeam-ec2-backup+veeam-ec2-restore" and [m.name for m in both.members] == [
         "veeam-ec2-backup",
         "veeam-ec2-restore",

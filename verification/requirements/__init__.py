@@ -132,6 +132,11 @@ class RequirementSet:
         """The whole-file sets this one was made of: the members of a union, else itself."""
         return self.members or (self,)
 
+    def features_of(self, requirement: Requirement) -> tuple[str, ...]:
+        """The Allure feature of each set a requirement comes from (one, unless a union's sets share it)."""
+        named = tuple(m.feature for m in self.members if m.name in requirement.sets)
+        return named or (self.feature,)
+
     @property
     def selection(self) -> str:
         """``:PART,PART`` when only some of the file's parts were chosen, else empty."""
