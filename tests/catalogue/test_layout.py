@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "veeam-layout.md"
 APPLIANCE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
 FAULTY = "333333333333"
+#: The account the endpoint gives the suite's own (dummy) credentials.
+DEFAULT_ACCOUNT = "123456789012"
 
 
 def doc_targets() -> dict[str, Any]:
@@ -72,29 +75,24 @@ def _seed_role(url: str, account: str, name: str, requirements: RequirementSet) 
 
 
 @pytest.fixture(scope="module")
-def layout_run(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> tuple[str, Path]:
-    workdir = tmp_path_factory.mktemp("layout")
-    targets = doc_targets()
-    (workdir / "veeam-layout.yaml").write_text(yaml.safe_dump(targets))
+def layout_endpoint(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
+    """The local endpoint holding every role of the layout, and one union role in the default account."""
     with start_endpoint() as endpoint:
-        for entry in targets["targets"]:
+        for entry in doc_targets()["targets"]:
             arn = entry.get("role_arn") or f"arn:aws:iam::{entry['account']}:role/{entry['role_name']}"
             account, name = arn.split(":")[4], arn.rsplit("/", 1)[-1]
             _seed_role(endpoint.url, account, name, load_requirement_set(entry["requirements"]))
-        result = run_suite(
-            [
-                "--targets",
-                str(workdir / "veeam-layout.yaml"),
-                "--endpoint-url",
-                endpoint.url,
-                "--appliance-principal",
-                APPLIANCE,
-                "-n",
-                "2",
-                "-rA",
-            ],
-            workdir,
-        )
+        union = load_requirement_set("veeam-ec2-backup+veeam-ec2-restore")
+        _seed_role(endpoint.url, DEFAULT_ACCOUNT, "VeeamEC2BackupRestore", union)
+        yield endpoint.url
+
+
+@pytest.fixture(scope="module")
+def layout_run(tmp_path_factory: pytest.TempPathFactory, layout_endpoint: str) -> tuple[str, Path]:
+    workdir = tmp_path_factory.mktemp("layout")
+    (workdir / "veeam-layout.yaml").write_text(yaml.safe_dump(doc_targets()))
+    args = ["--targets", str(workdir / "veeam-layout.yaml"), "--endpoint-url", layout_endpoint]
+    result = run_suite([*args, "--appliance-principal", APPLIANCE, "-n", "2", "-rA"], workdir)
     assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
     return result.stdout, workdir
 
@@ -159,3 +157,32 @@ def test_the_evidence_bundle_replays_a_union_and_a_selection(layout_run: tuple[s
     assert failing == [
         "333333333333/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances"
     ]
+
+
+def test_requirements_given_twice_verify_the_union_with_labels_naming_both_sets(
+    layout_endpoint: str, tmp_path: Path
+) -> None:
+    """``--requirements A --requirements B``: one test per requirement of the union, a shared one once."""
+    arn = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/VeeamEC2BackupRestore"
+    results = tmp_path / "allure"
+    args = ["--role-arn", arn, "--endpoint-url", layout_endpoint, "--appliance-principal", APPLIANCE]
+    sets = ["--requirements", "veeam-ec2-backup", "--requirements", "veeam-ec2-restore"]
+    run = run_suite([*args, *sets, "--alluredir", str(results), "-v"], tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    union = load_requirement_set("veeam-ec2-backup+veeam-ec2-restore")
+    assert f"{len(union.requirements)} passed" in run.stdout
+    assert len(union.requirements) == 1 + len(set(union.actions)) == 94  # 78 + 72 actions, 57 shared
+    assert "requirements: veeam-ec2-backup+veeam-ec2-restore " in run.stdout
+    shared = (
+        f"{DEFAULT_ACCOUNT}/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances"
+    )
+    assert run.stdout.count(f"[{shared}] PASSED") == 1
+    labelled = []
+    for path in results.glob("*-result.json"):
+        result = json.loads(path.read_text())
+        labels = [(label["name"], label["value"]) for label in result["labels"]]
+        if ("requirement", shared.split("-", 1)[1]) in labels:
+            labelled.append(labels)
+    [labels] = labelled
+    assert [v for k, v in labels if k == "feature"] == ["EC2 backup role", "EC2 restore role"]
+    assert {"veeam-ec2-backup", "veeam-ec2-restore"} <= {v for k, v in labels if k == "tag"}
