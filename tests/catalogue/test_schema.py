@@ -151,3 +151,24 @@ def test_a_declared_part_without_permissions_is_refused(tmp_path: Path) -> None:
     data["parts"].pop()
     path.write_text(yaml.safe_dump(data))
     assert load_requirement_set(f"{path}:all").actions == load_requirement_set("veeam-flr-worker-prod").actions
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["veeam-ec2-backup:restore"], "has no part 'restore': its parts are base, production-workers"),
+        (["veeam-ec2-backup", "veeam-ec2-backup"], "is named twice"),
+    ],
+)
+def test_a_bad_requirements_option_is_one_line_before_any_call(tmp_path: Path, sets: list[str], message: str) -> None:
+    """Through pytest: one line naming the fault, a usage-error exit, no test and no API call."""
+    from tests.scale.conftest import run_suite
+
+    args = ["--role-arn", "arn:aws:iam::111111111111:role/R", "--endpoint-url", "http://127.0.0.1:9"]
+    for name in sets:
+        args += ["--requirements", name]
+    result = run_suite(args, tmp_path)
+    assert result.returncode == 4, result.stdout[-2000:] + result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and message in errors[0]
+    assert "passed" not in result.stdout and "connect" not in (result.stdout + result.stderr).lower()
