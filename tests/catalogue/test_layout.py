@@ -1,7 +1,7 @@
 """The whole appliance in one run: docs/veeam-layout.md's targets file, as written, on the local endpoint.
 
 Every role is seeded with exactly what its set asks for (conditions as the page writes them), except
-three faults in account 333333333333: the EC2 backup-and-restore role lacks an action both of its
+three faults in account 300000000003: the EC2 backup-and-restore role lacks an action both of its
 sets need, the worker role is in no instance profile, and the EFS role's indexing grant is
 conditioned on another tag. The run must fail those three roles, for those reasons only.
 """
@@ -23,10 +23,8 @@ from verification.requirements import RequirementSet, load_requirement_set
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "veeam-layout.md"
-APPLIANCE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
-FAULTY = "333333333333"
-#: The account the endpoint gives the suite's own (dummy) credentials.
-DEFAULT_ACCOUNT = "123456789012"
+APPLIANCE = "arn:aws:iam::100000000001:role/VeeamImpersonation"
+FAULTY = "300000000003"
 
 
 def doc_targets() -> dict[str, Any]:
@@ -76,14 +74,12 @@ def _seed_role(url: str, account: str, name: str, requirements: RequirementSet) 
 
 @pytest.fixture(scope="module")
 def layout_endpoint(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
-    """The local endpoint holding every role of the layout, and one union role in the default account."""
+    """The local endpoint holding every role of the layout (accounts no other test uses: moto state is per process)."""
     with start_endpoint() as endpoint:
         for entry in doc_targets()["targets"]:
             arn = entry.get("role_arn") or f"arn:aws:iam::{entry['account']}:role/{entry['role_name']}"
             account, name = arn.split(":")[4], arn.rsplit("/", 1)[-1]
             _seed_role(endpoint.url, account, name, load_requirement_set(entry["requirements"]))
-        union = load_requirement_set("veeam-ec2-backup+veeam-ec2-restore")
-        _seed_role(endpoint.url, DEFAULT_ACCOUNT, "VeeamEC2BackupRestore", union)
         yield endpoint.url
 
 
@@ -117,27 +113,27 @@ def test_every_role_is_verified_and_only_the_three_faults_fail(layout_run: tuple
     failed = re.findall(r"^FAILED (arn:aws:iam::\d+:role/\w+): (\d+) passed, (\d+) failed, (\d+) broken", summary, re.M)
     ok = re.findall(r"^ok\s+(arn:aws:iam::\d+:role/\w+): (\d+) passed, 0 failed, 0 broken", summary, re.M)
     assert sorted(arn for arn, *_ in failed) == [
-        "arn:aws:iam::333333333333:role/VeeamEC2BackupRestore",
-        "arn:aws:iam::333333333333:role/VeeamEFSBackup",
-        "arn:aws:iam::333333333333:role/VeeamWorker",
+        "arn:aws:iam::300000000003:role/VeeamEC2BackupRestore",
+        "arn:aws:iam::300000000003:role/VeeamEFSBackup",
+        "arn:aws:iam::300000000003:role/VeeamWorker",
     ]
     failures = {arn.rsplit("/", 1)[-1]: (int(bad), int(broken)) for arn, _, bad, broken in failed}
     assert failures == {"VeeamEC2BackupRestore": (1, 0), "VeeamEFSBackup": (3, 0), "VeeamWorker": (1, 0)}
     assert len(ok) == 12
     passed = {arn.split("::")[1]: int(count) for arn, count in ok}
     # The 450-action role: 450 permissions, 4 trusted principals, an instance profile.
-    assert passed["111111111111:role/VeeamDefaultBackupRestore"] == 455
+    assert passed["100000000001:role/VeeamDefaultBackupRestore"] == 455
 
 
 def test_a_shared_requirement_fails_once_and_its_id_names_both_sets(layout_run: tuple[str, Path]) -> None:
-    failing = re.findall(r"^FAILED \S+\[(333333333333/\S+)\]", layout_run[0], re.M)
+    failing = re.findall(r"^FAILED \S+\[(300000000003/\S+)\]", layout_run[0], re.M)
     assert sorted(failing) == [
-        "333333333333/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances",
-        "333333333333/VeeamEFSBackup-permission:ec2:CreateTags"
+        "300000000003/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances",
+        "300000000003/VeeamEFSBackup-permission:ec2:CreateTags"
         "?aws:RequestTag/EfsIndexWorker=EfsIndexWorker&ec2:CreateAction=RunInstances",
-        "333333333333/VeeamEFSBackup-permission:ec2:StartInstances?ec2:ResourceTag/EfsIndexWorker=EfsIndexWorker",
-        "333333333333/VeeamEFSBackup-permission:ec2:TerminateInstances?ec2:ResourceTag/EfsIndexWorker=EfsIndexWorker",
-        "333333333333/VeeamWorker-instance-profile",
+        "300000000003/VeeamEFSBackup-permission:ec2:StartInstances?ec2:ResourceTag/EfsIndexWorker=EfsIndexWorker",
+        "300000000003/VeeamEFSBackup-permission:ec2:TerminateInstances?ec2:ResourceTag/EfsIndexWorker=EfsIndexWorker",
+        "300000000003/VeeamWorker-instance-profile",
     ]
 
 
@@ -155,7 +151,7 @@ def test_the_evidence_bundle_replays_a_union_and_a_selection(layout_run: tuple[s
     assert replay.returncode == 1, replay.stdout[-3000:] + replay.stderr[-2000:]
     failing = re.findall(r"^FAILED \S+\[(\S+)\]", replay.stdout, re.M)
     assert failing == [
-        "333333333333/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances"
+        "300000000003/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances"
     ]
 
 
@@ -163,9 +159,19 @@ def test_requirements_given_twice_verify_the_union_with_labels_naming_both_sets(
     layout_endpoint: str, tmp_path: Path
 ) -> None:
     """``--requirements A --requirements B``: one test per requirement of the union, a shared one once."""
-    arn = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/VeeamEC2BackupRestore"
+    account = "200000000002"
+    entry = {"role_arn": f"arn:aws:iam::{account}:role/VeeamEC2BackupRestore"}
+    entry["assume_role_arn"] = f"arn:aws:iam::{account}:role/RoleVerification"
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump({"targets": [entry]}))
     results = tmp_path / "allure"
-    args = ["--role-arn", arn, "--endpoint-url", layout_endpoint, "--appliance-principal", APPLIANCE]
+    args = [
+        "--targets",
+        str(tmp_path / "one.yaml"),
+        "--endpoint-url",
+        layout_endpoint,
+        "--appliance-principal",
+        APPLIANCE,
+    ]
     sets = ["--requirements", "veeam-ec2-backup", "--requirements", "veeam-ec2-restore"]
     run = run_suite([*args, *sets, "--alluredir", str(results), "-v"], tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
@@ -173,9 +179,7 @@ def test_requirements_given_twice_verify_the_union_with_labels_naming_both_sets(
     assert f"{len(union.requirements)} passed" in run.stdout
     assert len(union.requirements) == 1 + len(set(union.actions)) == 94  # 78 + 72 actions, 57 shared
     assert "requirements: veeam-ec2-backup+veeam-ec2-restore " in run.stdout
-    shared = (
-        f"{DEFAULT_ACCOUNT}/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances"
-    )
+    shared = f"{account}/VeeamEC2BackupRestore-veeam-ec2-backup+veeam-ec2-restore/permission:ec2:DescribeInstances"
     assert run.stdout.count(f"[{shared}] PASSED") == 1
     labelled = []
     for path in results.glob("*-result.json"):
