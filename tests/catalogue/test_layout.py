@@ -190,3 +190,29 @@ def test_requirements_given_twice_verify_the_union_with_labels_naming_both_sets(
     [labels] = labelled
     assert [v for k, v in labels if k == "feature"] == ["EC2 backup role", "EC2 restore role"]
     assert {"veeam-ec2-backup", "veeam-ec2-restore"} <= {v for k, v in labels if k == "tag"}
+
+
+def test_the_450_action_role_costs_four_calls(layout_endpoint: str) -> None:
+    """One GetRole, one ListInstanceProfilesForRole, one simulation page for 450 actions, one appliance side."""
+    from verification.backends import RoleRef
+    from verification.backends.live import LiveBackend
+    from verification.fleet.accounting import ApiCounter
+    from verification.verdicts import AppliancePrincipal, gather
+
+    account = "100000000001"
+    counter = ApiCounter()
+    backend = LiveBackend(
+        endpoint_url=layout_endpoint,
+        assume_role_arn=f"arn:aws:iam::{account}:role/RoleVerification",
+        counter=counter,
+    )
+    requirements = load_requirement_set("veeam-default-backup-restore")
+    ref = RoleRef.parse(f"arn:aws:iam::{account}:role/VeeamDefaultBackupRestore")
+    facts = gather(backend, ref, requirements, AppliancePrincipal.parse(APPLIANCE))
+    assert not facts.errors and len(facts.simulations) == 450
+    calls = counter.as_dict()["calls"][account]
+    assert {op: n for op, n in calls.items() if op.startswith("iam:")} == {
+        "iam:GetRole": 1,
+        "iam:ListInstanceProfilesForRole": 1,
+        "iam:SimulatePrincipalPolicy": 2,  # the 450 actions in one page, then the appliance side
+    }
