@@ -242,8 +242,76 @@ def _evaluation(
     )
 
 
+_DECISIONS: dict[tuple[object, ...], Evaluation] = {}
+_DECISIONS_LIMIT = 1 << 16
+_LOWERED: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""A batch of actions lower-cased, one object per batch: each policy's plan memo then hits by identity."""
+
+
+def _layers(policies: PolicySet) -> tuple[tuple[Policy, ...], tuple[object, ...]]:
+    """Every policy of ``policies`` in a fixed order, and the layer shape that orders them.
+
+    The shape (identity count, boundary and resource presence, policies per SCP level) with the
+    policies' per-action fingerprints determines which statements land in which layer.
+    """
+    scps = tuple(policy for level in policies.scps for policy in level)
+    shape = (
+        len(policies.identity),
+        policies.boundary is not None,
+        policies.resource is not None,
+        tuple(len(level) for level in policies.scps),
+    )
+    extra = tuple(p for p in (policies.boundary, policies.resource) if p is not None)
+    return (*policies.identity, *extra, *scps), shape
+
+
+def _context_key(context: Context) -> frozenset[tuple[str, tuple[str, ...]]] | None:
+    """The context's values as a hashable key, or None when they cannot be (then nothing is memoised)."""
+    try:
+        key = frozenset(context.values.items())
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _memo_key(
+    request: Request, policies: PolicySet, shape: tuple[object, ...], context_key: object, prints: tuple[object, ...]
+) -> tuple[object, ...]:
+    """What a decision depends on: the request, the caller, the layer shape and the matching statements.
+
+    The caller matters only to a resource policy; the statements enter by fingerprint (their
+    content, position and policy name), so roles sharing a policy or holding equal ones share it.
+    """
+    caller = _caller(request, policies) if policies.resource is not None else None
+    return (request.action, request.resource, context_key, caller, shape, prints)
+
+
+def _remember(key: tuple[object, ...], evaluation: Evaluation) -> Evaluation:
+    if len(_DECISIONS) >= _DECISIONS_LIMIT:
+        _DECISIONS.clear()
+    _DECISIONS[key] = evaluation
+    return evaluation
+
+
 def evaluate(request: Request, policies: PolicySet) -> Evaluation:
-    """Decide one request against every layer of ``policies``, in AWS's order."""
+    """Decide one request against every layer of ``policies``, in AWS's order (memoised, see ``evaluate_uncached``)."""
+    context_key = _context_key(request.context)
+    if context_key is None:
+        return evaluate_uncached(request, policies)
+    action_lower = request.action.lower()
+    ordered, shape = _layers(policies)
+    key = _memo_key(request, policies, shape, context_key, tuple(p.fingerprints_for(action_lower) for p in ordered))
+    found = _DECISIONS.get(key)
+    return found if found is not None else _remember(key, evaluate_uncached(request, policies))
+
+
+def evaluate_uncached(request: Request, policies: PolicySet) -> Evaluation:
+    """Decide one request against every layer of ``policies``, in AWS's order, without the memo.
+
+    ``evaluate`` and ``simulate`` give the same answers from a memo keyed on everything this reads;
+    the equivalence is a property test (tests/engine/test_memo.py).
+    """
     action_lower = request.action.lower()
     boundary_policy, resource_policy = policies.boundary, policies.resource
     caller = _caller(request, policies) if resource_policy is not None else None
@@ -377,12 +445,41 @@ def simulate(
     resources: Sequence[str] = ("*",),
     context: Context = _EMPTY_CONTEXT,
 ) -> list[Evaluation]:
-    """One evaluation per action and resource, as SimulatePrincipalPolicy answers them."""
-    return [
-        evaluate(Request(action=action, resource=resource, context=context), policies)
-        for action in actions
-        for resource in resources
-    ]
+    """One evaluation per action and resource, as SimulatePrincipalPolicy answers them.
+
+    Each policy's matching statements are looked up once per action for the whole batch; a decision
+    already made for the same statements, request and context (another role holding the same
+    managed policies, or no matching statement at all) is reused from the memo.
+    """
+    context_key = _context_key(context)
+    if context_key is None:
+        return [
+            evaluate_uncached(Request(action=action, resource=resource, context=context), policies)
+            for action in actions
+            for resource in resources
+        ]
+    actions = tuple(actions)
+    lowered = _LOWERED.get(actions)
+    if lowered is None:
+        if len(_LOWERED) >= 8:
+            _LOWERED.clear()
+        lowered = _LOWERED[actions] = tuple(action.lower() for action in actions)
+    ordered, shape = _layers(policies)
+    plans = [policy.fingerprint_plan(lowered) for policy in ordered]
+    per_action = zip(*plans, strict=True) if plans else (() for _ in lowered)
+    caller = _caller(Request(action=""), policies) if policies.resource is not None else None
+    found = _DECISIONS.get
+    results: list[Evaluation] = []
+    for action, prints in zip(actions, per_action, strict=True):
+        for resource in resources:
+            key = (action, resource, context_key, caller, shape, prints)
+            evaluation = found(key)
+            if evaluation is None:
+                evaluation = _remember(
+                    key, evaluate_uncached(Request(action=action, resource=resource, context=context), policies)
+                )
+            results.append(evaluation)
+    return results
 
 
 def evaluate_trust(

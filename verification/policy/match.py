@@ -35,11 +35,12 @@ def _wildcard_to_regex(pattern: str, *, segment_bound: bool) -> str:
 class ActionMatcher:
     """Action or NotAction patterns, matched case-insensitively against a lower-cased action."""
 
-    __slots__ = ("exact", "match_all", "regex")
+    __slots__ = ("exact", "match_all", "regex", "services")
 
     def __init__(self, patterns: Iterable[str]) -> None:
         exact: set[str] = set()
         wild: list[str] = []
+        services: set[str] | None = set()
         self.match_all = False
         for pattern in patterns:
             lowered = pattern.lower()
@@ -49,6 +50,11 @@ class ActionMatcher:
                 wild.append(_wildcard_to_regex(lowered, segment_bound=False))
             else:
                 exact.add(lowered)
+            service, colon, _ = lowered.partition(":")
+            if services is not None:
+                services = None if not colon or "*" in service or "?" in service else services | {service}
+        self.services: frozenset[str] | None = None if services is None else frozenset(services)
+        """Service prefixes an action must have to match, or None when any service may (``*``, ``s*:Get``)."""
         self.exact = frozenset(exact)
         self.regex = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL) if wild else None
 

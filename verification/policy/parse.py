@@ -11,10 +11,11 @@ Source: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_gram
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -72,6 +73,13 @@ class Statement:
     matched: MatchedStatement
     condition_keys: tuple[tuple[str, str], ...] = ()
     """(lower-cased, as written) for each condition key: to report absent keys without re-folding."""
+    fingerprint: int = -1
+    """A token for everything but Action/NotAction that a decision reads from the statement.
+
+    Equal tokens mean equal content, position and policy name (see ``_token``): once their actions
+    matched, such statements decide every request alike and name themselves alike. The decision
+    memo (decide.py) keys on tokens to share work across roles holding equal statements.
+    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,21 +94,131 @@ class Policy:
     document: Mapping[str, Any]
     statements: tuple[Statement, ...]
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
+    _fingerprints: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    _by_service: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
+    _plans: dict[tuple[str, ...], tuple[tuple[int, ...], ...]] = field(default_factory=dict, repr=False)
 
     def statements_for(self, action_lower: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction matches ``action_lower``, memoised per action."""
         found = self._by_action.get(action_lower)
         if found is None:
-            found = tuple(s for s in self.statements if s.actions.matches(action_lower) != s.not_action)
+            found = tuple(
+                s for s in self._service_statements(action_lower) if s.actions.matches(action_lower) != s.not_action
+            )
             if len(self._by_action) > 4096:
                 self._by_action.clear()
+                self._fingerprints.clear()
             self._by_action[action_lower] = found
+        return found
+
+    def fingerprints_for(self, action_lower: str) -> tuple[int, ...]:
+        """The fingerprint tokens of ``statements_for(action_lower)``, in order (memoised alike)."""
+        found = self._fingerprints.get(action_lower)
+        if found is None:
+            found = tuple(s.fingerprint for s in self.statements_for(action_lower))
+            self._fingerprints[action_lower] = found
+        return found
+
+    def fingerprint_plan(self, lowered: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
+        """``fingerprints_for`` of each action of a batch, memoised per batch (a managed policy serves many roles).
+
+        Works statement by statement: a statement of exact actions looks its few actions up in the
+        batch; one with wildcards tests only the batch's actions of its services; NotAction tests all.
+        """
+        found = self._plans.get(lowered)
+        if found is not None:
+            return found
+        positions, services = _batch_index(lowered)
+        hits: dict[int, list[int]] = {}
+        for statement in self.statements:
+            matcher, token = statement.actions, statement.fingerprint
+            if matcher.match_all or matcher.services is None:
+                tested: Iterable[int] = range(len(lowered))
+            elif matcher.regex is None and not statement.not_action:
+                for action in matcher.exact:
+                    for position in positions.get(action, ()):
+                        hits.setdefault(position, []).append(token)
+                continue
+            else:
+                tested = sorted(p for service in matcher.services for p in services.get(service, ()))
+                if statement.not_action:
+                    # Actions of other services cannot match the patterns: NotAction takes them all.
+                    for service, found_positions in services.items():
+                        if service not in matcher.services:
+                            for position in found_positions:
+                                hits.setdefault(position, []).append(token)
+            for position in tested:
+                if matcher.matches(lowered[position]) != statement.not_action:
+                    hits.setdefault(position, []).append(token)
+        plan: list[tuple[int, ...]] = [()] * len(lowered)
+        for position, tokens in hits.items():
+            plan[position] = tuple(tokens)
+        found = tuple(plan)
+        if len(self._plans) >= 8:
+            self._plans.clear()
+        self._plans[lowered] = found
+        return found
+
+    def _service_statements(self, action_lower: str) -> tuple[Statement, ...]:
+        """The statements that can match an action of this service prefix, in order.
+
+        A statement listing only patterns of other services (``ec2:*``, ``s3:GetObject``) cannot
+        match, so most actions test one or two statements of a long policy instead of all of them.
+        NotAction statements and patterns with a wildcard in the service match any service.
+        """
+        service = action_lower.partition(":")[0]
+        found = self._by_service.get(service)
+        if found is None:
+            found = tuple(
+                s
+                for s in self.statements
+                if s.not_action or s.actions.services is None or service in s.actions.services
+            )
+            if len(self._by_service) > 1024:
+                self._by_service.clear()
+            self._by_service[service] = found
         return found
 
     @property
     def dangling_principals(self) -> tuple[str, ...]:
         """Bare unique ids (AROA…, AIDA…) in Principal elements: principals that were deleted."""
         return tuple(d for s in self.statements if s.principals for d in s.principals.dangling)
+
+
+_BATCHES: dict[tuple[str, ...], tuple[dict[str, list[int]], dict[str, list[int]]]] = {}
+
+
+def _batch_index(lowered: tuple[str, ...]) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Positions of each action, and of each service prefix's actions, in a batch (memoised per batch)."""
+    found = _BATCHES.get(lowered)
+    if found is None:
+        positions: dict[str, list[int]] = {}
+        services: dict[str, list[int]] = {}
+        for position, action in enumerate(lowered):
+            positions.setdefault(action, []).append(position)
+            services.setdefault(action.partition(":")[0], []).append(position)
+        if len(_BATCHES) >= 8:
+            _BATCHES.clear()
+        found = _BATCHES[lowered] = (positions, services)
+    return found
+
+
+_TOKENS: dict[tuple[object, ...], int] = {}
+_NEXT_TOKEN = itertools.count()
+
+
+def _token(fingerprint: tuple[object, ...]) -> int:
+    """One int per distinct fingerprint: ints hash and compare faster in the decision memo's keys.
+
+    Tokens are never reused (the counter only grows), so equal tokens always mean equal
+    fingerprints; forgetting the table only costs sharing between statements parsed before and after.
+    """
+    found = _TOKENS.get(fingerprint)
+    if found is None:
+        if len(_TOKENS) >= 1 << 16:
+            _TOKENS.clear()
+        found = _TOKENS[fingerprint] = next(_NEXT_TOKEN)
+    return found
 
 
 def parse_policy(source: str | bytes | Mapping[str, Any], *, policy_id: str, policy_type: str) -> Policy:
@@ -234,8 +352,9 @@ def _statement(
     if kind == "trust" and resource_key is not None:
         raise PolicyError(policy_id, f"{where}/{resource_key}", "a trust policy has no Resource element")
     resources: ResourceMatcher | None = None
+    resource_patterns: tuple[str, ...] | None = None
     if resource_key is not None:
-        patterns = _strings(raw[resource_key], policy_id, f"{where}/{resource_key}")
+        patterns = resource_patterns = _strings(raw[resource_key], policy_id, f"{where}/{resource_key}")
         for pattern in patterns:
             if pattern != "*" and not pattern.startswith("arn:"):
                 raise PolicyError(policy_id, f"{where}/{resource_key}", f"{pattern!r} is not '*' or an ARN")
@@ -262,6 +381,23 @@ def _statement(
             raise PolicyError(policy_id, f"{where}/{exc.element}", exc.message) from None
 
     start, end = span
+    fingerprint = (
+        policy_id,
+        policy_type,
+        effect,
+        start.line,
+        start.column,
+        end.line,
+        end.column,
+        sid,
+        index,
+        allow_variables,
+        resource_key,
+        resource_patterns,
+        principal_key,
+        None if principal_key is None else json.dumps(raw[principal_key]),
+        None if condition is None else json.dumps(raw["Condition"]),
+    )
     return Statement(
         index=index,
         sid=sid,
@@ -274,6 +410,7 @@ def _statement(
         not_principal=principal_key == "NotPrincipal",
         condition=condition,
         condition_keys=tuple((k.lower(), k) for k in condition.keys) if condition else (),
+        fingerprint=_token(fingerprint),
         matched=MatchedStatement(
             policy_id=policy_id,
             policy_type=policy_type,
