@@ -10,6 +10,7 @@ policies must allow. Cross-account, the identity side and the resource policy mu
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -275,16 +276,27 @@ def _context_key(context: Context) -> frozenset[tuple[str, tuple[str, ...]]] | N
     return key
 
 
-def _memo_key(
-    request: Request, policies: PolicySet, shape: tuple[object, ...], context_key: object, prints: tuple[object, ...]
-) -> tuple[object, ...]:
-    """What a decision depends on: the request, the caller, the layer shape and the matching statements.
+_PREFIXES: dict[tuple[object, ...], int] = {}
+_NEXT_PREFIX = itertools.count()
 
-    The caller matters only to a resource policy; the statements enter by fingerprint (their
-    content, position and policy name), so roles sharing a policy or holding equal ones share it.
+
+def _prefix(
+    resource: str, context_key: object, request: Request, policies: PolicySet, shape: tuple[object, ...]
+) -> int:
+    """A token for what a decision reads besides the action and the statements.
+
+    The resource, the context, the caller (which matters only to a resource policy) and the layer
+    shape. Tokens are never reused (the counter only grows), so equal tokens mean equal prefixes;
+    one int keeps the memo's keys cheap to hash.
     """
     caller = _caller(request, policies) if policies.resource is not None else None
-    return (request.action, request.resource, context_key, caller, shape, prints)
+    key = (resource, context_key, caller, shape)
+    found = _PREFIXES.get(key)
+    if found is None:
+        if len(_PREFIXES) >= 4096:
+            _PREFIXES.clear()
+        found = _PREFIXES[key] = next(_NEXT_PREFIX)
+    return found
 
 
 def _remember(key: tuple[object, ...], evaluation: Evaluation) -> Evaluation:
@@ -301,7 +313,8 @@ def evaluate(request: Request, policies: PolicySet) -> Evaluation:
         return evaluate_uncached(request, policies)
     action_lower = request.action.lower()
     ordered, shape = _layers(policies)
-    key = _memo_key(request, policies, shape, context_key, tuple(p.fingerprints_for(action_lower) for p in ordered))
+    prefix = _prefix(request.resource, context_key, request, policies, shape)
+    key = (request.action, prefix, tuple(p.fingerprints_for(action_lower) for p in ordered))
     found = _DECISIONS.get(key)
     return found if found is not None else _remember(key, evaluate_uncached(request, policies))
 
@@ -314,21 +327,36 @@ def evaluate_uncached(request: Request, policies: PolicySet) -> Evaluation:
     """
     action_lower = request.action.lower()
     boundary_policy, resource_policy = policies.boundary, policies.resource
+    return _decide(
+        request,
+        policies,
+        _identity_candidates(policies, action_lower),
+        boundary_policy.statements_for(action_lower) if boundary_policy else (),
+        resource_policy.statements_for(action_lower) if resource_policy else (),
+        [_candidates(level, action_lower) for level in policies.scps],
+    )
+
+
+def _decide(
+    request: Request,
+    policies: PolicySet,
+    identity_statements: Sequence[Statement],
+    boundary_statements: Sequence[Statement],
+    resource_statements: Sequence[Statement],
+    scp_statements: Sequence[Sequence[Statement]],
+) -> Evaluation:
+    """The decision, given each layer's statements whose Action/NotAction matches (one list per SCP level)."""
+    boundary_policy, resource_policy = policies.boundary, policies.resource
     caller = _caller(request, policies) if resource_policy is not None else None
 
-    identity = _scan(_identity_candidates(policies, action_lower), request, None)
-    boundary = _scan(boundary_policy.statements_for(action_lower), request, None) if boundary_policy else None
+    identity = _scan(identity_statements, request, None)
+    boundary = _scan(boundary_statements, request, None) if boundary_policy else None
     resource = (
-        _scan(
-            resource_policy.statements_for(action_lower),
-            request,
-            caller,
-            has_boundary=boundary_policy is not None,
-        )
+        _scan(resource_statements, request, caller, has_boundary=boundary_policy is not None)
         if resource_policy
         else None
     )
-    scp_levels = [_scan(_candidates(level, action_lower), request, None) for level in policies.scps]
+    scp_levels = [_scan(level, request, None) for level in scp_statements]
 
     referenced = identity.referenced_missing
     if boundary is not None or resource is not None:
@@ -439,6 +467,30 @@ def _resource_grant(
     return direct
 
 
+def _decide_planned(
+    request: Request, policies: PolicySet, ordered: Sequence[Policy], prints: Sequence[tuple[int, ...]]
+) -> Evaluation:
+    """``_decide`` with each layer's statements taken from the batch plan's tokens (in ``_layers`` order)."""
+    found = [
+        tuple(policy.statement_of(token) for token in tokens) for policy, tokens in zip(ordered, prints, strict=True)
+    ]
+    count = len(policies.identity)
+    identity = tuple(statement for statements in found[:count] for statement in statements)
+    boundary: tuple[Statement, ...] = ()
+    resource: tuple[Statement, ...] = ()
+    if policies.boundary is not None:
+        boundary = found[count]
+        count += 1
+    if policies.resource is not None:
+        resource = found[count]
+        count += 1
+    levels = []
+    for level in policies.scps:
+        levels.append(tuple(statement for statements in found[count : count + len(level)] for statement in statements))
+        count += len(level)
+    return _decide(request, policies, identity, boundary, resource, levels)
+
+
 def simulate(
     policies: PolicySet,
     actions: Iterable[str],
@@ -467,17 +519,17 @@ def simulate(
     ordered, shape = _layers(policies)
     plans = [policy.fingerprint_plan(lowered) for policy in ordered]
     per_action = zip(*plans, strict=True) if plans else (() for _ in lowered)
-    caller = _caller(Request(action=""), policies) if policies.resource is not None else None
+    template = Request(action="", context=context)
+    prefixes = [(resource, _prefix(resource, context_key, template, policies, shape)) for resource in resources]
     found = _DECISIONS.get
     results: list[Evaluation] = []
     for action, prints in zip(actions, per_action, strict=True):
-        for resource in resources:
-            key = (action, resource, context_key, caller, shape, prints)
+        for resource, prefix in prefixes:
+            key = (action, prefix, prints)
             evaluation = found(key)
             if evaluation is None:
-                evaluation = _remember(
-                    key, evaluate_uncached(Request(action=action, resource=resource, context=context), policies)
-                )
+                request = Request(action=action, resource=resource, context=context)
+                evaluation = _remember(key, _decide_planned(request, policies, ordered, prints))
             results.append(evaluation)
     return results
 

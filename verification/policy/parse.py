@@ -97,6 +97,7 @@ class Policy:
     _fingerprints: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
     _by_service: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
     _plans: dict[tuple[str, ...], tuple[tuple[int, ...], ...]] = field(default_factory=dict, repr=False)
+    _by_token: dict[int, Statement] = field(default_factory=dict, repr=False)
 
     def statements_for(self, action_lower: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction matches ``action_lower``, memoised per action."""
@@ -178,6 +179,13 @@ class Policy:
                 self._by_service.clear()
             self._by_service[service] = found
         return found
+
+    def statement_of(self, token: int) -> Statement:
+        """The statement of this policy whose fingerprint token is ``token`` (unique within a policy)."""
+        by_token = self._by_token
+        if not by_token:
+            by_token.update((s.fingerprint, s) for s in self.statements)
+        return by_token[token]
 
     @property
     def dangling_principals(self) -> tuple[str, ...]:
