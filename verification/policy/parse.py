@@ -15,7 +15,7 @@ import itertools
 import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -124,36 +124,31 @@ class Policy:
         """``fingerprints_for`` of each action of a batch, memoised per batch (a managed policy serves many roles).
 
         Works statement by statement: a statement of exact actions looks its few actions up in the
-        batch; one with wildcards tests only the batch's actions of its services; NotAction tests all.
+        batch; one with wildcards tests only the batch's actions of its services (NotAction takes the
+        other services' actions untested); a wildcard in the service part tests every action.
         """
         found = self._plans.get(lowered)
         if found is not None:
             return found
         positions, services = _batch_index(lowered)
-        hits: dict[int, list[int]] = {}
-        for statement in self.statements:
-            matcher, token = statement.actions, statement.fingerprint
-            if matcher.match_all or matcher.services is None:
-                tested: Iterable[int] = range(len(lowered))
-            elif matcher.regex is None and not statement.not_action:
-                for action in matcher.exact:
-                    for position in positions.get(action, ()):
-                        hits.setdefault(position, []).append(token)
-                continue
-            else:
-                tested = sorted(p for service in matcher.services for p in services.get(service, ()))
-                if statement.not_action:
-                    # Actions of other services cannot match the patterns: NotAction takes them all.
-                    for service, found_positions in services.items():
-                        if service not in matcher.services:
-                            for position in found_positions:
-                                hits.setdefault(position, []).append(token)
-            for position in tested:
-                if matcher.matches(lowered[position]) != statement.not_action:
-                    hits.setdefault(position, []).append(token)
         plan: list[tuple[int, ...]] = [()] * len(lowered)
-        for position, tokens in hits.items():
-            plan[position] = tuple(tokens)
+        for statement in self.statements:
+            matcher, negated, single = statement.actions, statement.not_action, (statement.fingerprint,)
+            matched: list[int]
+            if matcher.match_all or matcher.services is None:
+                matched = [p for p, action in enumerate(lowered) if matcher.matches(action) != negated]
+            elif matcher.regex is None and not negated:
+                matched = [p for action in matcher.exact for p in positions.get(action, ())]
+            else:
+                inside = (p for service in matcher.services for p in services.get(service, ()))
+                matched = [p for p in inside if matcher.matches(lowered[p]) != negated]
+                if negated:
+                    # Actions of other services cannot match the patterns: NotAction takes them all.
+                    others = (spots for service, spots in services.items() if service not in matcher.services)
+                    matched += [p for spots in others for p in spots]
+            for p in matched:
+                current = plan[p]
+                plan[p] = current + single if current else single
         found = tuple(plan)
         if len(self._plans) >= 8:
             self._plans.clear()
