@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -25,6 +25,7 @@ from verification.backends import (
     InstanceProfile,
     Role,
     RoleRef,
+    SimulationRequest,
     SimulationResult,
 )
 from verification.errors import CheckError, InputError
@@ -196,34 +197,13 @@ class LiveBackend(Backend):
                 profiles.append(InstanceProfile(item["InstanceProfileName"], item["Arn"], names))
         return profiles
 
-    def simulate(
-        self,
-        principal_arn: str,
-        actions: Sequence[str],
-        *,
-        resources: Sequence[str] = ("*",),
-        context: Mapping[str, Sequence[str]] | None = None,
-        extra_policies: Sequence[str] = (),
-        evidence_key: str | None = None,
-    ) -> list[SimulationResult]:
-        params: dict[str, Any] = {
-            "PolicySourceArn": principal_arn,
-            "ActionNames": list(actions),
-            "ResourceArns": list(resources),
-        }
-        if context:
-            params["ContextEntries"] = [
-                {"ContextKeyName": key, "ContextKeyValues": list(values), "ContextKeyType": _context_type(key)}
-                for key, values in context.items()
-            ]
-        if extra_policies:
-            params["PolicyInputList"] = list(extra_policies)
+    def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
+        params = request.params
         paginator = self.iam.get_paginator("simulate_principal_policy")
         pages = paginator.paginate(**params, PaginationConfig={"PageSize": MAX_ITEMS})
         results: list[SimulationResult] = []
-        key = evidence_key or principal_arn
-        for page in self._pages(key, "SimulatePrincipalPolicy", params, pages):
-            results.extend(SimulationResult.from_results(page["EvaluationResults"]))
+        for page in self._pages(evidence_key, "SimulatePrincipalPolicy", params, pages):
+            results.extend(request.read(page["EvaluationResults"]))
         return results
 
     def _pages(self, key: str, operation: str, params: Mapping[str, Any], pages: Any) -> list[dict[str, Any]]:
@@ -304,14 +284,6 @@ class _Fixed(CredentialResolver):
 
     def load_credentials(self) -> Credentials:
         return self._credentials
-
-
-#: SimulatePrincipalPolicy's ContextKeyType for the global keys the harness supplies; others are strings.
-_CONTEXT_TYPES = {"aws:currenttime": "dateList", "aws:epochtime": "numericList"}
-
-
-def _context_type(key: str) -> str:
-    return _CONTEXT_TYPES.get(key.lower(), "stringList")
 
 
 def _request_id(response: Mapping[str, Any]) -> str | None:
