@@ -115,7 +115,7 @@ class SnapshotBackend(Backend):
                     raise CheckError(f"SimulatePrincipalPolicy: InvalidInput: {error}") from None
             policies = dataclasses.replace(policies, identity=(*policies.identity, *extra))
         evaluations = simulate(policies, request.actions, request.resources, Context.of(request.context))
-        results = simulation_results(evaluations, request.actions)
+        results = simulation_results(evaluations, request.actions, principal_arn=request.principal_arn)
         response = {"EvaluationResults": results, "IsTruncated": False}
         self.record(evidence_key, Exchange("SimulatePrincipalPolicy", request.params, response))
 

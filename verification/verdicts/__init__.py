@@ -227,7 +227,7 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
     action = requirement.action
     scoped = tuple(getattr(result.explanation, "scoped_denies", ()) or ())
     if scoped and result.decision != "explicitDeny":
-        where = ", ".join(dict.fromkeys(f"{s.policy_id} (lines {s.start.line}-{s.end.line})" for s in scoped))
+        where = ", ".join(dict.fromkeys(f"{s.policy_id} ({s.lines})" for s in scoped))
         return Verdict(
             requirement,
             facts.ref,
@@ -248,7 +248,10 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
         reason = f"allowed{' by ' + where if where else ''}"
         return Verdict(requirement, facts.ref, True, reason, "met", note=note, evidence=evidence)
     if result.decision == "explicitDeny":
-        if result.allowed_by_organizations is False:
+        # AWS lists the Deny of an identity policy or boundary, never an SCP's: an explicit deny that
+        # names no statement (and no engine explanation) is the organization's, in either dialect.
+        unnamed = not result.matched_statements and result.explanation is None
+        if result.allowed_by_organizations is False or (unnamed and result.allowed_by_organizations is None):
             return _scp(requirement, facts, evidence)
         where = _statement_names(result) or "a Deny statement"
         kind = _explained_layer(result)
@@ -460,7 +463,7 @@ def _evaluation_statement(evaluation: Evaluation) -> str:
     statement = evaluation.explanation.statement
     if statement is None:
         return "a Deny statement"
-    return f"{statement.policy_id} lines {statement.start.line}-{statement.end.line}"
+    return f"{statement.policy_id} {statement.lines}"
 
 
 def _trust_statement(principal: Principal) -> str:
