@@ -210,6 +210,11 @@ CASES = [
     # Other options
     Case("unknown-region", ("--role-arn", ROLE, "--aws-region", "mars-east-1"), "'mars-east-1' is not an AWS region"),
     Case("region-of-other-partition", ("--role-arn", ROLE, "--aws-region", "cn-north-1"), "partition aws-cn"),
+    Case(
+        "region-of-other-partition-through-endpoint",  # the field review's case: it said "role does not exist"
+        ("--role-arn", ROLE, "--aws-region", "cn-north-1", "--endpoint-url", "http://127.0.0.1:9"),
+        f"--aws-region cn-north-1 is in partition aws-cn, but {ROLE} is in aws",
+    ),
     Case("endpoint-url-not-http", ("--role-arn", ROLE, "--endpoint-url", "ftp://iam.local"), "not an http(s) URL"),
     Case("endpoint-url-no-host", ("--role-arn", ROLE, "--endpoint-url", "http://"), "not an http(s) URL"),
     Case(

@@ -7,6 +7,7 @@ The tests never know which backend answered. Backends know nothing of pytest or 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from abc import ABC, abstractmethod
@@ -44,6 +45,7 @@ ROLE_ARN_RE = re.compile(
 )
 
 
+@functools.cache
 def region_partition(region: str) -> str | None:
     """The partition (aws, aws-cn, ...) of a region botocore knows, else None.
 

@@ -28,6 +28,7 @@ from verification.backends import (
     RoleRef,
     SimulationRequest,
     SimulationResult,
+    region_partition,
 )
 from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
@@ -170,6 +171,14 @@ class LiveBackend(Backend):
         return self._caller
 
     def get_role(self, role: RoleRef) -> Role:
+        region = self.iam.meta.region_name
+        partition = region_partition(region) if region else None
+        if partition is not None and partition != role.partition:
+            # Asked anyway, the other partition's IAM would say "the role does not exist".
+            raise CheckError(
+                f"the region {region} is in partition {partition}, but {role.arn} is in partition {role.partition}",
+                "give a region of the role's partition (--aws-region, AWS_REGION or the profile's region)",
+            )
         caller = self.caller()
         if caller.account != role.account:
             raise CheckError(

@@ -336,7 +336,7 @@ def _build_run(config: pytest.Config) -> Run | None:
         **_pacing_and_accounting(option, ApiCounter()),
         "account": roles[0].account if len({ref.account for ref in roles}) == 1 else None,
     }
-    if option.aws_region and not option.endpoint_url:
+    if option.aws_region:  # with --endpoint-url too: a region of another partition is never the role's
         from verification.backends import region_partition
 
         partition = region_partition(option.aws_region)
