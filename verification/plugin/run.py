@@ -55,6 +55,8 @@ class Run:
     api_calls: ApiCounter = field(default_factory=ApiCounter)
     #: ``(targets-file entry, role ARN)`` as resolved once by the controller; sent to xdist workers.
     resolved: list[tuple[int, str]] = field(default_factory=list)
+    #: The exit status settled at session finish (see ``summary.exit_status``), for the terminal summary.
+    exit_status: int | None = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
