@@ -19,7 +19,7 @@ from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
 from verification.fleet.pacing import Pacer, default_rate
 from verification.requirements import DEFAULT_SET, Requirement, RequirementSet, load_requirement_set
-from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, gather
+from verification.verdicts import AppliancePrincipal, KmsKey, RoleFacts, Verdict, gather
 
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 
@@ -57,6 +57,8 @@ class Run:
     resolved: list[tuple[int, str]] = field(default_factory=list)
     #: The exit status settled at session finish (see ``summary.exit_status``), for the terminal summary.
     exit_status: int | None = None
+    #: ``--kms-key``: the key whose policy decides the kms: requirements too.
+    kms_key: KmsKey | None = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -95,7 +97,7 @@ class Run:
         if arn not in self.facts:
             target = self.targets[arn]
             backend = self.backend(target.connection)
-            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance)
+            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance, self.kms_key)
         return self.facts[arn]
 
     @property
@@ -119,6 +121,16 @@ VERDICT_KEY = pytest.StashKey[Verdict]()
 
 def build_run(config: pytest.Config) -> Run | None:
     """The run the options ask for, or None when they name nothing to verify."""
+    option = config.option
+    run = _build_run(config)
+    if run is not None and option.kms_key is not None:
+        if run.backend_name != "live":
+            raise InputError("--kms-key needs the live API: a snapshot holds no KMS key policies")
+        run.kms_key = option.kms_key
+    return run
+
+
+def _build_run(config: pytest.Config) -> Run | None:
     option = config.option
     if option.targets:
         return _build_targets_run(config)
