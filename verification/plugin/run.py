@@ -22,7 +22,7 @@ from verification.plugin.keys import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, 
 from verification.requirements import DEFAULT_SET, RequirementSet, load_requirement_set
 
 __all__ = ["CASE_KEY", "CAUSE_KEY", "RUN_KEY", "VERDICT_KEY", "Run", "Target", "build_run", "case_id"]
-from verification.verdicts import AppliancePrincipal, RoleFacts, gather
+from verification.verdicts import AppliancePrincipal, KmsKey, RoleFacts, gather
 
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 
@@ -58,6 +58,10 @@ class Run:
     api_calls: ApiCounter = field(default_factory=ApiCounter)
     #: ``(targets-file entry, role ARN)`` as resolved once by the controller; sent to xdist workers.
     resolved: list[tuple[int, str]] = field(default_factory=list)
+    #: The exit status settled at session finish (see ``summary.exit_status``), for the terminal summary.
+    exit_status: int | None = None
+    #: ``--kms-key``: the key whose policy decides the kms: requirements too.
+    kms_key: KmsKey | None = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -96,7 +100,7 @@ class Run:
         if arn not in self.facts:
             target = self.targets[arn]
             backend = self.backend(target.connection)
-            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance)
+            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance, self.kms_key)
         return self.facts[arn]
 
     @property
@@ -107,6 +111,16 @@ class Run:
 
 def build_run(config: pytest.Config) -> Run | None:
     """The run the options ask for, or None when they name nothing to verify."""
+    option = config.option
+    run = _build_run(config)
+    if run is not None and option.kms_key is not None:
+        if run.backend_name != "live":
+            raise InputError("--kms-key needs the live API: a snapshot holds no KMS key policies")
+        run.kms_key = option.kms_key
+    return run
+
+
+def _build_run(config: pytest.Config) -> Run | None:
     option = config.option
     if option.targets:
         return _build_targets_run(config)
@@ -143,7 +157,7 @@ def build_run(config: pytest.Config) -> Run | None:
         **_live_options(option),
         "account": roles[0].account if len({ref.account for ref in roles}) == 1 else None,
     }
-    if option.aws_region and not option.endpoint_url:
+    if option.aws_region:  # with --endpoint-url too: a region of another partition is never the role's
         partition = region_partition(option.aws_region)
         for ref in roles:
             if ref.partition != partition:
