@@ -20,6 +20,7 @@ from verification.errors import CheckError, InputError
 REGISTRY = {
     "live": "verification.backends.live:LiveBackend",
     "snapshot": "verification.backends.snapshot:SnapshotBackend",
+    "template": "verification.backends.template:TemplateBackend",
 }
 
 ROLE_ARN_RE = re.compile(

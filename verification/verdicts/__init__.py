@@ -65,6 +65,10 @@ class RoleFacts:
     simulations: dict[tuple[str, str], SimulationResult] = field(default_factory=dict)
     appliance_side: SimulationResult | None = None
     errors: dict[str, CheckError] = field(default_factory=dict)
+    #: Verdicts already reached, by requirement id, by a backend that weighs several possible
+    #: accounts at once (a template: each parameter value, both branches of an undecidable
+    #: condition, unknowns at their least and most permissive); a CheckError when undecided.
+    decided: dict[str, Verdict | CheckError] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,12 @@ def gather(
 
     A failure is kept per fact, so a role whose simulation failed still gets its trust verdicts.
     When the role itself cannot be read, nothing else is asked: every requirement is then broken.
+    A backend that weighs several possible accounts (``gather_facts``) gathers and decides itself.
     """
+    weigh = getattr(backend, "gather_facts", None)
+    if weigh is not None:
+        weighed: RoleFacts = weigh(ref, requirements, appliance)
+        return weighed
     facts = RoleFacts(ref)
     try:
         facts.role = backend.get_role(ref)
@@ -171,6 +180,11 @@ def _keep_strictest(
 
 def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
     """The verdict for one requirement; CheckError when it could not be checked."""
+    decided = facts.decided.get(requirement.id)
+    if isinstance(decided, CheckError):
+        raise decided
+    if decided is not None:
+        return decided
     if requirement.kind == "permission":
         return _judge_permission(requirement, facts)
     if requirement.kind == "trust":

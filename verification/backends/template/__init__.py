@@ -1,0 +1,403 @@
+"""The template backend: verify roles a CloudFormation/CDK template or a Terraform plan declares, before deployment.
+
+The file is read into roles per *world* (each value of an open parameter with AllowedValues, each
+branch of an undecidable condition). Each world becomes two accounts in the shape of a snapshot:
+the *lower* one, where everything the file leaves unknown is as restrictive as it could be, and
+the *upper* one, where it is as permissive as it could be (see ``model``). The engine decides each
+account exactly as it decides a snapshot (the snapshot backend answers), so verdicts, evidence
+and labels read as offline ones do. A requirement passes only when it is met in the lower account
+of every world; it fails when it is not met in the upper account of some world (the verdict names
+that world); otherwise it is broken, naming each unknown and what would resolve it. No AWS call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from verification.backends import Backend, CallerIdentity, Exchange, InstanceProfile, Role, RoleRef, SimulationResult
+from verification.backends.template.managed import ManagedPolicies
+from verification.backends.template.model import DeclaredRole, Unknown, bounds, role_arn, role_unknowns
+from verification.errors import CheckError, InputError
+
+if TYPE_CHECKING:
+    from verification.backends.snapshot import SnapshotBackend
+    from verification.requirements import Requirement, RequirementSet
+    from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict
+
+#: Placeholder account of role ARNs when neither --account nor a snapshot names one.
+PLACEHOLDER_ACCOUNT = "000000000000"
+OUTSIDE = "SCPs and drift are outside a template"
+
+
+@dataclass(frozen=True)
+class TemplateRoleRef(RoleRef):
+    """A role of a template: its test ids read ``FILE/KEY`` (logical id, or Terraform address)."""
+
+    key: str = ""
+    source_label: str = ""
+
+    @property
+    def label(self) -> str:
+        """``template.yaml/WorkerRole``: the file and the role's key, as test ids and reports show it."""
+        return self.source_label
+
+
+@dataclass
+class _World:
+    """One world of one role: its choices, notes, and both bounds' engine answers."""
+
+    label: str
+    notes: list[str]
+    role: DeclaredRole | None
+    ref: RoleRef | None = None
+    lower: SnapshotBackend | None = None
+    upper: SnapshotBackend | None = None
+
+
+class TemplateBackend(Backend):
+    """Answers from a template or plan; every decision is the engine's, over lower and upper accounts."""
+
+    name = "template"
+
+    def __init__(
+        self,
+        template: Path | str | None = None,
+        plan: Path | str | None = None,
+        *,
+        parameters: Mapping[str, str] | None = None,
+        account: str | None = None,
+        region: str | None = None,
+        snapshot: Path | str | None = None,
+        scps: Sequence[Path | str] = (),
+    ) -> None:
+        super().__init__()
+        from verification.backends import region_partition
+        from verification.snapshot import load_scp_files, load_snapshot
+
+        if (template is None) == (plan is None):
+            raise InputError("give one of --template FILE or --plan FILE")
+        self.snapshot_file = load_snapshot(Path(snapshot)) if snapshot else None
+        self.scps: list[list[dict[str, Any]]] = load_scp_files(Path(p) for p in scps) if scps else []
+        partition = (region_partition(region) if region else None) or "aws"
+        self.partition = partition
+        account = account or (self.snapshot_file.account_id if self.snapshot_file else None)
+        self.account = account
+        snapshot_account = None
+        if self.snapshot_file is not None:
+            from verification.policy.account import Account
+
+            snapshot_account = Account(self.snapshot_file.details)
+        self.managed = ManagedPolicies(snapshot=snapshot_account)
+        self.warnings: list[str] = []
+        path = Path(template if template is not None else plan)  # type: ignore[arg-type]
+        self.path = path
+        self.source: Any
+        if template is not None:
+            from verification.backends.template.cloudformation import CloudFormation, load_template
+
+            data = load_template(path)
+            self.source = CloudFormation(
+                path,
+                data,
+                parameters=parameters or {},
+                account=account,
+                region=region,
+                partition=partition,
+                managed=self.managed,
+            )
+        else:
+            from verification.backends.template.terraform import TerraformPlan, load_plan
+
+            if parameters:
+                raise InputError("--parameter applies to --template: a Terraform plan has its variables already set")
+            data = load_plan(path)
+            self.source = TerraformPlan(path, data, account=account, partition=partition, managed=self.managed)
+            self.warnings.extend(self.source.warnings)
+        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self._worlds: dict[str, list[_World]] = {}
+        self._refs: dict[str, TemplateRoleRef] = {}
+
+    # -- what the file holds ----------------------------------------------------------------
+
+    def role_keys(self) -> list[str]:
+        """Every role the file declares: CloudFormation logical ids, or Terraform resource addresses."""
+        keys: list[str] = self.source.role_keys()
+        return keys
+
+    def select(self, names: Sequence[str] = ()) -> list[TemplateRoleRef]:
+        """The roles to verify (all when ``names`` is empty), read and checked now, before any test."""
+        keys = self.role_keys()
+        if not keys:
+            raise InputError(f"{self.source.kind} {self.path}: it declares no IAM role")
+        for name in names:
+            if name not in keys:
+                raise InputError(
+                    f"{self.source.kind} {self.path}: no role {name!r}; it declares {', '.join(keys)}"
+                )
+        return [self.ref(key) for key in (list(dict.fromkeys(names)) or keys)]
+
+    def ref(self, key: str) -> TemplateRoleRef:
+        """The role's reference: an ARN stable across worlds, and a label ``FILE/KEY``."""
+        found = self._refs.get(key)
+        if found is None:
+            worlds = self.worlds(key)
+            account = self.account or PLACEHOLDER_ACCOUNT
+            arns = {role_arn(w.role, account, self.partition) for w in worlds if w.role is not None}
+            if len(arns) == 1:
+                arn = arns.pop()
+            else:
+                arn = f"arn:{self.partition}:iam::{account}:role/{_iam_name(key)}"
+            base = RoleRef.parse(arn)
+            found = TemplateRoleRef(
+                base.arn, base.partition, base.account, base.path, base.name, key=key, source_label=f"{self.path.name}/{key}"
+            )
+            self._refs[key] = found
+        return found
+
+    def worlds(self, key: str) -> list[_World]:
+        """The role in each world the file needs, read once."""
+        found = self._worlds.get(key)
+        if found is None:
+            found = []
+            for choices, role, notes in self.source.worlds(key):
+                label = ", ".join(_choice(k, v) for k, v in choices.items())
+                found.append(_World(label, list(notes), role))
+            self._worlds[key] = found
+        return found
+
+    @property
+    def description(self) -> str:
+        scp = f"{len(self.scps)} SCP level(s) from --scp" if self.scps else "no SCPs"
+        account = self.account or f"account not given (ARNs use {PLACEHOLDER_ACCOUNT}; AWS::AccountId is unknown)"
+        extra = f"; managed policies also from snapshot {self.snapshot_file.path}" if self.snapshot_file else ""
+        return (
+            f"{self.source.kind} {self.path} (sha256 {self.sha256[:16]}...; {account}; {scp}{extra}); "
+            f"{OUTSIDE}: what is deployed may differ"
+        )
+
+    # -- the engine's answers per world and bound -------------------------------------------
+
+    def _engines(self, key: str) -> list[_World]:
+        from verification.backends.snapshot import SnapshotBackend
+        from verification.snapshot import Snapshot
+
+        worlds = self.worlds(key)
+        account = self.account or PLACEHOLDER_ACCOUNT
+        for world in worlds:
+            if world.role is None or world.lower is not None:
+                continue
+            world.ref = RoleRef.parse(role_arn(world.role, account, self.partition))
+            made: dict[str, SnapshotBackend] = {}
+            for bound in ("lower", "upper"):
+                details = bounds(world.role, account, self.partition, bound)  # type: ignore[arg-type]
+                if bound == "upper" and details == made["lower"].snapshot.details:
+                    made[bound] = made["lower"]  # nothing unknown: one account
+                    continue
+                snapshot = Snapshot(self.path, self.sha256, details, account_id=account, scps=self.scps)
+                try:
+                    made[bound] = SnapshotBackend(snapshot)
+                    made[bound]._policy_set(world.ref.arn)
+                except InputError as error:
+                    raise InputError(f"{self.source.kind} {self.path}: {world.role.where}: {_after(error)}") from None
+            world.lower, world.upper = made["lower"], made["upper"]
+        return worlds
+
+    def details_for(self, arn: str) -> Mapping[str, Any] | None:
+        """The first world's lower account (for evidence and replay): what a pass rests on."""
+        world = self._first(arn)
+        return world.lower.snapshot.details if world is not None and world.lower is not None else None
+
+    def _first(self, arn: str) -> _World | None:
+        for key, ref in self._refs.items():
+            if ref.arn == arn:
+                return next((w for w in self._engines(key) if w.lower is not None), None)
+        return None
+
+    def gather_facts(
+        self, ref: RoleRef, requirements: RequirementSet, appliance: AppliancePrincipal | None
+    ) -> RoleFacts:
+        """Facts for every world and bound, and each requirement decided over all of them."""
+        from verification.verdicts import RoleFacts, gather
+
+        key = ref.key if isinstance(ref, TemplateRoleRef) else _key_of(self, ref)
+        worlds = self._engines(key)
+        per_world: list[tuple[_World, RoleFacts | None, RoleFacts | None]] = []
+        for world in worlds:
+            if world.lower is None or world.upper is None or world.ref is None:
+                per_world.append((world, None, None))
+                continue
+            lower = _gather_quietly(gather, world.lower, world.ref, requirements, appliance)
+            upper = lower if world.upper is world.lower else _gather_quietly(gather, world.upper, world.ref, requirements, appliance)
+            per_world.append((world, lower, upper))
+            for bound, backend in (("lower", world.lower), ("upper", world.upper)):
+                if bound == "upper" and world.upper is world.lower:
+                    continue
+                for exchange in backend.exchanges.pop(world.ref.arn, []):
+                    params = {**exchange.params, "TemplateWorld": world.label or "the only one", "Bound": bound}
+                    self.record(ref.arn, Exchange(exchange.operation, params, exchange.response))
+        if self.managed.used:
+            self.record(
+                ref.arn,
+                Exchange("ResolveManagedPolicies", {"Source": str(self.path)}, {"ResolvedFrom": dict(self.managed.used)}),
+            )
+        first = next((facts for _, facts, _ in per_world if facts is not None), None)
+        facts = RoleFacts(ref)
+        if first is not None:
+            facts.role, facts.profiles, facts.simulations = first.role, first.profiles, first.simulations
+        for requirement in requirements.requirements:
+            if requirement.principal == "appliance" and appliance is None:
+                continue
+            facts.decided[requirement.id] = _decide(requirement, ref, per_world, appliance)
+        return facts
+
+    # -- the Backend questions (answered from the first world's lower account) --------------
+
+    def caller(self) -> CallerIdentity:
+        """No one calls: the file is read. The account is the one given, if any."""
+        identity = CallerIdentity(account=self.account or "", arn="")
+        self.record("caller", Exchange("GetCallerIdentity", {}, {"Account": identity.account, "Arn": "", "UserId": ""}))
+        return identity
+
+    def _world_for(self, arn: str) -> _World:
+        world = self._first(arn)
+        if world is None or world.lower is None or world.ref is None:
+            raise CheckError(f"{self.path} declares no role {arn}", code="NoSuchEntity")
+        return world
+
+    def get_role(self, role: RoleRef) -> Role:
+        """The role as the first world's lower account holds it."""
+        world = self._world_for(role.arn)
+        assert world.lower is not None and world.ref is not None
+        return world.lower.get_role(world.ref)
+
+    def list_instance_profiles(self, role: RoleRef) -> list[InstanceProfile]:
+        """The instance profiles the file certainly puts the role in."""
+        world = self._world_for(role.arn)
+        assert world.lower is not None and world.ref is not None
+        return world.lower.list_instance_profiles(world.ref)
+
+    def simulate(
+        self,
+        principal_arn: str,
+        actions: Sequence[str],
+        *,
+        resources: Sequence[str] = ("*",),
+        context: Mapping[str, Sequence[str]] | None = None,
+        extra_policies: Sequence[str] = (),
+        evidence_key: str | None = None,
+    ) -> list[SimulationResult]:
+        """Simulate in the first world's lower account (a proposed fix is checked where it is hardest)."""
+        world = self._world_for(principal_arn)
+        assert world.lower is not None and world.ref is not None
+        results = world.lower.simulate(
+            world.ref.arn,
+            actions,
+            resources=resources,
+            context=context,
+            extra_policies=extra_policies,
+            evidence_key=evidence_key or principal_arn,
+        )
+        for key, exchanges in list(world.lower.exchanges.items()):
+            for exchange in exchanges:
+                self.record(key, exchange)
+            world.lower.exchanges.pop(key)
+        return results
+
+
+def _gather_quietly(
+    gather: Any, backend: SnapshotBackend, ref: RoleRef, requirements: RequirementSet, appliance: AppliancePrincipal | None
+) -> RoleFacts:
+    """Gather from one bound's account; the appliance role lives outside the file, so its side is not asked."""
+    facts: RoleFacts = gather(backend, ref, requirements, appliance)
+    failure = facts.errors.get("appliance")
+    if failure is not None and failure.code == "NoSuchEntity":
+        del facts.errors["appliance"]
+    return facts
+
+
+def _decide(
+    requirement: Requirement,
+    ref: RoleRef,
+    per_world: list[tuple[_World, RoleFacts | None, RoleFacts | None]],
+    appliance: AppliancePrincipal | None,
+) -> Verdict | CheckError:
+    """Met in every world's lower account: pass. Not met in some upper account: fail. Else broken."""
+    from verification.verdicts import judge
+
+    notes: list[str] = []
+    lowers: list[Verdict] = []
+    errors: list[CheckError] = []
+    unknown: list[Unknown] = []
+    for world, lower, upper in per_world:
+        notes += [n for n in world.notes if n not in notes]
+        when = f" when {world.label}" if world.label else ""
+        if world.role is None or lower is None or upper is None:
+            return CheckError(
+                f"could not check: the file does not create the role{when}",
+                "make the role's Condition hold, or pass the parameters that decide it",
+            )
+        unknown += role_unknowns(world.role)[requirement.kind]
+        try:
+            above = judge(requirement, upper, appliance)
+        except CheckError as error:
+            errors.append(error)
+            continue
+        if not above.met:
+            reason = f"{above.reason} (when {world.label})" if world.label else above.reason
+            return dataclasses.replace(above, role=ref, reason=reason, note=_note(above.note, notes))
+        try:
+            below = judge(requirement, lower, appliance)
+        except CheckError as error:
+            errors.append(error)
+            continue
+        lowers.append(below)
+    if len(per_world) > 1:
+        notes.append("every case was tried (" + "; ".join(w.label for w, _, _ in per_world) + ")")
+    if errors:
+        return errors[0]
+    if all(v.met for v in lowers):
+        first = lowers[0]
+        return dataclasses.replace(first, role=ref, note=_note(first.note, notes))
+    unknown = list(dict.fromkeys(unknown))
+    shown = "; ".join(u.describe() for u in unknown[:3]) + (f"; and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    resolve = "; ".join(dict.fromkeys(u.resolve for u in unknown if u.resolve))
+    return CheckError(
+        f"could not check: it depends on what the file leaves unknown: {shown or 'values known only at deployment'}",
+        resolve or "give the missing values (--parameter, --account), or verify the deployed role",
+    )
+
+
+def _note(note: str, notes: list[str]) -> str:
+    parts = [note] if note else []
+    if notes:
+        parts.append("decided from the file with " + "; ".join(notes))
+    parts.append(f"{OUTSIDE} (--scp applies SCPs)")
+    return "; ".join(parts)
+
+
+def _choice(key: tuple[str, str], value: Any) -> str:
+    kind, name = key
+    if kind == "condition":
+        return f"condition {name} is {str(bool(value)).lower()}"
+    return f"{name}={value}"
+
+
+def _iam_name(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "+=,.@_-" else "-" for c in key)[-64:]
+
+
+def _key_of(backend: TemplateBackend, ref: RoleRef) -> str:
+    for key, known in backend._refs.items():
+        if known.arn == ref.arn:
+            return key
+    raise InputError(f"{backend.path}: no role {ref.arn}")
+
+
+def _after(error: InputError) -> str:
+    text = str(error)
+    return text.split(": ", 1)[1] if text.startswith("snapshot ") and ": " in text else text
