@@ -54,6 +54,7 @@ class _World:
     label: str
     notes: list[str]
     role: DeclaredRole | None
+    choices: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)
     ref: RoleRef | None = None
     lower: SnapshotBackend | None = None
     upper: SnapshotBackend | None = None
@@ -166,7 +167,7 @@ class TemplateBackend(Backend):
             found = []
             for choices, role, notes in self.source.worlds(key):
                 label = ", ".join(_choice(k, v) for k, v in choices.items())
-                found.append(_World(label, list(notes), role))
+                found.append(_World(label, list(notes), role, choices=dict(choices)))
             self._worlds[key] = found
         return found
 
@@ -330,34 +331,37 @@ def _decide(
     from verification.verdicts import judge
 
     notes: list[str] = []
+    failing: list[tuple[_World, Verdict]] = []
     lowers: list[Verdict] = []
     errors: list[CheckError] = []
     unknown: list[Unknown] = []
     for world, lower, upper in per_world:
         notes += [n for n in world.notes if n not in notes]
-        when = f" when {world.label}" if world.label else ""
         if world.role is None or lower is None or upper is None:
+            when = f" when {world.label}" if world.label else ""
             return CheckError(
                 f"could not check: the file does not create the role{when}",
                 "make the role's Condition hold, or pass the parameters that decide it",
             )
-        unknown += role_unknowns(world.role)[requirement.kind]
+        unknown += role_unknowns(world.role, requirement.action)[requirement.kind]
         try:
             above = judge(requirement, upper, appliance)
+            if not above.met:
+                failing.append((world, above))
+                continue
+            lowers.append(judge(requirement, lower, appliance))
         except CheckError as error:
             errors.append(error)
-            continue
-        if not above.met:
-            reason = f"{above.reason} (when {world.label})" if world.label else above.reason
-            return dataclasses.replace(above, role=ref, reason=reason, note=_note(above.note, notes))
-        try:
-            below = judge(requirement, lower, appliance)
-        except CheckError as error:
-            errors.append(error)
-            continue
-        lowers.append(below)
     if len(per_world) > 1:
         notes.append("every case was tried (" + "; ".join(w.label for w, _, _ in per_world) + ")")
+    if failing:
+        world, verdict = failing[0]
+        reason = verdict.reason
+        if len(failing) < len(per_world):
+            common = set.intersection(*(set(w.choices.items()) for w, _ in failing))
+            shown = ", ".join(_choice(k, v) for k, v in world.choices.items() if (k, v) in common)
+            reason = f"{reason} (when {shown or world.label})"
+        return dataclasses.replace(verdict, role=ref, reason=reason, note=_note(verdict.note, notes))
     if errors:
         return errors[0]
     if all(v.met for v in lowers):

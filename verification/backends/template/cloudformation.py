@@ -635,23 +635,14 @@ class _Resolver:
         if isinstance(value, _Link):
             if value.logical_id == role.key:
                 return "yes"
+            if self.template.resources[value.logical_id]["Type"] == "AWS::IAM::Role":
+                return None  # another role of the template
             value = value.value
         if isinstance(value, Unknown):
             return "maybe"
         if isinstance(value, str) and isinstance(role.name, str) and value == role.name:
             return "yes"
-        if isinstance(value, str) and isinstance(role.name, Unknown):
-            return None if value in self._known_role_names() else "maybe"
-        return None
-
-    def _known_role_names(self) -> set[str]:
-        names = set()
-        for logical_id, resource in self.template.resources.items():
-            if resource["Type"] == "AWS::IAM::Role":
-                properties = resource.get("Properties") or {}
-                if isinstance(properties.get("RoleName"), str):
-                    names.add(properties["RoleName"])
-        return names
+        return None  # a generated name cannot be written down in advance
 
     def _attachments(self, role: DeclaredRole) -> None:
         """Policies, managed policies and instance profiles elsewhere in the template that name the role."""

@@ -14,6 +14,7 @@ the two it is undecided, never passed.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -246,11 +247,42 @@ def bounds(role: DeclaredRole, account: str, partition: str, bound: Bound) -> di
     return {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [raw], "Policies": list(policies.values())}
 
 
-def role_unknowns(role: DeclaredRole) -> dict[str, list[Unknown]]:
-    """What the file leaves unknown about the role, by what it bears on: permission, trust, profile."""
+def _could_name(statement: Any, action: str | None) -> bool:
+    """Could a statement with unknown parts bear on ``action``? Unknown actions could name anything."""
+    if action is None or not isinstance(statement, Mapping):
+        return True
+    patterns = _actions(statement)
+    if not isinstance(patterns, list):
+        patterns = [patterns]
+    return any(not isinstance(p, str) or fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+
+
+def _bearing(document: Document, action: str | None) -> list[Unknown]:
+    """The unknowns of a document that could bear on ``action``."""
+    body = document.body
+    if not isinstance(body, Mapping) or isinstance(body.get("Statement"), Unknown):
+        return document_unknowns(document)
+    rest = unknowns_in({k: v for k, v in body.items() if k != "Statement"})
+    if rest:
+        return document_unknowns(document)
+    raw = body.get("Statement", [])
+    statements = raw if isinstance(raw, list) else [raw]
+    found: list[Unknown] = []
+    relevant = False
+    for statement in statements:
+        if _could_name(statement, action):
+            relevant = True
+            found += unknowns_in(statement)
+    if document.possible and relevant:
+        found.append(Unknown(document.where, "it may or may not be attached to the role"))
+    return found
+
+
+def role_unknowns(role: DeclaredRole, action: str | None = None) -> dict[str, list[Unknown]]:
+    """What the file leaves unknown about the role, by what it bears on: permission (``action``), trust, profile."""
     permission: list[Unknown] = []
     for document in role.inline:
-        permission += document_unknowns(document)
+        permission += _bearing(document, action)
     for managed in [*role.managed, *([role.boundary] if role.boundary else [])]:
         if managed.document is None and isinstance(managed.arn, Unknown):
             permission.append(managed.arn)
@@ -264,7 +296,7 @@ def role_unknowns(role: DeclaredRole) -> dict[str, list[Unknown]]:
                 )
             )
         else:
-            permission += document_unknowns(managed.document)
+            permission += _bearing(managed.document, action)
         if managed.possible:
             permission.append(Unknown(managed.source, "it may or may not be attached to the role"))
     profile = [Unknown(p.where, "it may or may not hold the role") for p in role.profiles if p.possible]
