@@ -9,6 +9,7 @@ points at. A plan has no open parameters (its variables are set), so it has one 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -222,7 +223,7 @@ class TerraformPlan:
         if self.configured(key, "managed_policy_arns"):
             arns = self.value(key, "managed_policy_arns")
             if isinstance(arns, Unknown):
-                role.managed.append(ManagedRef(arns, self._referenced_policy(key, "managed_policy_arns"), arns.where))
+                role.managed.append(ManagedRef(arns, None, arns.where))
             else:
                 for arn in arns or []:
                     role.managed.append(self._managed(arn, key, "managed_policy_arns"))
@@ -237,26 +238,44 @@ class TerraformPlan:
         index, _, _ = self._after(address)
         where = f"resource_changes[{index}].change.after.{attribute} ({address})"
         if isinstance(arn, Unknown):
-            return ManagedRef(arn, self._referenced_policy(address, attribute), arn.where)
+            for policy in self._referenced_policies(address, attribute):
+                return ManagedRef(self.policy_arn(policy) or arn, self._policy_document(policy), arn.where)
+            return ManagedRef(arn, None, arn.where)
         if not isinstance(arn, str):
             raise self.fault(f"{where}: expected a policy ARN")
         for policy in self._policies():
-            if self.value(policy, "arn") == arn:
-                return ManagedRef(arn, self.document(policy, "policy", arn.rsplit("/", 1)[-1]), where)
+            known = self.value(policy, "arn")
+            if known == arn:
+                return ManagedRef(arn, self._policy_document(policy), where)
+            computed = self.policy_arn(policy)
+            if isinstance(known, Unknown) and computed is not None and computed.split(":", 5)[5] == arn.split(":", 5)[-1]:
+                # Same name and path; the same account only when --account says so.
+                same = self.account is not None and computed == arn
+                return ManagedRef(arn, self._policy_document(policy), where, possible=not same)
         return ManagedRef(arn, self.managed.lookup(arn, where), where)
+
+    def policy_arn(self, policy: str) -> str | None:
+        """An aws_iam_policy's ARN: known, or made from its known name and path (and the account)."""
+        known = self.value(policy, "arn")
+        if isinstance(known, str):
+            return known
+        name, path = self.value(policy, "name"), self.value(policy, "path") or "/"
+        if not isinstance(name, str) or not isinstance(path, str):
+            return None
+        return f"arn:{self.partition}:iam::{self.account or '000000000000'}:policy{path}{name}"
+
+    def _policy_document(self, policy: str) -> Document:
+        name = self.value(policy, "name")
+        return self.document(policy, "policy", name if isinstance(name, str) else policy)
 
     def _policies(self) -> list[str]:
         return [a for a, (_, c) in self.changes.items() if c.get("type") == "aws_iam_policy" and c.get("mode", "managed") == "managed"]
 
-    def _referenced_policy(self, address: str, attribute: str) -> Document | None:
-        """The aws_iam_policy an unknown ARN refers to, through the configuration: its document."""
-        for reference in self.references(address, attribute):
-            instances = [a for a in self._instances(reference) if a in self._policies()]
-            if len(instances) == 1:
-                policy = instances[0]
-                name = self.value(policy, "name")
-                return self.document(policy, "policy", name if isinstance(name, str) else policy)
-        return None
+    def _referenced_policies(self, address: str, attribute: str) -> list[str]:
+        """The aws_iam_policy resources an unknown ARN (or list of ARNs) refers to, through the configuration."""
+        policies = self._policies()
+        found = [a for r in self.references(address, attribute) for a in self._instances(r) if a in policies]
+        return list(dict.fromkeys(found))
 
     def _targets(self, address: str, attribute: str, role: DeclaredRole) -> str | None:
         """Does the attribute name the role: "yes", "maybe" (unknown) or None."""
@@ -270,8 +289,7 @@ class TerraformPlan:
                 if len(instances) == 1 or (isinstance(role.name, str) and role.name in named):
                     return "yes"
                 return "maybe"
-            if not any(isinstance(v, Unknown) for v in values):
-                return None
+            return None  # the configuration points it at other roles
         if isinstance(role.name, str) and role.name in values:
             return "yes"
         if any(isinstance(v, Unknown) for v in values) or isinstance(value, Unknown):
@@ -279,9 +297,10 @@ class TerraformPlan:
         return None
 
     def _attachments(self, role: DeclaredRole) -> None:
-        exclusive: list[Any] | None = None
+        """Inline policies, attachments and instance profiles the plan gives the role."""
+        exclusive: list[ManagedRef] | None = None
         attached: list[ManagedRef] = []
-        for address, (_, change) in self.changes.items():
+        for address, (index, change) in self.changes.items():
             kind = change.get("type")
             if change.get("mode", "managed") != "managed" or kind not in _ATTACHING:
                 continue
@@ -298,33 +317,44 @@ class TerraformPlan:
                 role.inline.append(Document(document.name, document.body, document.where, possible=possible))
             elif kind in ("aws_iam_role_policy_attachment", "aws_iam_policy_attachment"):
                 ref = self._managed(self.value(address, "policy_arn"), address, "policy_arn")
-                attached.append(ManagedRef(ref.arn, ref.document, ref.source, possible=possible))
+                attached.append(dataclasses.replace(ref, possible=possible or ref.possible))
             elif kind == "aws_iam_role_policy_attachments_exclusive":
+                exclusive = exclusive or []
                 arns = self.value(address, "policy_arns")
-                exclusive = [arns] if isinstance(arns, Unknown) else list(arns or [])
-                for arn in exclusive:
-                    ref = self._managed(arn, address, "policy_arns")
-                    role.managed.append(ManagedRef(ref.arn, ref.document, ref.source, possible=possible))
+                if isinstance(arns, Unknown):
+                    # The list is known after apply; the policies the configuration names are in it.
+                    named = self._referenced_policies(address, "policy_arns")
+                    exclusive += [
+                        ManagedRef(self.policy_arn(p) or arns, self._policy_document(p), arns.where, possible=possible)
+                        for p in named
+                    ]
+                else:
+                    for arn in arns or []:
+                        ref = self._managed(arn, address, "policy_arns")
+                        exclusive.append(dataclasses.replace(ref, possible=possible or ref.possible))
             else:
                 name = self.value(address, "name")
-                index, _, _ = self._after(address)
                 shown = name if isinstance(name, str) else address
                 arn = self.value(address, "arn")
+                partition, account = self.partition, self.account or "000000000000"
                 role.profiles.append(
                     ProfileRef(
                         shown,
-                        arn if isinstance(arn, str) else f"arn:{self.partition}:iam::{self.account or '000000000000'}:instance-profile/{shown}",
+                        arn if isinstance(arn, str) else f"arn:{partition}:iam::{account}:instance-profile/{shown}",
                         f"resource_changes[{index}] ({address})",
                         possible=possible,
                     )
                 )
-        if exclusive is not None and not any(isinstance(a, Unknown) for a in exclusive):
-            # The exclusive set detaches everything else: other attachments keep only what it lists.
-            attached = [a for a in attached if a.arn in exclusive]
-            role.managed = [m for m in role.managed if not isinstance(m.arn, str) or m.arn in exclusive]
-            known = {m.arn for m in role.managed}
-            attached = [a for a in attached if a.arn not in known]
-        role.managed.extend(attached)
+        if exclusive is not None:
+            # The exclusive set detaches every other policy: one attached elsewhere may or may not
+            # stay (it depends on the order of applies), so it counts as uncertain.
+            listed = {m.arn for m in exclusive if isinstance(m.arn, str)}
+            others = [*role.managed, *attached]
+            role.managed = exclusive + [
+                dataclasses.replace(m, possible=True) for m in others if not (isinstance(m.arn, str) and m.arn in listed)
+            ]
+        else:
+            role.managed.extend(attached)
 
 
 def _is_unknown(marker: Any) -> bool:
