@@ -95,7 +95,7 @@ class TemplateBackend(Backend):
             snapshot_account = Account(self.snapshot_file.details)
         self.managed = ManagedPolicies(snapshot=snapshot_account)
         self.warnings: list[str] = []
-        path = Path(template if template is not None else plan)  # type: ignore[arg-type]
+        path = Path(template) if template is not None else Path(str(plan))
         self.path = path
         self.source: Any
         if template is not None:
@@ -137,9 +137,7 @@ class TemplateBackend(Backend):
             raise InputError(f"{self.source.kind} {self.path}: it declares no IAM role")
         for name in names:
             if name not in keys:
-                raise InputError(
-                    f"{self.source.kind} {self.path}: no role {name!r}; it declares {', '.join(keys)}"
-                )
+                raise InputError(f"{self.source.kind} {self.path}: no role {name!r}; it declares {', '.join(keys)}")
         return [self.ref(key) for key in (list(dict.fromkeys(names)) or keys)]
 
     def ref(self, key: str) -> TemplateRoleRef:
@@ -149,13 +147,16 @@ class TemplateBackend(Backend):
             worlds = self.worlds(key)
             account = self.account or PLACEHOLDER_ACCOUNT
             arns = {role_arn(w.role, account, self.partition) for w in worlds if w.role is not None}
-            if len(arns) == 1:
-                arn = arns.pop()
-            else:
-                arn = f"arn:{self.partition}:iam::{account}:role/{_iam_name(key)}"
+            arn = arns.pop() if len(arns) == 1 else f"arn:{self.partition}:iam::{account}:role/{_iam_name(key)}"
             base = RoleRef.parse(arn)
             found = TemplateRoleRef(
-                base.arn, base.partition, base.account, base.path, base.name, key=key, source_label=f"{self.path.name}/{key}"
+                base.arn,
+                base.partition,
+                base.account,
+                base.path,
+                base.name,
+                key=key,
+                source_label=f"{self.path.name}/{key}",
             )
             self._refs[key] = found
         return found
@@ -195,7 +196,7 @@ class TemplateBackend(Backend):
             world.ref = RoleRef.parse(role_arn(world.role, account, self.partition))
             made: dict[str, SnapshotBackend] = {}
             for bound in ("lower", "upper"):
-                details = bounds(world.role, account, self.partition, bound)  # type: ignore[arg-type]
+                details = bounds(world.role, account, self.partition, bound)
                 if bound == "upper" and details == made["lower"].snapshot.details:
                     made[bound] = made["lower"]  # nothing unknown: one account
                     continue
@@ -233,7 +234,11 @@ class TemplateBackend(Backend):
                 per_world.append((world, None, None))
                 continue
             lower = _gather_quietly(gather, world.lower, world.ref, requirements, appliance)
-            upper = lower if world.upper is world.lower else _gather_quietly(gather, world.upper, world.ref, requirements, appliance)
+            upper = (
+                lower
+                if world.upper is world.lower
+                else _gather_quietly(gather, world.upper, world.ref, requirements, appliance)
+            )
             per_world.append((world, lower, upper))
             for bound, backend in (("lower", world.lower), ("upper", world.upper)):
                 if bound == "upper" and world.upper is world.lower:
@@ -244,7 +249,9 @@ class TemplateBackend(Backend):
         if self.managed.used:
             self.record(
                 ref.arn,
-                Exchange("ResolveManagedPolicies", {"Source": str(self.path)}, {"ResolvedFrom": dict(self.managed.used)}),
+                Exchange(
+                    "ResolveManagedPolicies", {"Source": str(self.path)}, {"ResolvedFrom": dict(self.managed.used)}
+                ),
             )
         first = next((facts for _, facts, _ in per_world if facts is not None), None)
         facts = RoleFacts(ref)
@@ -311,7 +318,11 @@ class TemplateBackend(Backend):
 
 
 def _gather_quietly(
-    gather: Any, backend: SnapshotBackend, ref: RoleRef, requirements: RequirementSet, appliance: AppliancePrincipal | None
+    gather: Any,
+    backend: SnapshotBackend,
+    ref: RoleRef,
+    requirements: RequirementSet,
+    appliance: AppliancePrincipal | None,
 ) -> RoleFacts:
     """Gather from one bound's account; the appliance role lives outside the file, so its side is not asked."""
     facts: RoleFacts = gather(backend, ref, requirements, appliance)
@@ -368,7 +379,9 @@ def _decide(
         first = lowers[0]
         return dataclasses.replace(first, role=ref, note=_note(first.note, notes))
     unknown = list(dict.fromkeys(unknown))
-    shown = "; ".join(u.describe() for u in unknown[:3]) + (f"; and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    shown = "; ".join(u.describe() for u in unknown[:3]) + (
+        f"; and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    )
     resolve = "; ".join(dict.fromkeys(u.resolve for u in unknown if u.resolve))
     return CheckError(
         f"could not check: it depends on what the file leaves unknown: {shown or 'values known only at deployment'}",

@@ -24,6 +24,9 @@ from verification.backends.template.managed import ManagedPolicies
 from verification.backends.template.model import DeclaredRole, Document, ManagedRef, ProfileRef, Unknown
 from verification.errors import InputError
 
+#: The account of ARNs made for reports when no account is given (the same as the backend's).
+PLACEHOLDER_ACCOUNT = "000000000000"
+
 #: The most worlds one role may need (parameter values x undecidable conditions) before the run asks
 #: for values instead of trying them all.
 MAX_WORLDS = 256
@@ -93,9 +96,11 @@ def load_template(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"template {path}: cannot read: {error}") from None
     try:
-        data = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, Loader=_Loader)  # noqa: S506
+        data = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, Loader=_Loader)
     except json.JSONDecodeError as error:
-        raise InputError(f"template {path}: not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise InputError(
+            f"template {path}: not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
@@ -163,7 +168,9 @@ class CloudFormation:
                     "verify that template itself (CDK: cdk.out/*.nested.template.json)"
                 )
             if kind.startswith("AWS::Serverless::"):
-                raise self.fault(f"Resources.{logical_id} is a SAM resource ({kind}): give the template `sam build` writes")
+                raise self.fault(
+                    f"Resources.{logical_id} is a SAM resource ({kind}): give the template `sam build` writes"
+                )
             for key in ("Properties",):
                 if key in resource and not isinstance(resource[key], Mapping):
                     raise self.fault(f"Resources.{logical_id}.{key}: expected a mapping")
@@ -226,7 +233,7 @@ def _references(value: Any, resources: Mapping[str, Any]) -> Iterator[str]:
         item = stack.pop()
         if isinstance(item, Mapping):
             if len(item) == 1:
-                (name, arg), = item.items()
+                ((name, arg),) = item.items()
                 if name == "Ref" and isinstance(arg, str) and arg in resources:
                     yield arg
                 elif name == "Fn::GetAtt":
@@ -272,7 +279,7 @@ class _Resolver:
         """A node with every intrinsic function resolved; AWS::NoValue removed; Links kept."""
         if isinstance(node, Mapping):
             if len(node) == 1:
-                (name, arg), = node.items()
+                ((name, arg),) = node.items()
                 if name == "Ref" or (name.startswith("Fn::") and name != "Fn::Transform"):
                     return self._function(name, arg, where)
                 if name == "Fn::Transform":
@@ -351,7 +358,9 @@ class _Resolver:
         kind = str(spec.get("Type", "String"))
         listed = kind == "CommaDelimitedList" or kind.startswith("List<")
         if kind.startswith("AWS::SSM::Parameter::Value"):
-            return Unknown(where, f"parameter {name} is read from SSM at deployment", f"replace Ref {name} with the value")
+            return Unknown(
+                where, f"parameter {name} is read from SSM at deployment", f"replace Ref {name} with the value"
+            )
         if name in self.template.parameters:
             value: Any = self.template.parameters[name]
         elif ("parameter", name) in self.choices:
@@ -380,7 +389,9 @@ class _Resolver:
         if kind == "AWS::IAM::Role":
             if "RoleName" in properties:
                 return self.plain(properties["RoleName"], f"{here}.RoleName")
-            return Unknown(where, f"{logical_id}'s RoleName is generated at deployment", f"set RoleName on {logical_id}")
+            return Unknown(
+                where, f"{logical_id}'s RoleName is generated at deployment", f"set RoleName on {logical_id}"
+            )
         if kind == "AWS::IAM::ManagedPolicy":
             return self._managed_arn(logical_id, properties, where)
         if kind == "AWS::IAM::InstanceProfile" and "InstanceProfileName" in properties:
@@ -391,7 +402,9 @@ class _Resolver:
         name = properties.get("ManagedPolicyName")
         if name is None:
             return Unknown(where, f"{logical_id}'s ManagedPolicyName is generated at deployment")
-        return self._arn("policy", properties, self.plain(name, f"Resources.{logical_id}.Properties.ManagedPolicyName"), where)
+        return self._arn(
+            "policy", properties, self.plain(name, f"Resources.{logical_id}.Properties.ManagedPolicyName"), where
+        )
 
     def _arn(self, kind: str, properties: Mapping[str, Any], name: Any, where: str) -> Any:
         path = self.plain(properties.get("Path", "/"), where)
@@ -444,7 +457,7 @@ class _Resolver:
             if isinstance(found, Unknown):
                 unknown.append(found)
                 return ""
-            if isinstance(found, list) or isinstance(found, Mapping):
+            if isinstance(found, (list, Mapping)):
                 raise self.template.fault(f"{where}: Fn::Sub variable {variable} is not a string")
             return str(found)
 
@@ -528,7 +541,7 @@ class _Resolver:
     def _condition_value(self, node: Any, where: str) -> Any:
         """True, False, or Unknown (three-valued: an And with a known False is False)."""
         if isinstance(node, Mapping) and len(node) == 1:
-            (name, arg), = node.items()
+            ((name, arg),) = node.items()
             if name == "Condition":
                 key = ("condition", str(arg))
                 return bool(self.choices[key]) if key in self.choices else self._named(str(arg), where)
@@ -549,7 +562,9 @@ class _Resolver:
                 if decisive in known:
                     return decisive
                 return unknown if unknown is not None else not decisive
-        raise self.template.fault(f"{where}: not a condition function (Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition)")
+        raise self.template.fault(
+            f"{where}: not a condition function (Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition)"
+        )
 
     def exists(self, logical_id: str) -> bool:
         """Is the resource created in this world (its Condition, if any, is true)?"""
@@ -627,8 +642,20 @@ class _Resolver:
             raise self.template.fault(f"{where}: {logical_id} is not created in this case (its Condition is false)")
         body = self.plain(properties.get("PolicyDocument"), f"{here}.PolicyDocument")
         name = _unlink(self.plain(properties.get("ManagedPolicyName", logical_id), here))
-        policy_arn = arn if isinstance(arn, str) else f"arn:{self.template.partition}:iam::{self.template.account or '000000000000'}:policy/{logical_id}"
-        return ManagedRef(policy_arn, Document(str(name) if isinstance(name, str) else logical_id, body, f"{here}.PolicyDocument"), where)
+        path = self.plain(properties.get("Path", "/"), here)
+        shown = name if isinstance(name, str) else logical_id
+        # The ARN is only a name for reports when it is unknown: the document is the file's own.
+        policy_arn = (
+            arn
+            if isinstance(arn, str)
+            else f"arn:{self.template.partition}:iam::{self.template.account or PLACEHOLDER_ACCOUNT}:policy"
+            f"{path if isinstance(path, str) else '/'}{shown}"
+        )
+        return ManagedRef(
+            policy_arn,
+            Document(str(name) if isinstance(name, str) else logical_id, body, f"{here}.PolicyDocument"),
+            where,
+        )
 
     def _targets(self, value: Any, role: DeclaredRole) -> str | None:
         """Does a Roles/RoleName value name ``role``: "yes", "maybe" (unknown) or None."""
@@ -648,7 +675,12 @@ class _Resolver:
         """Policies, managed policies and instance profiles elsewhere in the template that name the role."""
         for logical_id, resource in self.template.resources.items():
             kind = resource["Type"]
-            if kind not in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy", "AWS::IAM::InstanceProfile"):
+            if kind not in (
+                "AWS::IAM::Policy",
+                "AWS::IAM::RolePolicy",
+                "AWS::IAM::ManagedPolicy",
+                "AWS::IAM::InstanceProfile",
+            ):
                 continue
             here = f"Resources.{logical_id}.Properties"
             properties = resource.get("Properties") or {}
@@ -671,7 +703,14 @@ class _Resolver:
                 shown = name if isinstance(name, str) else logical_id
                 arn = _unlink(self._arn("instance-profile", properties, shown, here))
                 role.profiles.append(
-                    ProfileRef(shown, arn if isinstance(arn, str) else f"arn:{self.template.partition}:iam::000000000000:instance-profile/{shown}", here, possible=not certain)
+                    ProfileRef(
+                        shown,
+                        arn
+                        if isinstance(arn, str)
+                        else f"arn:{self.template.partition}:iam::{PLACEHOLDER_ACCOUNT}:instance-profile/{shown}",
+                        here,
+                        possible=not certain,
+                    )
                 )
             elif kind == "AWS::IAM::ManagedPolicy":
                 ref = self._declared_policy(logical_id, _unlink(self._managed_arn(logical_id, properties, here)), here)
@@ -680,7 +719,12 @@ class _Resolver:
                 name = _unlink(self.plain(properties.get("PolicyName", logical_id), f"{here}.PolicyName"))
                 body = self.plain(properties.get("PolicyDocument"), f"{here}.PolicyDocument")
                 role.inline.append(
-                    Document(name if isinstance(name, str) else logical_id, body, f"{here}.PolicyDocument", possible=not certain)
+                    Document(
+                        name if isinstance(name, str) else logical_id,
+                        body,
+                        f"{here}.PolicyDocument",
+                        possible=not certain,
+                    )
                 )
 
 

@@ -209,7 +209,9 @@ def bounds(role: DeclaredRole, account: str, partition: str, bound: Bound) -> di
     policies: dict[str, dict[str, Any]] = {}
     attached: list[dict[str, str]] = []
     for number, managed in enumerate(role.managed, start=1):
-        policy_arn = managed.arn if isinstance(managed.arn, str) else _unknown_arn(role, number, account, partition, "policy")
+        policy_arn = (
+            managed.arn if isinstance(managed.arn, str) else _unknown_arn(role, number, account, partition, "policy")
+        )
         body = managed.document.body if managed.document is not None else Unknown(managed.source, "not resolved")
         certain = not managed.possible and not (managed.document is not None and managed.document.possible)
         policy_name = policy_arn.rsplit("/", 1)[-1]
@@ -237,9 +239,13 @@ def bounds(role: DeclaredRole, account: str, partition: str, bound: Bound) -> di
     # A boundary that may or may not be set bounds the lower account and not the upper one; an
     # unresolved one denies everything in the lower account and allows everything in the upper.
     if boundary is not None and not (boundary.possible and bound == "upper"):
-        boundary_arn = boundary.arn if isinstance(boundary.arn, str) else _unknown_arn(role, 0, account, partition, "boundary")
+        boundary_arn = (
+            boundary.arn if isinstance(boundary.arn, str) else _unknown_arn(role, 0, account, partition, "boundary")
+        )
         body = boundary.document.body if boundary.document is not None else Unknown(boundary.source, "not resolved")
-        policies.setdefault(boundary_arn, _managed_entry(boundary_arn, boundary_arn.rsplit("/", 1)[-1], body, bound, True))
+        policies.setdefault(
+            boundary_arn, _managed_entry(boundary_arn, boundary_arn.rsplit("/", 1)[-1], body, bound, True)
+        )
         raw["PermissionsBoundary"] = {
             "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
             "PermissionsBoundaryArn": boundary_arn,

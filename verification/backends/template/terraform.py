@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from verification.backends.template.managed import ManagedPolicies
+from verification.backends.template.cloudformation import PLACEHOLDER_ACCOUNT
 from verification.backends.template.model import DeclaredRole, Document, ManagedRef, ProfileRef, Unknown
 from verification.errors import InputError
 
@@ -42,10 +43,14 @@ def load_plan(path: Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         hint = " (give `terraform show -json PLANFILE` output, not the binary plan file)" if "\x00" in text else ""
-        raise InputError(f"plan {path}: not JSON: {error.msg} at line {error.lineno} column {error.colno}{hint}") from None
+        raise InputError(
+            f"plan {path}: not JSON: {error.msg} at line {error.lineno} column {error.colno}{hint}"
+        ) from None
     if not isinstance(data, Mapping) or "format_version" not in data:
         if isinstance(data, Mapping) and "Resources" in data:
-            raise InputError(f"plan {path}: this is a CloudFormation template, not a Terraform plan: give it with --template")
+            raise InputError(
+                f"plan {path}: this is a CloudFormation template, not a Terraform plan: give it with --template"
+            )
         raise InputError(f"plan {path}: not `terraform show -json` output: no format_version")
     version = str(data["format_version"])
     if version.split(".", 1)[0] != "1":
@@ -126,7 +131,11 @@ class TerraformPlan:
 
     def role_keys(self) -> list[str]:
         """Every aws_iam_role's address, in plan order."""
-        return [a for a, (_, c) in self.changes.items() if c.get("mode", "managed") == "managed" and c.get("type") == "aws_iam_role"]
+        return [
+            a
+            for a, (_, c) in self.changes.items()
+            if c.get("mode", "managed") == "managed" and c.get("type") == "aws_iam_role"
+        ]
 
     # -- values ------------------------------------------------------------------------------
 
@@ -141,7 +150,9 @@ class TerraformPlan:
         index, after, unknown = self._after(address)
         where = f"resource_changes[{index}].change.after.{attribute} ({address})"
         if _is_unknown(unknown.get(attribute)):
-            return _mark(after.get(attribute), unknown.get(attribute), where, f"{address}.{attribute} is known only after apply")
+            return _mark(
+                after.get(attribute), unknown.get(attribute), where, f"{address}.{attribute} is known only after apply"
+            )
         if unknown.get(attribute) is True:
             return Unknown(where, f"{address}.{attribute} is known only after apply")
         return after.get(attribute)
@@ -188,7 +199,9 @@ class TerraformPlan:
             else:
                 cause = next((r for r in self.references(address, attribute) if r.startswith("data.")), None)
                 why = f"{address}.{attribute} is known only after apply" + (f" (it reads {cause})" if cause else "")
-                return Document(name, Unknown(where, why, "make the policy known at plan time, or verify the applied role"), where)
+                return Document(
+                    name, Unknown(where, why, "make the policy known at plan time, or verify the applied role"), where
+                )
         return Document(name, _parse_json(value, where, self), where)
 
     # -- roles -------------------------------------------------------------------------------
@@ -203,7 +216,9 @@ class TerraformPlan:
         name = self.value(key, "name")
         if name is None or isinstance(name, Unknown):
             prefix = self.value(key, "name_prefix")
-            why = f"{key}.name is generated at apply" + (f" from name_prefix {prefix!r}" if isinstance(prefix, str) else "")
+            why = f"{key}.name is generated at apply" + (
+                f" from name_prefix {prefix!r}" if isinstance(prefix, str) else ""
+            )
             name = Unknown(f"resource_changes[{index}].change.after.name ({key})", why)
         path = self.value(key, "path") or "/"
         if isinstance(path, Unknown):
@@ -219,7 +234,9 @@ class TerraformPlan:
                 policy = block.get("policy") if isinstance(block, Mapping) else None
                 body = policy if isinstance(policy, Unknown) else _parse_json(policy, where, self)
                 block_name = block.get("name") if isinstance(block, Mapping) else None
-                role.inline.append(Document(block_name if isinstance(block_name, str) else f"inline-{number}", body, where))
+                role.inline.append(
+                    Document(block_name if isinstance(block_name, str) else f"inline-{number}", body, where)
+                )
         if self.configured(key, "managed_policy_arns"):
             arns = self.value(key, "managed_policy_arns")
             if isinstance(arns, Unknown):
@@ -248,7 +265,11 @@ class TerraformPlan:
             if known == arn:
                 return ManagedRef(arn, self._policy_document(policy), where)
             computed = self.policy_arn(policy)
-            if isinstance(known, Unknown) and computed is not None and computed.split(":", 5)[5] == arn.split(":", 5)[-1]:
+            if (
+                isinstance(known, Unknown)
+                and computed is not None
+                and computed.split(":", 5)[5] == arn.split(":", 5)[-1]
+            ):
                 # Same name and path; the same account only when --account says so.
                 same = self.account is not None and computed == arn
                 return ManagedRef(arn, self._policy_document(policy), where, possible=not same)
@@ -262,14 +283,18 @@ class TerraformPlan:
         name, path = self.value(policy, "name"), self.value(policy, "path") or "/"
         if not isinstance(name, str) or not isinstance(path, str):
             return None
-        return f"arn:{self.partition}:iam::{self.account or '000000000000'}:policy{path}{name}"
+        return f"arn:{self.partition}:iam::{self.account or PLACEHOLDER_ACCOUNT}:policy{path}{name}"
 
     def _policy_document(self, policy: str) -> Document:
         name = self.value(policy, "name")
         return self.document(policy, "policy", name if isinstance(name, str) else policy)
 
     def _policies(self) -> list[str]:
-        return [a for a, (_, c) in self.changes.items() if c.get("type") == "aws_iam_policy" and c.get("mode", "managed") == "managed"]
+        return [
+            a
+            for a, (_, c) in self.changes.items()
+            if c.get("type") == "aws_iam_policy" and c.get("mode", "managed") == "managed"
+        ]
 
     def _referenced_policies(self, address: str, attribute: str) -> list[str]:
         """The aws_iam_policy resources an unknown ARN (or list of ARNs) refers to, through the configuration."""
@@ -304,9 +329,10 @@ class TerraformPlan:
             kind = change.get("type")
             if change.get("mode", "managed") != "managed" or kind not in _ATTACHING:
                 continue
-            field = {"aws_iam_policy_attachment": "roles", "aws_iam_role_policy_attachments_exclusive": "role_name"}.get(
-                str(kind), "role"
-            )
+            field = {
+                "aws_iam_policy_attachment": "roles",
+                "aws_iam_role_policy_attachments_exclusive": "role_name",
+            }.get(str(kind), "role")
             hit = self._targets(address, field, role)
             if hit is None:
                 continue
@@ -336,7 +362,7 @@ class TerraformPlan:
                 name = self.value(address, "name")
                 shown = name if isinstance(name, str) else address
                 arn = self.value(address, "arn")
-                partition, account = self.partition, self.account or "000000000000"
+                partition, account = self.partition, self.account or PLACEHOLDER_ACCOUNT
                 role.profiles.append(
                     ProfileRef(
                         shown,
@@ -351,7 +377,9 @@ class TerraformPlan:
             listed = {m.arn for m in exclusive if isinstance(m.arn, str)}
             others = [*role.managed, *attached]
             role.managed = exclusive + [
-                dataclasses.replace(m, possible=True) for m in others if not (isinstance(m.arn, str) and m.arn in listed)
+                dataclasses.replace(m, possible=True)
+                for m in others
+                if not (isinstance(m.arn, str) and m.arn in listed)
             ]
         else:
             role.managed.extend(attached)
@@ -375,7 +403,9 @@ def _mark(value: Any, marker: Any, where: str, why: str) -> Any:
     if isinstance(marker, list):
         items = list(value) if isinstance(value, list) else []
         items += [None] * (len(marker) - len(items))
-        return [_mark(v, m, f"{where}[{i}]", why) for i, (v, m) in enumerate(zip(items, marker, strict=False))] + items[len(marker) :]
+        return [_mark(v, m, f"{where}[{i}]", why) for i, (v, m) in enumerate(zip(items, marker, strict=False))] + items[
+            len(marker) :
+        ]
     if isinstance(marker, Mapping):
         base = dict(value) if isinstance(value, Mapping) else {}
         for key, inner in marker.items():
