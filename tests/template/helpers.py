@@ -51,7 +51,9 @@ def worker(**properties: Any) -> dict[str, Any]:
     base = {
         "RoleName": "Worker",
         "AssumeRolePolicyDocument": EC2_TRUST,
-        "Policies": [{"PolicyName": "grant", "PolicyDocument": document(grant("ec2:CreateTags", "ec2:DescribeInstances"))}],
+        "Policies": [
+            {"PolicyName": "grant", "PolicyDocument": document(grant("ec2:CreateTags", "ec2:DescribeInstances"))}
+        ],
     }
     return {"Type": "AWS::IAM::Role", "Properties": {**base, **properties}}
 

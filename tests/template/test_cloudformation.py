@@ -87,7 +87,9 @@ def test_an_unresolvable_managed_policy_breaks_every_permission(flr_defaults: An
 
 def test_given_values_decide_what_was_open() -> None:
     given = {"Stage": "dev", "LogBucket": "flr-logs", "ProtectedInstance": "i-0123456789abcdef0"}
-    found = outcomes(backend(CFN_YAML, account=ACCOUNT, parameters=given), FLR, roles=("ProdDenyRole", "UnknownDenyRole"))
+    found = outcomes(
+        backend(CFN_YAML, account=ACCOUNT, parameters=given), FLR, roles=("ProdDenyRole", "UnknownDenyRole")
+    )
     assert tally(found["flr-worker.cfn.yaml/ProdDenyRole"]) == {"passed": 85}
     per = found["flr-worker.cfn.yaml/UnknownDenyRole"]
     assert per["permission:ec2:CreateTags"] == (
@@ -205,7 +207,10 @@ def test_an_undecidable_if_must_pass_on_both_branches(tmp_path: Path) -> None:
         {
             "Worker": worker(
                 Policies=[
-                    {"PolicyName": "grant", "PolicyDocument": document(grant("ec2:CreateTags", "ec2:DescribeInstances"))},
+                    {
+                        "PolicyName": "grant",
+                        "PolicyDocument": document(grant("ec2:CreateTags", "ec2:DescribeInstances")),
+                    },
                     {
                         "PolicyName": "guard",
                         "PolicyDocument": document({"Fn::If": ["Strict", deny_tags, grant("s3:GetObject")]}),
@@ -235,11 +240,19 @@ def test_policies_attach_through_roles_and_role_name(tmp_path: Path) -> None:
             "Other": {**worker(RoleName="Other")},
             "Tags": {
                 "Type": "AWS::IAM::Policy",
-                "Properties": {"PolicyName": "tags", "Roles": [{"Ref": "Worker"}], "PolicyDocument": document(grant("ec2:CreateTags"))},
+                "Properties": {
+                    "PolicyName": "tags",
+                    "Roles": [{"Ref": "Worker"}],
+                    "PolicyDocument": document(grant("ec2:CreateTags")),
+                },
             },
             "Describe": {
                 "Type": "AWS::IAM::RolePolicy",
-                "Properties": {"PolicyName": "describe", "RoleName": "Worker", "PolicyDocument": document(grant("ec2:DescribeInstances"))},
+                "Properties": {
+                    "PolicyName": "describe",
+                    "RoleName": "Worker",
+                    "PolicyDocument": document(grant("ec2:DescribeInstances")),
+                },
             },
             "Denied": {
                 "Type": "AWS::IAM::ManagedPolicy",

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from verification.backends import Backend, CallerIdentity, Exchange, InstanceProfile, Role, RoleRef, SimulationResult
 from verification.backends.template.managed import ManagedPolicies
-from verification.backends.template.model import DeclaredRole, Unknown, bounds, role_arn, role_unknowns
+from verification.backends.template.model import (
+    PLACEHOLDER_ACCOUNT,
+    DeclaredRole,
+    Unknown,
+    bounds,
+    role_arn,
+    role_unknowns,
+)
 from verification.errors import CheckError, InputError
 
 if TYPE_CHECKING:
@@ -29,8 +36,6 @@ if TYPE_CHECKING:
     from verification.requirements import Requirement, RequirementSet
     from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict
 
-#: Placeholder account of role ARNs when neither --account nor a snapshot names one.
-PLACEHOLDER_ACCOUNT = "000000000000"
 OUTSIDE = "SCPs and drift are outside a template"
 
 

@@ -21,11 +21,15 @@ from typing import Any
 import yaml
 
 from verification.backends.template.managed import ManagedPolicies
-from verification.backends.template.model import DeclaredRole, Document, ManagedRef, ProfileRef, Unknown
+from verification.backends.template.model import (
+    PLACEHOLDER_ACCOUNT,
+    DeclaredRole,
+    Document,
+    ManagedRef,
+    ProfileRef,
+    Unknown,
+)
 from verification.errors import InputError
-
-#: The account of ARNs made for reports when no account is given (the same as the backend's).
-PLACEHOLDER_ACCOUNT = "000000000000"
 
 #: The most worlds one role may need (parameter values x undecidable conditions) before the run asks
 #: for values instead of trying them all.

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Bound = Literal["lower", "upper"]
+#: The account of role and policy ARNs when neither --account nor a snapshot names one.
+PLACEHOLDER_ACCOUNT = "000000000000"
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,12 @@ def bound_document(body: Any, bound: Bound, *, trust: bool = False, certain: boo
         else:
             made["Resource"] = "*"
         out.append(made)
-    return {**rest, "Statement": out}
+    # Key order kept: statement lines in verdicts are those of the document as written.
+    return (
+        {key: out if key == "Statement" else value for key, value in body.items()}
+        if "Statement" in body
+        else {**rest, "Statement": out}
+    )
 
 
 def _trusting(document: Mapping[str, Any], trust: bool) -> dict[str, Any]:

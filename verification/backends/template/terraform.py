@@ -17,8 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from verification.backends.template.managed import ManagedPolicies
-from verification.backends.template.cloudformation import PLACEHOLDER_ACCOUNT
-from verification.backends.template.model import DeclaredRole, Document, ManagedRef, ProfileRef, Unknown
+from verification.backends.template.model import (
+    PLACEHOLDER_ACCOUNT,
+    DeclaredRole,
+    Document,
+    ManagedRef,
+    ProfileRef,
+    Unknown,
+)
 from verification.errors import InputError
 
 _INDEX = re.compile(r"\[[^\]]*\]")
