@@ -25,7 +25,7 @@ from verification.snapshot import load_snapshot
 from verification.snapshot.export import export_snapshot
 from verification.verdicts import RoleFacts, gather, judge
 
-CASES = {
+CASES: dict[str, tuple[Path, dict[str, Any], tuple[str, ...]]] = {
     "cloudformation": (
         CFN_YAML,
         {

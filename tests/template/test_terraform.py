@@ -83,10 +83,10 @@ def test_an_incomplete_or_errored_plan_is_read_with_a_warning(tmp_path: Path) ->
         data["complete"] = False
         data["errored"] = True
 
-    made = backend(_plan(tmp_path, partial), account=ACCOUNT)
-    assert made.warnings == [
-        f"plan {tmp_path / 'plan.json'}: complete is false: applying it leaves more to plan; verdicts cover only this plan",
-        f"plan {tmp_path / 'plan.json'}: errored is true: the plan stopped on an error and may be partial",
+    path = _plan(tmp_path, partial)
+    assert backend(path, account=ACCOUNT).warnings == [
+        f"plan {path}: complete is false: applying it leaves more to plan; verdicts cover only this plan",
+        f"plan {path}: errored is true: the plan stopped on an error and may be partial",
     ]
 
 
