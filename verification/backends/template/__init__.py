@@ -139,11 +139,16 @@ class TemplateBackend(Backend):
         """The roles to verify (all when ``names`` is empty), read and checked now, before any test."""
         keys = self.role_keys()
         if not keys:
-            raise InputError(f"{self.source.kind} {self.path}: it declares no IAM role")
+            raise self.source.fault("it declares no IAM role (AWS::IAM::Role, aws_iam_role)")
         for name in names:
             if name not in keys:
-                raise InputError(f"{self.source.kind} {self.path}: no role {name!r}; it declares {', '.join(keys)}")
+                raise self.source.fault(f"no role {name!r}; it declares {', '.join(keys)}")
         return [self.ref(key) for key in (list(dict.fromkeys(names)) or keys)]
+
+    def check(self, refs: Sequence[TemplateRoleRef]) -> None:
+        """Build every world's accounts now, so a fault (a policy the engine refuses) is one line before any test."""
+        for ref in refs:
+            self._engines(ref.key)
 
     def ref(self, key: str) -> TemplateRoleRef:
         """The role's reference: an ARN stable across worlds, and a label ``FILE/KEY``."""
@@ -210,7 +215,7 @@ class TemplateBackend(Backend):
                     made[bound] = SnapshotBackend(snapshot)
                     made[bound]._policy_set(world.ref.arn)
                 except InputError as error:
-                    raise InputError(f"{self.source.kind} {self.path}: {world.role.where}: {_after(error)}") from None
+                    raise self.source.fault(f"{world.role.where}: {_after(error)}") from None
             world.lower, world.upper = made["lower"], made["upper"]
         return worlds
 
