@@ -58,12 +58,24 @@ CYCLE = {
 }
 
 ROWS = [
-    Row("not-cloudformation", "template", text("name: my-app\nversion: 3\n"), "not a CloudFormation template: no Resources section"),
+    Row(
+        "not-cloudformation",
+        "template",
+        text("name: my-app\nversion: 3\n"),
+        "not a CloudFormation template: no Resources section",
+    ),
     Row("not-yaml", "template", text("Resources: [unclosed\n"), "not YAML:"),
     Row("not-json", "template", text('{"Resources": {'), "not JSON:"),
-    Row("state-as-plan", "plan", plan(_state), "this is a Terraform state, not a plan: run `terraform plan -out PLANFILE`"),
+    Row(
+        "state-as-plan",
+        "plan",
+        plan(_state),
+        "this is a Terraform state, not a plan: run `terraform plan -out PLANFILE`",
+    ),
     Row("plan-as-template", "template", plan(lambda d: None), "this is Terraform JSON, not a CloudFormation template"),
-    Row("template-as-plan", "plan", cfn({"Worker": worker()}), "this is a CloudFormation template, not a Terraform plan"),
+    Row(
+        "template-as-plan", "plan", cfn({"Worker": worker()}), "this is a CloudFormation template, not a Terraform plan"
+    ),
     Row("plan-format-2", "plan", plan(lambda d: d.update(format_version="2.0")), "format_version 2.0 is not supported"),
     Row("cyclic-ref", "template", cfn(CYCLE), "circular reference: Resources.A -> Resources.B -> Resources.A"),
     Row(
@@ -97,11 +109,20 @@ ROWS = [
         "Resources.Fn is a SAM resource",
     ),
     Row("no-roles", "template", cfn({"Topic": {"Type": "AWS::SNS::Topic"}}), "it declares no IAM role"),
-    Row("unknown-role", "template", cfn({"Worker": worker(), "Profile": PROFILE}), "no role 'Wroker'; it declares Worker", ("Wroker",)),
+    Row(
+        "unknown-role",
+        "template",
+        cfn({"Worker": worker(), "Profile": PROFILE}),
+        "no role 'Wroker'; it declares Worker",
+        ("Wroker",),
+    ),
     Row(
         "missing-mapping-key",
         "template",
-        cfn({"Worker": worker(Path={"Fn::FindInMap": ["Paths", "prod", "Path"]})}, Mappings={"Paths": {"dev": {"Path": "/"}}}),
+        cfn(
+            {"Worker": worker(Path={"Fn::FindInMap": ["Paths", "prod", "Path"]})},
+            Mappings={"Paths": {"dev": {"Path": "/"}}},
+        ),
         "Fn::FindInMap: Mappings has no Paths.prod",
     ),
     Row(
@@ -110,15 +131,25 @@ ROWS = [
         cfn({"Worker": worker(Policies=[{"PolicyName": "p", "PolicyDocument": {"Statement": [{"Effect": "Maybe"}]}}])}),
         "Resources.Worker:",
     ),
-    Row("ref-to-nothing", "template", cfn({"Worker": worker(RoleName={"Ref": "Nope"})}), "Ref Nope: no such parameter or resource"),
-    Row("role-without-trust", "template", cfn({"Worker": {"Type": "AWS::IAM::Role", "Properties": {}}}), "AssumeRolePolicyDocument: missing"),
+    Row(
+        "ref-to-nothing",
+        "template",
+        cfn({"Worker": worker(RoleName={"Ref": "Nope"})}),
+        "Ref Nope: no such parameter or resource",
+    ),
+    Row(
+        "role-without-trust",
+        "template",
+        cfn({"Worker": {"Type": "AWS::IAM::Role", "Properties": {}}}),
+        "AssumeRolePolicyDocument: missing",
+    ),
     Row(
         "policy-not-json",
         "plan",
         plan(
-            lambda d: next(c for c in d["resource_changes"] if c["address"] == "aws_iam_role_policy.worker_ec2")["change"][
-                "after"
-            ].update(policy="{not json")
+            lambda d: next(c for c in d["resource_changes"] if c["address"] == "aws_iam_role_policy.worker_ec2")[
+                "change"
+            ]["after"].update(policy="{not json")
         ),
         "the policy is not JSON",
     ),

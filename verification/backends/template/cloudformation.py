@@ -375,9 +375,7 @@ class _Resolver:
         elif spec.get("AllowedValues"):
             raise _Choose(("parameter", name), [str(v) for v in spec["AllowedValues"]])
         else:
-            return Unknown(
-                f"Parameters.{name}", f"parameter {name} has no value and no Default", f"pass --parameter {name}=VALUE"
-            )
+            return Unknown(where, f"parameter {name} has no value and no Default", f"pass --parameter {name}=VALUE")
         if listed:
             return [part.strip() for part in str(value).split(",")] if isinstance(value, str) else value
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
