@@ -187,6 +187,8 @@ class TemplateBackend(Backend):
         scp = f"{len(self.scps)} SCP level(s) from --scp" if self.scps else "no SCPs"
         account = self.account or f"account not given (ARNs use {PLACEHOLDER_ACCOUNT}; AWS::AccountId is unknown)"
         extra = f"; managed policies also from snapshot {self.snapshot_file.path}" if self.snapshot_file else ""
+        copies = sorted({source for source in self.managed.used.values() if source.startswith("moto")})
+        extra += "".join(f"; AWS managed policies from {copy}" for copy in copies)
         return (
             f"{self.source.kind} {self.path} (sha256 {self.sha256[:16]}...; {account}; {scp}{extra}); "
             f"{OUTSIDE}: what is deployed may differ"
