@@ -23,6 +23,7 @@ from verification.backends import Backend, CallerIdentity, Exchange, InstancePro
 from verification.backends.template.managed import ManagedPolicies
 from verification.backends.template.model import (
     PLACEHOLDER_ACCOUNT,
+    Bound,
     DeclaredRole,
     Unknown,
     bounds,
@@ -197,29 +198,39 @@ class TemplateBackend(Backend):
     # -- the engine's answers per world and bound -------------------------------------------
 
     def _engines(self, key: str) -> list[_World]:
-        from verification.backends.snapshot import SnapshotBackend
-        from verification.snapshot import Snapshot
-
+        """Each world's lower account, built (and its policies parsed) once; upper ones wait for ``upper``."""
         worlds = self.worlds(key)
         account = self.account or PLACEHOLDER_ACCOUNT
         for world in worlds:
             if world.role is None or world.lower is not None:
                 continue
             world.ref = RoleRef.parse(role_arn(world.role, account, self.partition))
-            made: dict[str, SnapshotBackend] = {}
-            for bound in ("lower", "upper"):
-                details = bounds(world.role, account, self.partition, bound)
-                if bound == "upper" and details == made["lower"].snapshot.details:
-                    made[bound] = made["lower"]  # nothing unknown: one account
-                    continue
-                snapshot = Snapshot(self.path, self.sha256, details, account_id=account, scps=self.scps)
-                try:
-                    made[bound] = SnapshotBackend(snapshot)
-                    made[bound]._policy_set(world.ref.arn)
-                except InputError as error:
-                    raise self.source.fault(f"{world.role.where}: {_after(error)}") from None
-            world.lower, world.upper = made["lower"], made["upper"]
+            world.lower = self._account(world, "lower")
         return worlds
+
+    def upper(self, world: _World) -> SnapshotBackend:
+        """The world's upper account: the lower one itself when the file leaves nothing unknown."""
+        if world.upper is None:
+            assert world.lower is not None and world.role is not None
+            details = bounds(world.role, self.account or PLACEHOLDER_ACCOUNT, self.partition, "upper")
+            world.upper = (
+                world.lower if details == world.lower.snapshot.details else self._account(world, "upper", details)
+            )
+        return world.upper
+
+    def _account(self, world: _World, bound: Bound, details: Mapping[str, Any] | None = None) -> SnapshotBackend:
+        from verification.backends.snapshot import SnapshotBackend
+        from verification.snapshot import Snapshot
+
+        assert world.role is not None and world.ref is not None
+        account = self.account or PLACEHOLDER_ACCOUNT
+        details = details if details is not None else bounds(world.role, account, self.partition, bound)
+        backend = SnapshotBackend(Snapshot(self.path, self.sha256, details, account_id=account, scps=self.scps))
+        try:
+            backend._policy_set(world.ref.arn)  # parse now: a fault is one line naming the file
+        except InputError as error:
+            raise self.source.fault(f"{world.role.where}: {_after(error)}") from None
+        return backend
 
     def details_for(self, arn: str) -> Mapping[str, Any] | None:
         """The first world's lower account (for evidence and replay): what a pass rests on."""
@@ -239,25 +250,14 @@ class TemplateBackend(Backend):
         from verification.verdicts import RoleFacts, gather
 
         key = ref.key if isinstance(ref, TemplateRoleRef) else _key_of(self, ref)
-        worlds = self._engines(key)
-        per_world: list[tuple[_World, RoleFacts | None, RoleFacts | None]] = []
-        for world in worlds:
-            if world.lower is None or world.upper is None or world.ref is None:
-                per_world.append((world, None, None))
+        per_world: list[_Bounds] = []
+        for world in self._engines(key):
+            if world.lower is None or world.ref is None:
+                per_world.append(_Bounds(self, ref, world, None, requirements, appliance))
                 continue
             lower = _gather_quietly(gather, world.lower, world.ref, requirements, appliance)
-            upper = (
-                lower
-                if world.upper is world.lower
-                else _gather_quietly(gather, world.upper, world.ref, requirements, appliance)
-            )
-            per_world.append((world, lower, upper))
-            for bound, backend in (("lower", world.lower), ("upper", world.upper)):
-                if bound == "upper" and world.upper is world.lower:
-                    continue
-                for exchange in backend.exchanges.pop(world.ref.arn, []):
-                    params = {**exchange.params, "TemplateWorld": world.label or "the only one", "Bound": bound}
-                    self.record(ref.arn, Exchange(exchange.operation, params, exchange.response))
+            self._keep(ref, world, world.lower, "lower")
+            per_world.append(_Bounds(self, ref, world, lower, requirements, appliance))
         if self.managed.used:
             self.record(
                 ref.arn,
@@ -265,7 +265,7 @@ class TemplateBackend(Backend):
                     "ResolveManagedPolicies", {"Source": str(self.path)}, {"ResolvedFrom": dict(self.managed.used)}
                 ),
             )
-        first = next((facts for _, facts, _ in per_world if facts is not None), None)
+        first = next((bounds.lower for bounds in per_world if bounds.lower is not None), None)
         facts = RoleFacts(ref)
         if first is not None:
             facts.role, facts.profiles, facts.simulations = first.role, first.profiles, first.simulations
@@ -274,6 +274,13 @@ class TemplateBackend(Backend):
                 continue
             facts.decided[requirement.id] = _decide(requirement, ref, per_world, appliance)
         return facts
+
+    def _keep(self, ref: RoleRef, world: _World, backend: SnapshotBackend, bound: str) -> None:
+        """Keep a bound's exchanges as the role's evidence, naming the world and the bound."""
+        assert world.ref is not None
+        for exchange in backend.exchanges.pop(world.ref.arn, []):
+            params = {**exchange.params, "TemplateWorld": world.label or "the only one", "Bound": bound}
+            self.record(ref.arn, Exchange(exchange.operation, params, exchange.response))
 
     # -- the Backend questions (answered from the first world's lower account) --------------
 
@@ -329,6 +336,46 @@ class TemplateBackend(Backend):
         return results
 
 
+class _Bounds:
+    """One world's facts: the lower account's gathered now, the upper one's only when a verdict needs them.
+
+    A requirement met in the lower account is met in the upper one too, so a compliant role never
+    needs its upper account judged.
+    """
+
+    def __init__(
+        self,
+        backend: TemplateBackend,
+        ref: RoleRef,
+        world: _World,
+        lower: RoleFacts | None,
+        requirements: RequirementSet,
+        appliance: AppliancePrincipal | None,
+    ) -> None:
+        self.backend, self.ref, self.world, self.lower = backend, ref, world, lower
+        self.requirements, self.appliance = requirements, appliance
+        self._upper: RoleFacts | None = None
+
+    @property
+    def upper(self) -> RoleFacts | None:
+        """The upper account's facts (the lower ones when nothing is unknown)."""
+        world = self.world
+        if self.lower is None or world.ref is None:
+            return None
+        if self._upper is None:
+            from verification.verdicts import gather
+
+            try:
+                upper = self.backend.upper(world)
+            except InputError as error:
+                raise CheckError(f"could not check: {error}") from None
+            if upper is world.lower:
+                return self.lower
+            self._upper = _gather_quietly(gather, upper, world.ref, self.requirements, self.appliance)
+            self.backend._keep(self.ref, world, upper, "upper")
+        return self._upper
+
+
 def _gather_quietly(
     gather: Any,
     backend: SnapshotBackend,
@@ -347,7 +394,7 @@ def _gather_quietly(
 def _decide(
     requirement: Requirement,
     ref: RoleRef,
-    per_world: list[tuple[_World, RoleFacts | None, RoleFacts | None]],
+    per_world: list[_Bounds],
     appliance: AppliancePrincipal | None,
 ) -> Verdict | CheckError:
     """Met in every world's lower account: pass. Not met in some upper account: fail. Else broken."""
@@ -358,25 +405,28 @@ def _decide(
     lowers: list[Verdict] = []
     errors: list[CheckError] = []
     unknown: list[Unknown] = []
-    for world, lower, upper in per_world:
+    for pair in per_world:
+        world = pair.world
         notes += [n for n in world.notes if n not in notes]
-        if world.role is None or lower is None or upper is None:
+        if world.role is None or pair.lower is None:
             when = f" when {world.label}" if world.label else ""
             return CheckError(
                 f"could not check: the file does not create the role{when}",
                 "make the role's Condition hold, or pass the parameters that decide it",
             )
-        unknown += role_unknowns(world.role, requirement.action)[requirement.kind]
         try:
-            above = judge(requirement, upper, appliance)
+            below = judge(requirement, pair.lower, appliance)
+            lowers.append(below)
+            if below.met:
+                continue  # met at the least permissive: met whatever the unknowns are
+            upper = pair.upper
+            above = below if upper is pair.lower or upper is None else judge(requirement, upper, appliance)
             if not above.met:
                 failing.append((world, above))
-                continue
-            lowers.append(judge(requirement, lower, appliance))
         except CheckError as error:
             errors.append(error)
     if len(per_world) > 1:
-        notes.append("every case was tried (" + "; ".join(w.label for w, _, _ in per_world) + ")")
+        notes.append("every case was tried (" + "; ".join(p.world.label for p in per_world) + ")")
     if failing:
         world, verdict = failing[0]
         reason = verdict.reason
@@ -390,6 +440,9 @@ def _decide(
     if all(v.met for v in lowers):
         first = lowers[0]
         return dataclasses.replace(first, role=ref, note=_note(first.note, notes))
+    for pair in per_world:
+        assert pair.world.role is not None
+        unknown += role_unknowns(pair.world.role, requirement.action)[requirement.kind]
     unknown = list(dict.fromkeys(unknown))
     shown = "; ".join(u.describe() for u in unknown[:3]) + (
         f"; and {len(unknown) - 3} more" if len(unknown) > 3 else ""

@@ -40,6 +40,7 @@ _SHORT_TAGS = {
     "Condition": "Condition",
     "GetAtt": "Fn::GetAtt",
 }
+_ATTACHING = ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy", "AWS::IAM::InstanceProfile")
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -147,6 +148,7 @@ class CloudFormation:
         self.declared_parameters: Mapping[str, Mapping[str, Any]] = data.get("Parameters") or {}
         self.mappings: Mapping[str, Any] = data.get("Mappings") or {}
         self._check()
+        self._index_attachments()
 
     def fault(self, message: str) -> InputError:
         """One line naming the file and the fault."""
@@ -204,6 +206,31 @@ class CloudFormation:
         for node in graph:
             if node not in state:
                 visit(node, [node])
+
+    def _index_attachments(self) -> None:
+        """Which resources may attach to which role: exact for ``Roles: [Ref R]``, else every role."""
+        self.attaching: dict[str, list[str]] = {}
+        self.dynamic: list[str] = []
+        self.managed_policies = [k for k, r in self.resources.items() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+        for logical_id, resource in self.resources.items():
+            kind = resource["Type"]
+            if kind not in _ATTACHING:
+                continue
+            value = (resource.get("Properties") or {}).get("RoleName" if kind == "AWS::IAM::RolePolicy" else "Roles")
+            if value is None:
+                continue
+            entries = value if isinstance(value, list) else [value]
+            refs = [e.get("Ref") if isinstance(e, Mapping) and len(e) == 1 else None for e in entries]
+            if all(isinstance(r, str) and self.resources.get(r, {}).get("Type") == "AWS::IAM::Role" for r in refs):
+                for ref in dict.fromkeys(refs):
+                    self.attaching.setdefault(str(ref), []).append(logical_id)
+            else:
+                self.dynamic.append(logical_id)
+        self._order = {key: number for number, key in enumerate(self.resources)}
+
+    def attachments_of(self, key: str) -> list[str]:
+        """Resources that may attach to the role ``key``, in file order."""
+        return sorted([*self.attaching.get(key, ()), *self.dynamic], key=self._order.__getitem__)
 
     def role_keys(self) -> list[str]:
         """Every AWS::IAM::Role's logical id, in file order."""
@@ -630,11 +657,11 @@ class _Resolver:
             return ManagedRef(value, None, where)
         if not isinstance(value, str):
             raise self.template.fault(f"{where}: expected a policy ARN")
-        for logical_id, resource in self.template.resources.items():
-            if resource["Type"] == "AWS::IAM::ManagedPolicy":
-                arn = _unlink(self._managed_arn(logical_id, resource.get("Properties") or {}, where))
-                if arn == value:
-                    return self._declared_policy(logical_id, arn, where)
+        for logical_id in self.template.managed_policies:
+            properties = self.template.resources[logical_id].get("Properties") or {}
+            arn = _unlink(self._managed_arn(logical_id, properties, where))
+            if arn == value:
+                return self._declared_policy(logical_id, arn, where)
         return ManagedRef(value, self.template.managed.lookup(value, where), where)
 
     def _declared_policy(self, logical_id: str, arn: Any, where: str) -> ManagedRef:
@@ -675,15 +702,9 @@ class _Resolver:
 
     def _attachments(self, role: DeclaredRole) -> None:
         """Policies, managed policies and instance profiles elsewhere in the template that name the role."""
-        for logical_id, resource in self.template.resources.items():
+        for logical_id in self.template.attachments_of(role.key):
+            resource = self.template.resources[logical_id]
             kind = resource["Type"]
-            if kind not in (
-                "AWS::IAM::Policy",
-                "AWS::IAM::RolePolicy",
-                "AWS::IAM::ManagedPolicy",
-                "AWS::IAM::InstanceProfile",
-            ):
-                continue
             here = f"Resources.{logical_id}.Properties"
             properties = resource.get("Properties") or {}
             field_name = "RoleName" if kind == "AWS::IAM::RolePolicy" else "Roles"

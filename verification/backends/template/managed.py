@@ -8,23 +8,48 @@ unresolved, and every requirement it could bear on is undecided.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from verification.backends.template.model import Document
 
 
-@dataclass(frozen=True)
 class MotoCopy:
-    """moto's bundled AWS managed policies: by name, with their paths, and the copy's date."""
+    """moto's bundled AWS managed policies, read by name on demand, and the copy's date.
 
-    policies: Mapping[str, Mapping[str, Any]]
-    moto_version: str
-    newest_update: str
+    The module is read as text, not imported: importing it imports all of moto (about a second),
+    and its one statement is a JSON document (a top-level object keyed by policy name, one key per
+    line) in a triple-quoted string. A policy is decoded where its key starts; the copy is dated by
+    the newest ``UpdateDate`` it holds.
+    """
+
+    def __init__(self, text: str, moto_version: str) -> None:
+        self.text = text
+        self.moto_version = moto_version
+        self._decoder = json.JSONDecoder()
+        self._found: dict[str, Mapping[str, Any] | None] = {}
+
+    def get(self, name: str) -> Mapping[str, Any] | None:
+        """The policy named ``name`` (with Document, Path, DefaultVersionId, UpdateDate), or None."""
+        if name not in self._found:
+            at = self.text.find(f'\n "{name}":')
+            found = None
+            if at >= 0:
+                found, _ = self._decoder.raw_decode(self.text, self.text.index("{", at + len(name) + 4))
+            self._found[name] = found if isinstance(found, Mapping) else None
+        return self._found[name]
+
+    @cached_property
+    def newest_update(self) -> str:
+        """The day of the newest policy update in the copy."""
+        return max(re.findall(r'"UpdateDate":\s*"(\d{4}-\d{2}-\d{2})', self.text), default="unknown")
 
     @property
     def label(self) -> str:
@@ -34,12 +59,12 @@ class MotoCopy:
 
 @cache
 def moto_copy() -> MotoCopy:
-    """Load moto's copy once per process (4.7 MB of JSON: only when an AWS managed ARN is met)."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-
-    data: dict[str, Mapping[str, Any]] = json.loads(aws_managed_policies_data)
-    newest = max((str(p.get("UpdateDate", "")) for p in data.values()), default="")
-    return MotoCopy(data, version("moto"), newest[:10])
+    """moto's copy, found once per process; empty when moto is not installed."""
+    spec = importlib.util.find_spec("moto")
+    if spec is None or not spec.submodule_search_locations:
+        return MotoCopy("", "not installed")
+    source = (Path(spec.submodule_search_locations[0]) / "iam" / "aws_managed_policies.py").read_text()
+    return MotoCopy(source[source.index('"""') + 3 : source.rindex('"""')], version("moto"))
 
 
 @dataclass
@@ -61,7 +86,7 @@ class ManagedPolicies:
             copy = moto_copy()
             path_name = parts[5][len("policy") :]
             name = path_name.rsplit("/", 1)[-1]
-            policy = copy.policies.get(name)
+            policy = copy.get(name)
             if policy is not None and str(policy.get("Path", "/")) + name == path_name:
                 self.used[arn] = copy.label
                 return Document(name, policy["Document"], where)
