@@ -120,9 +120,15 @@ def build_run(config: pytest.Config) -> Run | None:
     option = config.option
     if option.template or option.plan:
         return _build_template_run(config)
-    for flag, name in (("--role", "template_roles"), ("--parameter", "parameters"), ("--parameters-file", "parameters_file")):
+    for flag, name in (
+        ("--role", "template_roles"),
+        ("--parameter", "parameters"),
+        ("--parameters-file", "parameters_file"),
+    ):
         if getattr(option, name, None):
-            raise InputError(f"{flag} applies only with --template or --plan (a deployed role is named with --role-arn)")
+            raise InputError(
+                f"{flag} applies only with --template or --plan (a deployed role is named with --role-arn)"
+            )
     if getattr(option, "account", None):
         raise InputError("--account applies only with --template or --plan (a role ARN names its account)")
     if option.targets:

@@ -94,12 +94,13 @@ def gather(
 
     A failure is kept per fact, so a role whose simulation failed still gets its trust verdicts.
     When the role itself cannot be read, nothing else is asked: every requirement is then broken.
-    A backend that weighs several possible accounts (``gather_facts``) gathers and decides itself.
+    A backend that offers several possible accounts (``possible_accounts``: a template) is weighed
+    over all of them (``verification.verdicts.weigh``).
     """
-    weigh = getattr(backend, "gather_facts", None)
-    if weigh is not None:
-        weighed: RoleFacts = weigh(ref, requirements, appliance)
-        return weighed
+    if hasattr(backend, "possible_accounts"):
+        from verification.verdicts.weigh import gather_weighed
+
+        return gather_weighed(backend, ref, requirements, appliance)  # type: ignore[arg-type]
     facts = RoleFacts(ref)
     try:
         facts.role = backend.get_role(ref)

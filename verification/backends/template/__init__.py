@@ -25,7 +25,6 @@ from verification.backends.template.model import (
     PLACEHOLDER_ACCOUNT,
     Bound,
     DeclaredRole,
-    Unknown,
     bounds,
     role_arn,
     role_unknowns,
@@ -34,8 +33,6 @@ from verification.errors import CheckError, InputError
 
 if TYPE_CHECKING:
     from verification.backends.snapshot import SnapshotBackend
-    from verification.requirements import Requirement, RequirementSet
-    from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict
 
 OUTSIDE = "SCPs and drift are outside a template"
 
@@ -55,7 +52,7 @@ class TemplateRoleRef(RoleRef):
 
 @dataclass
 class _World:
-    """One world of one role: its choices, notes, and both bounds' engine answers."""
+    """One world of one role (a possible account): its choices, notes, and both bounds' backends."""
 
     label: str
     notes: list[str]
@@ -64,6 +61,18 @@ class _World:
     ref: RoleRef | None = None
     lower: SnapshotBackend | None = None
     upper: SnapshotBackend | None = None
+    owner: TemplateBackend | None = None
+
+    def upper_backend(self) -> SnapshotBackend:
+        """The upper account, built on first use (the lower one when the file leaves nothing unknown)."""
+        assert self.owner is not None
+        return self.owner.upper(self)
+
+    def unknowns(self, kind: str, action: str | None) -> list[tuple[str, str]]:
+        """The unknowns bearing on a requirement: where each is in the file and why, and what resolves it."""
+        if self.role is None:
+            return []
+        return [(u.describe(), u.resolve) for u in role_unknowns(self.role, action).get(kind, [])]
 
 
 class TemplateBackend(Backend):
@@ -179,7 +188,7 @@ class TemplateBackend(Backend):
             found = []
             for choices, role, notes in self.source.worlds(key):
                 label = ", ".join(_choice(k, v) for k, v in choices.items())
-                found.append(_World(label, list(notes), role, choices=dict(choices)))
+                found.append(_World(label, list(notes), role, choices=dict(choices), owner=self))
             self._worlds[key] = found
         return found
 
@@ -243,21 +252,12 @@ class TemplateBackend(Backend):
                 return next((w for w in self._engines(key) if w.lower is not None), None)
         return None
 
-    def gather_facts(
-        self, ref: RoleRef, requirements: RequirementSet, appliance: AppliancePrincipal | None
-    ) -> RoleFacts:
-        """Facts for every world and bound, and each requirement decided over all of them."""
-        from verification.verdicts import RoleFacts, gather
+    weighing_note = f"{OUTSIDE} (--scp applies SCPs)"
 
+    def possible_accounts(self, ref: RoleRef) -> list[_World]:
+        """The role's worlds, each with its lower account built (verdicts are weighed over them)."""
         key = ref.key if isinstance(ref, TemplateRoleRef) else _key_of(self, ref)
-        per_world: list[_Bounds] = []
-        for world in self._engines(key):
-            if world.lower is None or world.ref is None:
-                per_world.append(_Bounds(self, ref, world, None, requirements, appliance))
-                continue
-            lower = _gather_quietly(gather, world.lower, world.ref, requirements, appliance)
-            self._keep(ref, world, world.lower, "lower")
-            per_world.append(_Bounds(self, ref, world, lower, requirements, appliance))
+        worlds = self._engines(key)
         if self.managed.used:
             self.record(
                 ref.arn,
@@ -265,17 +265,9 @@ class TemplateBackend(Backend):
                     "ResolveManagedPolicies", {"Source": str(self.path)}, {"ResolvedFrom": dict(self.managed.used)}
                 ),
             )
-        first = next((bounds.lower for bounds in per_world if bounds.lower is not None), None)
-        facts = RoleFacts(ref)
-        if first is not None:
-            facts.role, facts.profiles, facts.simulations = first.role, first.profiles, first.simulations
-        for requirement in requirements.requirements:
-            if requirement.principal == "appliance" and appliance is None:
-                continue
-            facts.decided[requirement.id] = _decide(requirement, ref, per_world, appliance)
-        return facts
+        return worlds
 
-    def _keep(self, ref: RoleRef, world: _World, backend: SnapshotBackend, bound: str) -> None:
+    def keep_exchanges(self, ref: RoleRef, world: _World, backend: Backend, bound: str) -> None:
         """Keep a bound's exchanges as the role's evidence, naming the world and the bound."""
         assert world.ref is not None
         for exchange in backend.exchanges.pop(world.ref.arn, []):
@@ -336,133 +328,8 @@ class TemplateBackend(Backend):
         return results
 
 
-class _Bounds:
-    """One world's facts: the lower account's gathered now, the upper one's only when a verdict needs them.
-
-    A requirement met in the lower account is met in the upper one too, so a compliant role never
-    needs its upper account judged.
-    """
-
-    def __init__(
-        self,
-        backend: TemplateBackend,
-        ref: RoleRef,
-        world: _World,
-        lower: RoleFacts | None,
-        requirements: RequirementSet,
-        appliance: AppliancePrincipal | None,
-    ) -> None:
-        self.backend, self.ref, self.world, self.lower = backend, ref, world, lower
-        self.requirements, self.appliance = requirements, appliance
-        self._upper: RoleFacts | None = None
-
-    @property
-    def upper(self) -> RoleFacts | None:
-        """The upper account's facts (the lower ones when nothing is unknown)."""
-        world = self.world
-        if self.lower is None or world.ref is None:
-            return None
-        if self._upper is None:
-            from verification.verdicts import gather
-
-            try:
-                upper = self.backend.upper(world)
-            except InputError as error:
-                raise CheckError(f"could not check: {error}") from None
-            if upper is world.lower:
-                return self.lower
-            self._upper = _gather_quietly(gather, upper, world.ref, self.requirements, self.appliance)
-            self.backend._keep(self.ref, world, upper, "upper")
-        return self._upper
-
-
-def _gather_quietly(
-    gather: Any,
-    backend: SnapshotBackend,
-    ref: RoleRef,
-    requirements: RequirementSet,
-    appliance: AppliancePrincipal | None,
-) -> RoleFacts:
-    """Gather from one bound's account; the appliance role lives outside the file, so its side is not asked."""
-    facts: RoleFacts = gather(backend, ref, requirements, appliance)
-    failure = facts.errors.get("appliance")
-    if failure is not None and failure.code == "NoSuchEntity":
-        del facts.errors["appliance"]
-    return facts
-
-
-def _decide(
-    requirement: Requirement,
-    ref: RoleRef,
-    per_world: list[_Bounds],
-    appliance: AppliancePrincipal | None,
-) -> Verdict | CheckError:
-    """Met in every world's lower account: pass. Not met in some upper account: fail. Else broken."""
-    from verification.verdicts import judge
-
-    notes: list[str] = []
-    failing: list[tuple[_World, Verdict]] = []
-    lowers: list[Verdict] = []
-    errors: list[CheckError] = []
-    unknown: list[Unknown] = []
-    for pair in per_world:
-        world = pair.world
-        notes += [n for n in world.notes if n not in notes]
-        if world.role is None or pair.lower is None:
-            when = f" when {world.label}" if world.label else ""
-            return CheckError(
-                f"could not check: the file does not create the role{when}",
-                "make the role's Condition hold, or pass the parameters that decide it",
-            )
-        try:
-            below = judge(requirement, pair.lower, appliance)
-            lowers.append(below)
-            if below.met:
-                continue  # met at the least permissive: met whatever the unknowns are
-            upper = pair.upper
-            above = below if upper is pair.lower or upper is None else judge(requirement, upper, appliance)
-            if not above.met:
-                failing.append((world, above))
-        except CheckError as error:
-            errors.append(error)
-    if len(per_world) > 1:
-        notes.append("every case was tried (" + "; ".join(p.world.label for p in per_world) + ")")
-    if failing:
-        world, verdict = failing[0]
-        reason = verdict.reason
-        if len(failing) < len(per_world):
-            common = set.intersection(*(set(w.choices.items()) for w, _ in failing))
-            shown = ", ".join(_choice(k, v) for k, v in world.choices.items() if (k, v) in common)
-            reason = f"{reason} (when {shown or world.label})"
-        return dataclasses.replace(verdict, role=ref, reason=reason, note=_note(verdict.note, notes))
-    if errors:
-        return errors[0]
-    if all(v.met for v in lowers):
-        first = lowers[0]
-        return dataclasses.replace(first, role=ref, note=_note(first.note, notes))
-    for pair in per_world:
-        assert pair.world.role is not None
-        unknown += role_unknowns(pair.world.role, requirement.action)[requirement.kind]
-    unknown = list(dict.fromkeys(unknown))
-    shown = "; ".join(u.describe() for u in unknown[:3]) + (
-        f"; and {len(unknown) - 3} more" if len(unknown) > 3 else ""
-    )
-    resolve = "; ".join(dict.fromkeys(u.resolve for u in unknown if u.resolve))
-    return CheckError(
-        f"could not check: it depends on what the file leaves unknown: {shown or 'values known only at deployment'}",
-        resolve or "give the missing values (--parameter, --account), or verify the deployed role",
-    )
-
-
-def _note(note: str, notes: list[str]) -> str:
-    parts = [note] if note else []
-    if notes:
-        parts.append("decided from the file with " + "; ".join(notes))
-    parts.append(f"{OUTSIDE} (--scp applies SCPs)")
-    return "; ".join(parts)
-
-
 def _choice(key: tuple[str, str], value: Any) -> str:
+    """One choice of a world: ``Stage=prod``, or ``condition IsProd is true``."""
     kind, name = key
     if kind == "condition":
         return f"condition {name} is {str(bool(value)).lower()}"
