@@ -14,6 +14,7 @@ the same roles from the accounts the template declares (an offline run of the de
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
@@ -58,7 +59,9 @@ def synthetic_template(resources: int, actions: tuple[str, ...]) -> dict[str, An
             {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
             {
                 "Effect": "Allow",
-                "Principal": {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::111111111111:root"]]}},
+                "Principal": {
+                    "AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::111111111111:root"]]}
+                },
                 "Action": "sts:AssumeRole",
             },
         ],
@@ -71,7 +74,12 @@ def synthetic_template(resources: int, actions: tuple[str, ...]) -> dict[str, An
                 "AssumeRolePolicyDocument": trust,
                 "ManagedPolicyArns": [
                     {"Ref": f"Shared{number % shared}"},
-                    {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AmazonSSMManagedInstanceCore"]]},
+                    {
+                        "Fn::Join": [
+                            "",
+                            ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AmazonSSMManagedInstanceCore"],
+                        ]
+                    },
                 ],
             },
         }
@@ -122,10 +130,8 @@ def judge_all(backend: Any, refs: list[Any], requirements: Any) -> tuple[int, in
         facts = gather(backend, ref, requirements, APPLIANCE)
         for requirement in requirements.requirements:
             checks += 1
-            try:
+            with contextlib.suppress(CheckError):  # broken: counted as checked, not passed
                 passes += judge(requirement, facts, APPLIANCE).met
-            except CheckError:
-                pass
     return checks, passes
 
 
@@ -176,12 +182,14 @@ def main() -> None:
     total = read + judged
     count = len(data["Resources"])
     print(f"template: {count} resources, {len(refs)} roles, {len(raw) / 1e6:.2f} MB {'YAML' if args.yaml else 'JSON'}")
-    print(f"requirement checks: {checks} ({passes} pass); offline the same roles: {offline_checks} ({offline_passes} pass)")
+    print(
+        f"requirement checks: {checks} ({passes} pass); offline, same roles: {offline_checks} ({offline_passes} pass)"
+    )
     print(f"baseline {'yaml.safe_load' if args.yaml else 'json.loads'} of the file: {baseline:.3f} s")
     print(f"baseline snapshot backend, same roles:   {snapshot_time:.3f} s")
     print(f"read + worlds + accounts:               {read:.3f} s  ({read / baseline:.1f}x parse baseline)")
     print(f"judge every requirement:                {judged:.3f} s  ({judged / snapshot_time:.2f}x snapshot baseline)")
-    print(f"total:                                  {total:.3f} s")
+    print(f"total:                                  {total:.3f} s  ({total / snapshot_time:.2f}x snapshot baseline)")
     verdict = "within" if total < TARGET_SECONDS else "OVER"
     print(f"target < {TARGET_SECONDS:.1f} s for {count} resources: {verdict} ({total / TARGET_SECONDS:.0%} of target)")
 
