@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from tests.template.helpers import (
     CFN_YAML,
     FLR,
     PROFILE,
+    SMALL,
     backend,
     document,
     grant,
@@ -24,7 +26,7 @@ from tests.template.helpers import (
 )
 from verification.backends.template.cloudformation import load_template
 from verification.backends.template.model import Unknown
-from verification.verdicts import gather, judge
+from verification.verdicts import AppliancePrincipal, gather, judge
 
 
 def tally(per: dict[str, tuple[str, str]]) -> dict[str, int]:
@@ -293,3 +295,77 @@ def test_cdk_synth_output_is_read_with_its_generated_names() -> None:
         "failed",
         "allowed only when aws:RequestedRegion is present",
     )
+
+
+def test_a_snapshot_resolves_managed_policies_and_instance_profiles(tmp_path: Path) -> None:
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/External"
+    path = template(tmp_path, {"Worker": worker(Policies=[], ManagedPolicyArns=[arn])})
+    alone = verdicts_of(path, account=ACCOUNT)
+    assert alone["permission:ec2:CreateTags"][0] == "broken"
+    assert alone["instance-profile"] == ("failed", "not in any instance profile")
+    snapshot = tmp_path / "account.json"
+    snapshot.write_text(
+        json.dumps(
+            {
+                "RoleDetailList": [
+                    {
+                        "RoleName": "Worker",
+                        "Arn": f"arn:aws:iam::{ACCOUNT}:role/Worker",
+                        "InstanceProfileList": [
+                            {
+                                "InstanceProfileName": "WorkerProfile",
+                                "Arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/W",
+                            }
+                        ],
+                    }
+                ],
+                "Policies": [
+                    {
+                        "PolicyName": "External",
+                        "Arn": arn,
+                        "DefaultVersionId": "v1",
+                        "PolicyVersionList": [
+                            {
+                                "VersionId": "v1",
+                                "IsDefaultVersion": True,
+                                "Document": document(grant("ec2:CreateTags", "ec2:DescribeInstances")),
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    made = backend(path, account=ACCOUNT, snapshot=snapshot)
+    [per] = outcomes(made).values()
+    assert per["permission:ec2:CreateTags"] == ("passed", "allowed by External (lines 4-11)")
+    assert per["instance-profile"] == ("passed", "in instance profile(s): WorkerProfile")
+    assert made.managed.used == {arn: "the --snapshot"}
+
+
+def test_the_appliance_role_outside_the_file_is_not_claimed_checked(tmp_path: Path) -> None:
+    appliance = AppliancePrincipal.parse(f"arn:aws:iam::{ACCOUNT}:role/VeeamImpersonation")
+    trust = document({"Effect": "Allow", "Principal": {"AWS": appliance.value}, "Action": "sts:AssumeRole"})
+    made = backend(template(tmp_path, {"Worker": worker(AssumeRolePolicyDocument=trust)}), account=ACCOUNT)
+    [ref] = made.select()
+    verdict = judge(SMALL.by_id("trust:appliance"), gather(made, ref, SMALL, appliance), appliance)
+    assert verdict.met
+    assert f"the appliance role {appliance.value} is not in the file" in verdict.note
+
+
+def test_scps_apply_as_offline(tmp_path: Path) -> None:
+    scp = tmp_path / "scp.json"
+    scp.write_text(
+        json.dumps(
+            document(
+                {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "ec2:CreateTags", "Resource": "*"},
+            )
+        )
+    )
+    path = template(tmp_path, {"Worker": worker(), "Profile": PROFILE})
+    made = backend(path, scps=[scp])
+    assert "1 SCP level(s) from --scp" in made.description
+    [per] = outcomes(made).values()
+    assert per["permission:ec2:CreateTags"] == ("failed", "denied by a service control policy")
+    assert per["permission:ec2:DescribeInstances"][0] == "passed"

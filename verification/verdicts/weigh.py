@@ -100,7 +100,20 @@ def _gather_own(
     failure = facts.errors.get("appliance")
     if failure is not None and failure.code == "NoSuchEntity":
         del facts.errors["appliance"]
+        facts.errors["appliance-outside"] = failure
     return facts
+
+
+def _outside_note(requirement: Requirement, pairs: list[_Pair], appliance: AppliancePrincipal | None) -> str:
+    """For trust:appliance: say that the appliance role's own permission was not checked, when it was not."""
+    if requirement.principal != "appliance" or appliance is None or appliance.role_arn is None:
+        return ""
+    if any(p.lower is not None and "appliance-outside" in p.lower.errors for p in pairs):
+        return (
+            f"the appliance role {appliance.role_arn} is not in the file: its own sts:AssumeRole permission "
+            "was not checked (verify it where it is deployed)"
+        )
+    return ""
 
 
 def gather_weighed(
@@ -152,6 +165,9 @@ def _decide(
             errors.append(error)
     if len(pairs) > 1:
         notes.append("every case was tried (" + "; ".join(p.account.label for p in pairs) + ")")
+    outside_appliance = _outside_note(requirement, pairs, appliance)
+    if outside_appliance:
+        notes.append(outside_appliance)
     if failing:
         account, verdict = failing[0]
         reason = verdict.reason

@@ -25,6 +25,7 @@ from verification.backends.template.model import (
     PLACEHOLDER_ACCOUNT,
     Bound,
     DeclaredRole,
+    ProfileRef,
     bounds,
     role_arn,
     role_unknowns,
@@ -104,10 +105,12 @@ class TemplateBackend(Backend):
         account = account or (self.snapshot_file.account_id if self.snapshot_file else None)
         self.account = account
         snapshot_account = None
+        self.snapshot_account: Any = None
         if self.snapshot_file is not None:
             from verification.policy.account import Account
 
             snapshot_account = Account(self.snapshot_file.details)
+            self.snapshot_account = snapshot_account
         self.managed = ManagedPolicies(snapshot=snapshot_account)
         self.warnings: list[str] = []
         path = Path(template) if template is not None else Path(str(plan))
@@ -188,9 +191,30 @@ class TemplateBackend(Backend):
             found = []
             for choices, role, notes in self.source.worlds(key):
                 label = ", ".join(_choice(k, v) for k, v in choices.items())
+                if role is not None and not role.profiles:
+                    notes = [*notes, *self._profiles_from_snapshot(role)]
                 found.append(_World(label, list(notes), role, choices=dict(choices), owner=self))
             self._worlds[key] = found
         return found
+
+    def _profiles_from_snapshot(self, role: DeclaredRole) -> list[str]:
+        """A role the file puts in no instance profile may already be in one: the snapshot says (a note)."""
+        if self.snapshot_account is None or not isinstance(role.name, str) or self.snapshot_file is None:
+            return []
+        info = self.snapshot_account.find_role(role.name)
+        if info is None:
+            return []
+        for profile in info.instance_profiles:
+            role.profiles.append(
+                ProfileRef(
+                    str(profile["InstanceProfileName"]), str(profile["Arn"]), f"snapshot {self.snapshot_file.path}"
+                )
+            )
+        return (
+            [f"instance profiles of {role.name} from snapshot {self.snapshot_file.path}"]
+            if info.instance_profiles
+            else []
+        )
 
     @property
     def description(self) -> str:
