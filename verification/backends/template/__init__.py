@@ -34,6 +34,7 @@ from verification.errors import CheckError, InputError
 
 if TYPE_CHECKING:
     from verification.backends.snapshot import SnapshotBackend
+    from verification.policy.account import Account
 
 OUTSIDE = "SCPs and drift are outside a template"
 
@@ -104,14 +105,12 @@ class TemplateBackend(Backend):
         self.partition = partition
         account = account or (self.snapshot_file.account_id if self.snapshot_file else None)
         self.account = account
-        snapshot_account = None
-        self.snapshot_account: Any = None
+        self.snapshot_account: Account | None = None
         if self.snapshot_file is not None:
             from verification.policy.account import Account
 
-            snapshot_account = Account(self.snapshot_file.details)
-            self.snapshot_account = snapshot_account
-        self.managed = ManagedPolicies(snapshot=snapshot_account)
+            self.snapshot_account = Account(self.snapshot_file.details)
+        self.managed = ManagedPolicies(snapshot=self.snapshot_account)
         self.warnings: list[str] = []
         path = Path(template) if template is not None else Path(str(plan))
         self.path = path

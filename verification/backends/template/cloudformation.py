@@ -373,6 +373,8 @@ class _Resolver:
         if name == "AWS::NoValue":
             return _NO_VALUE
         if name == "AWS::Partition":
+            if template.region is None:
+                self._note("AWS::Partition is taken as aws (give --aws-region for another partition)")
             return template.partition
         if name == "AWS::URLSuffix":
             return "amazonaws.com.cn" if template.partition == "aws-cn" else "amazonaws.com"
