@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -163,3 +164,27 @@ def test_bad_options_are_one_line_and_nothing_runs(
     pytester: pytest.Pytester, kind: str, argv: tuple[str, ...], fragment: str
 ) -> None:
     _assert_one_line(pytester.runpytest(str(SUITE_DIR), "-p", "no:cacheprovider", *argv), fragment)
+
+
+def test_an_incomplete_plan_is_verified_with_a_warning_in_the_header(pytester: pytest.Pytester) -> None:
+    data = json.loads(PLAN_KNOWN.read_text())
+    data["complete"] = False
+    plan = pytester.path / "plan.json"
+    plan.write_text(json.dumps(data))
+    result = pytester.runpytest(
+        str(SUITE_DIR),
+        "-p",
+        "no:cacheprovider",
+        "--plan",
+        str(plan),
+        "--role",
+        "aws_iam_role.worker",
+        "--account",
+        "123456789012",
+        "-k",
+        "instance-profile",
+        f"--alluredir={pytester.path / 'allure'}",
+        f"--evidence-dir={pytester.path / 'evidence'}",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"warning: plan {plan}: complete is false: applying it leaves more to plan*"])
