@@ -8,7 +8,10 @@ requirement of the bundled set for every role, as a ``--template`` run does. Pri
 baselines measured in the same run: ``json.loads`` of the file, and the snapshot backend judging
 the same roles from the accounts the template declares (an offline run of the deployed roles).
 
-    python benchmarks/bench_template.py [--resources 500] [--yaml]
+    python benchmarks/bench_template.py [--resources 500] [--roles N] [--yaml]
+
+By default the template is as dense in roles as it can be (120 roles in 500 resources: every role
+with its own policy, inline policy and instance profile), the worst case for this target.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ APPLIANCE = AppliancePrincipal.parse("111111111111")
 ACCOUNT = "123456789012"
 
 
-def synthetic_template(resources: int, actions: tuple[str, ...]) -> dict[str, Any]:
-    """About ``resources`` resources: per role a Role, a Policy, a RolePolicy and an InstanceProfile."""
+def synthetic_template(resources: int, actions: tuple[str, ...], roles: int | None = None) -> dict[str, Any]:
+    """``resources`` resources: per role a Role, a Policy, a RolePolicy and an InstanceProfile (as many roles
+    as fit unless ``roles`` is given), ten shared managed policies, and SQS queues for the rest."""
     shared = 10
-    roles = max(1, (resources - 2 * shared) // 4)
+    fit = max(1, (resources - 2 * shared) // 4)
+    roles = min(roles or fit, fit)
     out: dict[str, Any] = {}
     for number in range(shared):
         out[f"Shared{number}"] = {
@@ -116,6 +121,8 @@ def synthetic_template(resources: int, actions: tuple[str, ...]) -> dict[str, An
             },
         }
         out[f"{role}Profile"] = {"Type": "AWS::IAM::InstanceProfile", "Properties": {"Roles": [{"Ref": role}]}}
+    for number in range(shared, shared + resources - len(out)):
+        out[f"Queue{number}"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"flr-{number}"}}
     return {
         "Parameters": {"Stage": {"Type": "String", "Default": "dev", "AllowedValues": ["dev", "prod"]}},
         "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}},
@@ -138,10 +145,11 @@ def judge_all(backend: Any, refs: list[Any], requirements: Any) -> tuple[int, in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resources", type=int, default=500)
+    parser.add_argument("--roles", type=int, default=None, help="roles among the resources (default: as many as fit)")
     parser.add_argument("--yaml", action="store_true", help="write the template as YAML instead of JSON")
     args = parser.parse_args()
     requirements = load_requirement_set()
-    data = synthetic_template(args.resources, requirements.actions)
+    data = synthetic_template(args.resources, requirements.actions, args.roles)
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / ("template.yaml" if args.yaml else "template.json")
