@@ -125,7 +125,7 @@ def build_run(config: pytest.Config) -> Run | None:
         return _build_targets_run(config)
     roles: list[RoleRef] = list(option.role_arns)
     appliance: AppliancePrincipal | None = option.appliance
-    requirements = load_requirement_set(option.requirements or DEFAULT_SET)
+    requirements = load_requirement_set(requirements_spec(option))
     if option.demo:
         import yaml
 
@@ -194,7 +194,7 @@ def _build_template_run(config: pytest.Config) -> Run:
     assert isinstance(backend, TemplateBackend)
     refs = backend.select(option.template_roles)
     backend.check(refs)
-    requirements = load_requirement_set(option.requirements or DEFAULT_SET)
+    requirements = load_requirement_set(requirements_spec(option))
     for ref in refs:
         run.targets[ref.arn] = Target(ref, requirements, option.appliance)
     _check_distinct_roles(run.targets, str(option.template or option.plan))
@@ -223,6 +223,11 @@ def _parameters(option: Any) -> dict[str, str]:
             )
     values.update(dict(option.parameters or ()))
     return values
+
+
+def requirements_spec(option: Any) -> str:
+    """``--requirements`` as one spec: the union of every set given (``A+B``), else the default set."""
+    return "+".join(option.requirements or ()) or DEFAULT_SET
 
 
 def _live_options(option: Any) -> dict[str, Any]:
@@ -270,7 +275,7 @@ def _build_targets_run(config: pytest.Config) -> Run:
     sets: dict[str, RequirementSet] = {}
     for item in resolved:
         spec = by_index[item.index]
-        name = spec.requirements or option.requirements or DEFAULT_SET
+        name = spec.requirements or requirements_spec(option)
         if name not in sets:
             sets[name] = load_requirement_set(name)
         appliance = spec.appliance or option.appliance

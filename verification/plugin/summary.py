@@ -25,7 +25,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     lines = [f"verification: {len(run.targets)} role(s); source: {run.source}; harness {__version__}"]
     for req in run.requirement_sets:
-        lines.append(f"requirements: {req.id} {req.version} (sha256 {req.sha256[:16]}...)")
+        shown = req.name if req.members else req.id + req.selection
+        lines.append(f"requirements: {shown} {req.version} (sha256 {req.sha256[:16]}...)")
     if any(
         t.appliance is None and any(r.principal == "appliance" for r in t.requirements.by_kind("trust"))
         for t in run.targets.values()

@@ -20,7 +20,7 @@ from verification.backends import Backend, InstanceProfile, Role, RoleRef, Simul
 from verification.errors import CheckError, InputError
 from verification.policy import PolicyError, Principal, evaluate_trust, parse_policy
 from verification.policy.model import Evaluation
-from verification.requirements import Requirement, RequirementSet
+from verification.requirements import Requirement, RequirementSet, context_suffix
 
 # re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
@@ -113,19 +113,24 @@ def gather(
             facts.profiles = backend.list_instance_profiles(ref)
         except CheckError as error:
             facts.errors["profiles"] = error
-    by_resource: dict[str, list[str]] = {}
+    # One simulation per distinct (resource, context) a requirement asks with: a requirement's own
+    # resource and context (the page's condition, such as ec2:ResourceTag/EfsIndexWorker) go into
+    # ResourceArns and ContextEntries, so "allowed with that context" is what is checked.
+    by_scope: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], list[str]] = {}
     for requirement in requirements.by_kind("permission"):
         assert requirement.action is not None
-        by_resource.setdefault(requirement.resource, []).append(requirement.action)
+        by_scope.setdefault((requirement.resource, requirement.context), []).append(requirement.action)
     context = request_context(ref.arn)
     try:
-        for resource, actions in by_resource.items():
-            answers = backend.simulate(ref.arn, actions, resources=(resource,), context=context, evidence_key=ref.arn)
+        for (resource, own), actions in by_scope.items():
+            asked = {**context, **{key: list(values) for key, values in own}}
+            answers = backend.simulate(ref.arn, actions, resources=(resource,), context=asked, evidence_key=ref.arn)
+            scope = resource + context_suffix(own)
             for result in answers:
                 if result.specific and result.resource != resource:
                     raise CheckError(f"the simulation answered for {result.resource}, which was not asked about")
                 # One resource was asked for: newer APIs may name it by an ARN template instead.
-                _keep_strictest(facts.simulations, (result.action.lower(), resource), result)
+                _keep_strictest(facts.simulations, (result.action.lower(), scope), result)
     except CheckError as error:
         facts.errors["simulation"] = error
     if (
@@ -234,7 +239,7 @@ def _judge_instance_profile(requirement: Requirement, facts: RoleFacts) -> Verdi
 def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
     _need(facts, "simulation")
     assert requirement.action is not None
-    result = facts.simulations.get((requirement.action.lower(), requirement.resource))
+    result = facts.simulations.get(requirement.simulation_key)
     if result is None:
         raise CheckError(
             f"could not check: the simulation returned no result for {requirement.action} on {requirement.resource}",
