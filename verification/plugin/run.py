@@ -22,7 +22,7 @@ from verification.plugin.keys import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, 
 from verification.requirements import DEFAULT_SET, RequirementSet, load_requirement_set
 
 __all__ = ["CASE_KEY", "CAUSE_KEY", "RUN_KEY", "VERDICT_KEY", "Run", "Target", "build_run", "case_id"]
-from verification.verdicts import AppliancePrincipal, RoleFacts, gather
+from verification.verdicts import AppliancePrincipal, KmsKey, RoleFacts, gather
 
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 
@@ -58,6 +58,10 @@ class Run:
     api_calls: ApiCounter = field(default_factory=ApiCounter)
     #: ``(targets-file entry, role ARN)`` as resolved once by the controller; sent to xdist workers.
     resolved: list[tuple[int, str]] = field(default_factory=list)
+    #: The exit status settled at session finish (see ``summary.exit_status``), for the terminal summary.
+    exit_status: int | None = None
+    #: ``--kms-key``: the key whose policy decides the kms: requirements too.
+    kms_key: KmsKey | None = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -96,7 +100,7 @@ class Run:
         if arn not in self.facts:
             target = self.targets[arn]
             backend = self.backend(target.connection)
-            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance)
+            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance, self.kms_key)
         return self.facts[arn]
 
     @property
@@ -108,6 +112,29 @@ class Run:
 def build_run(config: pytest.Config) -> Run | None:
     """The run the options ask for, or None when they name nothing to verify."""
     option = config.option
+    run = _build_run(config)
+    if run is not None and option.kms_key is not None:
+        if run.backend_name != "live":
+            raise InputError("--kms-key needs the live API: a snapshot holds no KMS key policies")
+        run.kms_key = option.kms_key
+    return run
+
+
+def _build_run(config: pytest.Config) -> Run | None:
+    option = config.option
+    if option.template or option.plan:
+        return _build_template_run(config)
+    for flag, name in (
+        ("--role", "template_roles"),
+        ("--parameter", "parameters"),
+        ("--parameters-file", "parameters_file"),
+    ):
+        if getattr(option, name, None):
+            raise InputError(
+                f"{flag} applies only with --template or --plan (a deployed role is named with --role-arn)"
+            )
+    if getattr(option, "account", None):
+        raise InputError("--account applies only with --template or --plan (a role ARN names its account)")
     if option.targets:
         return _build_targets_run(config)
     roles: list[RoleRef] = list(option.role_arns)
@@ -143,7 +170,7 @@ def build_run(config: pytest.Config) -> Run | None:
         **_live_options(option),
         "account": roles[0].account if len({ref.account for ref in roles}) == 1 else None,
     }
-    if option.aws_region and not option.endpoint_url:
+    if option.aws_region:  # with --endpoint-url too: a region of another partition is never the role's
         partition = region_partition(option.aws_region)
         for ref in roles:
             if ref.partition != partition:
@@ -153,6 +180,63 @@ def build_run(config: pytest.Config) -> Run | None:
                 )
     source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
     return Run(targets, "live", {"default": live}, source, api_calls=live["counter"])
+
+
+def _build_template_run(config: pytest.Config) -> Run:
+    """A run from ``--template`` or ``--plan``: the file read and every role's accounts built now, offline."""
+    from verification.backends.template import TemplateBackend
+
+    option = config.option
+    if option.template and option.plan:
+        raise InputError("give --template or --plan, not both: verify each file in its own run")
+    if option.role_arns or option.targets or option.demo:
+        raise InputError(
+            "--template/--plan cannot be combined with --role-arn, --targets or --demo: "
+            "select the file's roles with --role LOGICAL_ID (or Terraform address)"
+        )
+    settings = {
+        "template": option.template,
+        "plan": option.plan,
+        "parameters": _parameters(option),
+        "account": option.account,
+        "region": option.aws_region,
+        "snapshot": option.snapshot,
+        "scps": list(option.scps),
+    }
+    run = Run({}, "template", {"default": settings}, "")
+    backend = run.backend()
+    assert isinstance(backend, TemplateBackend)
+    refs = backend.select(option.template_roles)
+    backend.check(refs)
+    requirements = load_requirement_set(requirements_spec(option))
+    for ref in refs:
+        run.targets[ref.arn] = Target(ref, requirements, option.appliance)
+    _check_distinct_roles(run.targets, str(option.template or option.plan))
+    run.source = backend.description
+    return run
+
+
+def _parameters(option: Any) -> dict[str, str]:
+    """Template parameter values: the file's first, then each ``--parameter`` (which wins)."""
+    values: dict[str, str] = {}
+    path = option.parameters_file
+    if path is not None:
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise InputError(f"parameters file {path}: cannot read: {error}") from None
+        if isinstance(data, list) and all(isinstance(i, Mapping) and "ParameterKey" in i for i in data):
+            values.update({str(i["ParameterKey"]): str(i.get("ParameterValue", "")) for i in data})
+        elif isinstance(data, Mapping) and all(not isinstance(v, Mapping | list) for v in data.values()):
+            values.update({str(k): str(v) for k, v in data.items()})
+        else:
+            raise InputError(
+                f"parameters file {path}: expected [{{ParameterKey, ParameterValue}}, ...] or a KEY: VALUE mapping"
+            )
+    values.update(dict(option.parameters or ()))
+    return values
 
 
 def requirements_spec(option: Any) -> str:

@@ -14,6 +14,7 @@ import bisect
 import itertools
 import json
 import re
+import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,13 +74,6 @@ class Statement:
     matched: MatchedStatement
     condition_keys: tuple[tuple[str, str], ...] = ()
     """(lower-cased, as written) for each condition key: to report absent keys without re-folding."""
-    fingerprint: int = -1
-    """A token for everything but Action/NotAction that a decision reads from the statement.
-
-    Equal tokens mean equal content, position and policy name (see ``_token``): once their actions
-    matched, such statements decide every request alike and name themselves alike. The decision
-    memo (decide.py) keys on tokens to share work across roles holding equal statements.
-    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +91,7 @@ class Policy:
     _fingerprints: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
     _by_service: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
     _plans: dict[tuple[str, ...], tuple[tuple[int, ...], ...]] = field(default_factory=dict, repr=False)
+    _tokens: list[int] = field(default_factory=list, repr=False)
     _by_token: dict[int, Statement] = field(default_factory=dict, repr=False)
 
     def statements_for(self, action_lower: str) -> tuple[Statement, ...]:
@@ -112,13 +107,41 @@ class Policy:
             self._by_action[action_lower] = found
         return found
 
+    @property
+    def tokens(self) -> list[int]:
+        """One fingerprint token per statement, in order (computed on first use).
+
+        A statement's fingerprint is everything but Action/NotAction that a decision reads from it:
+        its MatchedStatement (policy name, type, positions, Sid), the policy's version and kind, and
+        the rest of its JSON. Equal tokens mean equal fingerprints (see ``_token``): once their
+        actions matched, such statements decide every request alike and name themselves alike, so the
+        decision memo (decide.py) keys on tokens to share work across roles holding equal statements.
+        """
+        if not self._tokens and self.statements:
+            with _TOKENS_LOCK:  # computed once: plans and statement_of must see the same tokens
+                if not self._tokens:
+                    raw = self.document["Statement"]
+                    raw_statements = [raw] if isinstance(raw, Mapping) else raw
+                    for statement, element in zip(self.statements, raw_statements, strict=True):
+                        rest = json.dumps({k: v for k, v in element.items() if k not in ("Action", "NotAction")})
+                        self._tokens.append(_token((statement.matched, self.version, self.kind, rest)))
+        return self._tokens
+
     def fingerprints_for(self, action_lower: str) -> tuple[int, ...]:
         """The fingerprint tokens of ``statements_for(action_lower)``, in order (memoised alike)."""
         found = self._fingerprints.get(action_lower)
         if found is None:
-            found = tuple(s.fingerprint for s in self.statements_for(action_lower))
+            tokens = self.tokens
+            found = tuple(tokens[s.index] for s in self.statements_for(action_lower))
             self._fingerprints[action_lower] = found
         return found
+
+    def statement_of(self, token: int) -> Statement:
+        """The statement of this policy whose fingerprint token is ``token`` (unique within a policy)."""
+        by_token = self._by_token
+        if not by_token:
+            by_token.update(zip(self.tokens, self.statements, strict=True))
+        return by_token[token]
 
     def fingerprint_plan(self, lowered: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
         """``fingerprints_for`` of each action of a batch, memoised per batch (a managed policy serves many roles).
@@ -132,8 +155,8 @@ class Policy:
             return found
         positions, services = _batch_index(lowered)
         plan: list[tuple[int, ...]] = [()] * len(lowered)
-        for statement in self.statements:
-            matcher, negated, single = statement.actions, statement.not_action, (statement.fingerprint,)
+        for statement, token in zip(self.statements, self.tokens, strict=True):
+            matcher, negated, single = statement.actions, statement.not_action, (token,)
             matched: list[int]
             if matcher.match_all or matcher.services is None:
                 matched = [p for p, action in enumerate(lowered) if matcher.matches(action) != negated]
@@ -175,13 +198,6 @@ class Policy:
             self._by_service[service] = found
         return found
 
-    def statement_of(self, token: int) -> Statement:
-        """The statement of this policy whose fingerprint token is ``token`` (unique within a policy)."""
-        by_token = self._by_token
-        if not by_token:
-            by_token.update((s.fingerprint, s) for s in self.statements)
-        return by_token[token]
-
     @property
     def dangling_principals(self) -> tuple[str, ...]:
         """Bare unique ids (AROA…, AIDA…) in Principal elements: principals that were deleted."""
@@ -208,6 +224,7 @@ def _batch_index(lowered: tuple[str, ...]) -> tuple[dict[str, list[int]], dict[s
 
 _TOKENS: dict[tuple[object, ...], int] = {}
 _NEXT_TOKEN = itertools.count()
+_TOKENS_LOCK = threading.Lock()
 
 
 def _token(fingerprint: tuple[object, ...]) -> int:
@@ -324,7 +341,7 @@ def _build(document: Mapping[str, Any], text: str, *, policy_id: str, policy_typ
 def _statement(
     raw: Any,
     index: int,
-    span: tuple[Position, Position],
+    span: tuple[Position, Position, Position],
     *,
     policy_id: str,
     policy_type: str,
@@ -355,9 +372,8 @@ def _statement(
     if kind == "trust" and resource_key is not None:
         raise PolicyError(policy_id, f"{where}/{resource_key}", "a trust policy has no Resource element")
     resources: ResourceMatcher | None = None
-    resource_patterns: tuple[str, ...] | None = None
     if resource_key is not None:
-        patterns = resource_patterns = _strings(raw[resource_key], policy_id, f"{where}/{resource_key}")
+        patterns = _strings(raw[resource_key], policy_id, f"{where}/{resource_key}")
         for pattern in patterns:
             if pattern != "*" and not pattern.startswith("arn:"):
                 raise PolicyError(policy_id, f"{where}/{resource_key}", f"{pattern!r} is not '*' or an ARN")
@@ -383,24 +399,7 @@ def _statement(
         except PolicyError as exc:
             raise PolicyError(policy_id, f"{where}/{exc.element}", exc.message) from None
 
-    start, end = span
-    fingerprint = (
-        policy_id,
-        policy_type,
-        effect,
-        start.line,
-        start.column,
-        end.line,
-        end.column,
-        sid,
-        index,
-        allow_variables,
-        resource_key,
-        resource_patterns,
-        principal_key,
-        None if principal_key is None else json.dumps(raw[principal_key]),
-        None if condition is None else json.dumps(raw["Condition"]),
-    )
+    start, end, reported = span
     return Statement(
         index=index,
         sid=sid,
@@ -413,7 +412,6 @@ def _statement(
         not_principal=principal_key == "NotPrincipal",
         condition=condition,
         condition_keys=tuple((k.lower(), k) for k in condition.keys) if condition else (),
-        fingerprint=_token(fingerprint),
         matched=MatchedStatement(
             policy_id=policy_id,
             policy_type=policy_type,
@@ -422,6 +420,7 @@ def _statement(
             end=end,
             sid=sid,
             index=index,
+            reported_start=reported,
         ),
     )
 
@@ -466,11 +465,14 @@ def _principal(value: Any, policy_id: str, element: str) -> PrincipalMatcher:
     return PrincipalMatcher(entries)
 
 
-def _statement_spans(text: str, count: int) -> list[tuple[Position, Position]]:
-    """1-based (start, end) of each statement object in ``text``; end is just past the closing brace.
+def _statement_spans(text: str, count: int) -> list[tuple[Position, Position, Position]]:
+    """1-based (start, end, reported start) of each statement object in ``text``.
 
-    Only called on text that already parsed as JSON. For a statement that cannot be located (a
-    mapping whose text was regenerated differently) the policy's own bounds are used.
+    ``start`` is the statement's ``{`` and ``end`` just past its ``}``. ``reported start`` is where
+    AWS's simulator says a statement starts: just after the ``[`` or ``,`` that precedes it (the
+    ``{`` itself for a lone statement object). Only called on text that already parsed as JSON. For a
+    statement that cannot be located (a mapping whose text was regenerated differently) the policy's
+    own bounds are used.
     """
     decoder = json.JSONDecoder()
     line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
@@ -483,7 +485,7 @@ def _statement_spans(text: str, count: int) -> list[tuple[Position, Position]]:
         match = _WS.match(text, i)
         return match.end() if match else i
 
-    offsets: list[tuple[int, int]] = []
+    offsets: list[tuple[int, int, int]] = []
     i = skip(0)
     if text[i : i + 1] == "{":
         i = skip(i + 1)
@@ -491,24 +493,26 @@ def _statement_spans(text: str, count: int) -> list[tuple[Position, Position]]:
             key, i = decoder.raw_decode(text, i)
             i = skip(skip(i) + 1)
             if key == "Statement" and text[i] == "[":
+                after_delimiter = i + 1
                 j = skip(i + 1)
                 offsets = []
                 while text[j] != "]":
                     _, end = decoder.raw_decode(text, j)
-                    offsets.append((j, end))
+                    offsets.append((j, end, after_delimiter))
                     j = skip(end)
                     if text[j] == ",":
+                        after_delimiter = j + 1
                         j = skip(j + 1)
                 i = j + 1
             else:
                 start = i
                 _, i = decoder.raw_decode(text, i)
                 if key == "Statement":
-                    offsets = [(start, i)]
+                    offsets = [(start, i, start)]
             i = skip(i)
             if text[i : i + 1] == ",":
                 i = skip(i + 1)
     if len(offsets) != count:
-        whole = (position(0), position(len(text.rstrip())))
+        whole = (position(0), position(len(text.rstrip())), position(0))
         return [whole] * count
-    return [(position(s), position(e)) for s, e in offsets]
+    return [(position(s), position(e), position(r)) for s, e, r in offsets]
