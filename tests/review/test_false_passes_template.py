@@ -128,7 +128,7 @@ def test_every_allowed_value_must_pass(tmp_path: Path) -> None:
     data["Parameters"] = {"Mode": {"Type": "String", "AllowedValues": ["lenient", "strict"]}}
     data["Conditions"] = {"Strict": {"Fn::Equals": [{"Ref": "Mode"}, "strict"]}}
     path.write_text(json.dumps(data))
-    assert verdicts_of(path)[TAGS] == ("failed", "explicitly denied by extra (lines 4-8) (when Mode=strict)")
+    assert verdicts_of(path)[TAGS] == ("failed", "explicitly denied by extra (lines 3-8) (when Mode=strict)")
 
 
 def test_an_unknown_trust_principal_is_not_a_pass(tmp_path: Path) -> None:
@@ -164,4 +164,4 @@ def test_a_terraform_policy_unknown_at_plan_time_is_not_skipped() -> None:
 def test_the_deny_of_a_known_file_still_fails(tmp_path: Path) -> None:
     """The other side: a known Deny fails, whatever else is unknown."""
     path = with_policy(tmp_path, deny(), {"Effect": "Allow", "Action": "s3:*", "Resource": {"Ref": "Open"}})
-    assert verdicts_of(path)[TAGS] == ("failed", "explicitly denied by extra (lines 4-8)")
+    assert verdicts_of(path)[TAGS] == ("failed", "explicitly denied by extra (lines 3-8)")

@@ -51,7 +51,7 @@ def test_a_deny_in_one_allowed_value_fails_and_names_the_value(flr_defaults: Any
     assert tally(per) == {"passed": 84, "failed": 1}
     assert per["permission:ec2:TerminateInstances"] == (
         "failed",
-        "explicitly denied by prod-guard (lines 4-9) (when Stage=prod)",
+        "explicitly denied by prod-guard (lines 3-9) (when Stage=prod)",
     )
 
 
@@ -70,7 +70,7 @@ def test_the_broken_role_fails_as_an_offline_run_explains_it(flr_defaults: Any) 
     assert tally(per) == {"passed": 73, "failed": 12}
     assert per["instance-profile"] == ("failed", "not in any instance profile")
     assert per["trust:appliance"] == ("failed", "trust policy does not allow 111111111111 to assume the role")
-    assert per["permission:ec2:DeleteSnapshot"] == ("failed", "explicitly denied by no-deletes (lines 4-12)")
+    assert per["permission:ec2:DeleteSnapshot"] == ("failed", "explicitly denied by no-deletes (lines 3-12)")
     assert per["permission:kms:CreateGrant"] == (
         "failed",
         "not allowed by the permissions boundary arn:aws:iam::000000000000:policy/VeeamFLRWorkerBoundary",
@@ -96,7 +96,7 @@ def test_given_values_decide_what_was_open() -> None:
     per = found["flr-worker.cfn.yaml/UnknownDenyRole"]
     assert per["permission:ec2:CreateTags"] == (
         "failed",
-        "explicitly denied on some resources by protect-instance (lines 4-9)",
+        "explicitly denied on some resources by protect-instance (lines 3-9)",
     )
 
 
@@ -227,7 +227,7 @@ def test_an_undecidable_if_must_pass_on_both_branches(tmp_path: Path) -> None:
     per = verdicts_of(path)
     assert per["permission:ec2:CreateTags"] == (
         "failed",
-        "explicitly denied by guard (lines 4-8) (when condition Strict is true)",
+        "explicitly denied by guard (lines 3-8) (when condition Strict is true)",
     )
     assert per["permission:ec2:DescribeInstances"][0] == "passed"
     assert verdicts_of(path, parameters={"Mode": "lenient"})["permission:ec2:CreateTags"][0] == "passed"
@@ -277,7 +277,7 @@ def test_policies_attach_through_roles_and_role_name(tmp_path: Path) -> None:
         "permission:ec2:DescribeInstances": "passed",
     }
     other = found["template.json/Other"]
-    assert other["permission:ec2:CreateTags"] == ("failed", "explicitly denied by deny (lines 4-8)")
+    assert other["permission:ec2:CreateTags"] == ("failed", "explicitly denied by deny (lines 3-8)")
     assert other["instance-profile"] == ("failed", "not in any instance profile")
 
 
@@ -338,7 +338,7 @@ def test_a_snapshot_resolves_managed_policies_and_instance_profiles(tmp_path: Pa
     )
     made = backend(path, account=ACCOUNT, snapshot=snapshot)
     [per] = outcomes(made).values()
-    assert per["permission:ec2:CreateTags"] == ("passed", "allowed by External (lines 4-11)")
+    assert per["permission:ec2:CreateTags"] == ("passed", "allowed by External (lines 3-11)")
     assert per["instance-profile"] == ("passed", "in instance profile(s): WorkerProfile")
     assert made.managed.used == {arn: "the --snapshot"}
 

@@ -53,7 +53,7 @@ def test_a_template_run_names_tests_by_file_and_logical_id(pytester: pytest.Pyte
     assert outcomes["test_permission[flr-worker.cfn.yaml/WorkerRole-permission:ec2:CreateTags]"] == "passed"
     failed = [name for name, outcome in outcomes.items() if outcome != "passed"]
     assert failed == ["test_permission[flr-worker.cfn.yaml/ProdDenyRole-permission:ec2:TerminateInstances]"]
-    result.stdout.fnmatch_lines(["explicitly denied by prod-guard (lines 4-9) (when Stage=prod)"])
+    result.stdout.fnmatch_lines(["explicitly denied by prod-guard (lines 3-9) (when Stage=prod)"])
 
 
 def test_a_plan_run_with_parameters_file_refused_and_account_given(pytester: pytest.Pytester) -> None:

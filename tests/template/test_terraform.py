@@ -31,7 +31,7 @@ def test_the_compliant_role_of_a_known_plan_passes(known: Any) -> None:
 def test_the_broken_role_of_a_known_plan_fails_as_offline(known: Any) -> None:
     per = known["plan.json/aws_iam_role.denied"]
     assert tally(per) == {"passed": 73, "failed": 12}
-    assert per["permission:ec2:DeleteVolume"] == ("failed", "explicitly denied by no-deletes (lines 4-12)")
+    assert per["permission:ec2:DeleteVolume"] == ("failed", "explicitly denied by no-deletes (lines 3-12)")
     # The boundary's ARN is known only after apply: the configuration's reference names its policy.
     assert per["permission:sqs:SendMessage"][0] == "passed"
     assert per["permission:kms:ListKeys"] == (

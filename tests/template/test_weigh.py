@@ -78,7 +78,7 @@ def test_met_in_every_lower_account_passes_without_asking_for_the_upper_one() ->
 def test_not_met_in_one_upper_account_fails_naming_that_world() -> None:
     good = World("X=a", account(GRANT), choices={("parameter", "X"): "a"})
     bad = World("X=b", account(GRANT, DENY), account(GRANT, DENY), choices={("parameter", "X"): "b"})
-    assert verdict(good, bad) == ("failed", "explicitly denied by p (lines 11-15) (when X=b)")
+    assert verdict(good, bad) == ("failed", "explicitly denied by p (lines 10-15) (when X=b)")
 
 
 def test_between_the_bounds_it_is_broken_naming_the_unknown() -> None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from verification.backends import Backend, CallerIdentity, Exchange, InstanceProfile, Role, RoleRef, SimulationResult
+from verification.backends.simulation import SimulationRequest
 from verification.backends.template.managed import ManagedPolicies
 from verification.backends.template.model import (
     PLACEHOLDER_ACCOUNT,
@@ -323,27 +324,11 @@ class TemplateBackend(Backend):
         assert world.lower is not None and world.ref is not None
         return world.lower.list_instance_profiles(world.ref)
 
-    def simulate(
-        self,
-        principal_arn: str,
-        actions: Sequence[str],
-        *,
-        resources: Sequence[str] = ("*",),
-        context: Mapping[str, Sequence[str]] | None = None,
-        extra_policies: Sequence[str] = (),
-        evidence_key: str | None = None,
-    ) -> list[SimulationResult]:
+    def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
         """Simulate in the first world's lower account (a proposed fix is checked where it is hardest)."""
-        world = self._world_for(principal_arn)
+        world = self._world_for(request.principal_arn)
         assert world.lower is not None and world.ref is not None
-        results = world.lower.simulate(
-            world.ref.arn,
-            actions,
-            resources=resources,
-            context=context,
-            extra_policies=extra_policies,
-            evidence_key=evidence_key or principal_arn,
-        )
+        results = world.lower.answer(replace(request, principal_arn=world.ref.arn), evidence_key)
         for key, exchanges in list(world.lower.exchanges.items()):
             for exchange in exchanges:
                 self.record(key, exchange)
