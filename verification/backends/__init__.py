@@ -109,6 +109,8 @@ class Role:
     path: str
     trust_policy: Mapping[str, Any]
     boundary_arn: str | None = None
+    #: The role's tags: every request of its sessions carries them as ``aws:PrincipalTag/<key>``.
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,8 @@ class Backend(ABC):
     """The questions every backend answers. Failures raise ``CheckError`` with a hint."""
 
     name: str = "abstract"
+    #: The region this backend's requests are made in, when it has one (the run's default region).
+    region: str | None = None
 
     def __init__(self) -> None:
         self.exchanges: dict[str, list[Exchange]] = {}

@@ -31,6 +31,7 @@ from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
 from verification.fleet.pacing import Pacer
 from verification.safety import readonly, redact
+from verification.scope.context import context_entries
 
 #: What the verifying identity needs; said in every AccessDenied message.
 VERIFIER_POLICY_HINT = (
@@ -79,8 +80,10 @@ class LiveBackend(Backend):
         retries: Any = {"mode": retry_mode}
         if max_attempts is not None:
             retries["total_max_attempts"] = max_attempts
+        #: The run's region: permissions are judged in it unless --regions names others.
+        self.region = region or base.region_name or "us-east-1"
         config = Config(
-            region_name=region or base.region_name or "us-east-1",
+            region_name=self.region,
             retries=retries,
             user_agent_extra=f"veeam-role-verification/{__version__}",
         )
@@ -184,7 +187,8 @@ class LiveBackend(Backend):
         if not isinstance(trust, Mapping):
             raise CheckError(f"GetRole returned no readable trust policy for {role.arn}")
         boundary = (data.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-        return Role(data["Arn"], data["RoleName"], role.account, data["RoleId"], data["Path"], trust, boundary)
+        tags = {str(t["Key"]): str(t.get("Value", "")) for t in data.get("Tags") or ()}
+        return Role(data["Arn"], data["RoleName"], role.account, data["RoleId"], data["Path"], trust, boundary, tags)
 
     def list_instance_profiles(self, role: RoleRef) -> list[InstanceProfile]:
         paginator = self.iam.get_paginator("list_instance_profiles_for_role")
@@ -212,10 +216,7 @@ class LiveBackend(Backend):
             "ResourceArns": list(resources),
         }
         if context:
-            params["ContextEntries"] = [
-                {"ContextKeyName": key, "ContextKeyValues": list(values), "ContextKeyType": _context_type(key)}
-                for key, values in context.items()
-            ]
+            params["ContextEntries"] = context_entries(context)
         if extra_policies:
             params["PolicyInputList"] = list(extra_policies)
         paginator = self.iam.get_paginator("simulate_principal_policy")
@@ -304,14 +305,6 @@ class _Fixed(CredentialResolver):
 
     def load_credentials(self) -> Credentials:
         return self._credentials
-
-
-#: SimulatePrincipalPolicy's ContextKeyType for the global keys the harness supplies; others are strings.
-_CONTEXT_TYPES = {"aws:currenttime": "dateList", "aws:epochtime": "numericList"}
-
-
-def _context_type(key: str) -> str:
-    return _CONTEXT_TYPES.get(key.lower(), "stringList")
 
 
 def _request_id(response: Mapping[str, Any]) -> str | None:

@@ -26,6 +26,7 @@ from verification.errors import CheckError, InputError
 from verification.policy import Context, PolicyError, PolicySet, parse_policy, simulate
 from verification.policy.account import Account, AccountError, RoleInfo
 from verification.policy.explain import simulation_results
+from verification.scope.context import context_entries
 from verification.snapshot import Snapshot, load_scp_files, load_snapshot
 
 T = TypeVar("T")
@@ -78,7 +79,10 @@ class SnapshotBackend(Backend):
         if raw.get("PermissionsBoundary"):
             data["PermissionsBoundary"] = raw["PermissionsBoundary"]
         self.record(role.arn, Exchange("GetRole", {"RoleName": role.name}, {"Role": data}))
-        return Role(info.arn, info.name, role.account, info.role_id, info.path, info.trust_policy, info.boundary_arn)
+        tags = {str(t["Key"]): str(t.get("Value", "")) for t in raw.get("Tags") or () if isinstance(t, Mapping)}
+        return Role(
+            info.arn, info.name, role.account, info.role_id, info.path, info.trust_policy, info.boundary_arn, tags
+        )
 
     def list_instance_profiles(self, role: RoleRef) -> list[InstanceProfile]:
         """The role's instance profiles, from ``InstanceProfileList``."""
@@ -130,10 +134,7 @@ class SnapshotBackend(Backend):
             "ResourceArns": list(resources),
         }
         if context:
-            params["ContextEntries"] = [
-                {"ContextKeyName": key, "ContextKeyValues": list(values), "ContextKeyType": "stringList"}
-                for key, values in context.items()
-            ]
+            params["ContextEntries"] = context_entries(context)
         if extra_policies:
             params["PolicyInputList"] = list(extra_policies)
         results = simulation_results(evaluations, actions)

@@ -35,7 +35,16 @@ _DIRECT = frozenset({"arn", "any", "service", "federated", "canonical"})
 class _LayerResult:
     """What one layer's statements said about a request (slotted: built on every decision)."""
 
-    __slots__ = ("allows", "conditional", "denies", "failed_keys", "missing_keys", "referenced_missing", "scoped")
+    __slots__ = (
+        "absent",
+        "allows",
+        "conditional",
+        "denies",
+        "failed_keys",
+        "missing_keys",
+        "referenced_missing",
+        "scoped",
+    )
 
     def __init__(self) -> None:
         self.denies: list[Statement] = []
@@ -45,6 +54,8 @@ class _LayerResult:
         self.missing_keys: list[str] = []
         self.referenced_missing: list[str] = []
         self.conditional = False
+        #: Per matching Deny (by position in ``denies``): its tests that held only on an absent key.
+        self.absent: list[tuple[str, ...]] = []
 
 
 def _candidates(policies: Iterable[Policy], action_lower: str) -> tuple[Statement, ...]:
@@ -111,6 +122,7 @@ def _scan(
                 if how is None:
                     continue
         condition = statement.condition
+        absent: tuple[str, ...] = ()
         if condition is not None:
             for lowered, key in statement.condition_keys:
                 if lowered not in values:
@@ -122,11 +134,24 @@ def _scan(
                 if statement.is_allow and outcome.missing_keys and not outcome.failed_keys:
                     result.conditional = True
                 continue
+            absent = outcome.held_on_absence
         if statement.is_allow:
             result.allows.append((statement, how))
         else:
             result.denies.append(statement)
+            result.absent.append(absent)
     return result
+
+
+def _held_on_absence(scan: _LayerResult) -> tuple[str, ...]:
+    """The tests that made the layer's denies match on absent keys; () if any Deny matched on present ones.
+
+    A Deny such as ``NotIpAddress aws:SourceIp`` matches a request without the key: a real request
+    that carries a matching value is not denied, so the verdict must name the key, not just the Deny.
+    """
+    if not scan.absent or not all(scan.absent):
+        return ()
+    return tuple(dict.fromkeys(test for tests in scan.absent for test in tests))
 
 
 def _denies_elsewhere(statement: Statement, context: Context, principal: Principal | None, has_boundary: bool) -> bool:
@@ -193,9 +218,10 @@ def _explanation(
     failed: tuple[str, ...],
     missing: tuple[str, ...],
     scoped: tuple[MatchedStatement, ...] = (),
+    absent: tuple[str, ...] = (),
 ) -> Explanation:
     """Explanations are immutable and repeat across requests: share them (bounded memo)."""
-    key = (layer, reason, statement, failed, missing, scoped)
+    key = (layer, reason, statement, failed, missing, scoped, absent)
     found = _EXPLANATIONS.get(key)
     if found is None:
         if len(_EXPLANATIONS) > 4096:
@@ -207,6 +233,7 @@ def _explanation(
             failed_condition_keys=failed,
             missing_condition_keys=missing,
             scoped_denies=scoped,
+            denied_on_absence=absent,
         )
     return found
 
@@ -236,6 +263,7 @@ def _evaluation(
             _unique(scan.failed_keys) if scan else (),
             _unique(scan.missing_keys) if scan else (),
             scoped,
+            _held_on_absence(scan) if scan is not None and decision == "explicitDeny" else (),
         ),
         allowed_by_organizations=orgs,
         allowed_by_boundary=bound,
@@ -273,7 +301,9 @@ def evaluate(request: Request, policies: PolicySet) -> Evaluation:
     for level in scp_levels:
         if level.denies:
             # Named in the explanation, absent from MatchedStatements as in AWS.
-            ev = _evaluation(request, "explicitDeny", "scp", "explicit-deny", missing, orgs=False, bound=bound)
+            ev = _evaluation(
+                request, "explicitDeny", "scp", "explicit-deny", missing, scan=level, orgs=False, bound=bound
+            )
             return _with_statement(ev, level.denies[0].matched)
     layers: tuple[tuple[Layer, _LayerResult | None], ...] = (
         ("resource", resource),
@@ -330,7 +360,12 @@ def evaluate(request: Request, policies: PolicySet) -> Evaluation:
 
 def _with_statement(ev: Evaluation, statement: MatchedStatement) -> Evaluation:
     """An SCP deny: named in the explanation, absent from MatchedStatements as in AWS."""
-    explanation = Explanation(layer=ev.explanation.layer, reason=ev.explanation.reason, statement=statement)
+    explanation = Explanation(
+        layer=ev.explanation.layer,
+        reason=ev.explanation.reason,
+        statement=statement,
+        denied_on_absence=ev.explanation.denied_on_absence,
+    )
     return Evaluation(
         action=ev.action,
         resource=ev.resource,
