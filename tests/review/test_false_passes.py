@@ -135,7 +135,23 @@ class FakeBackend(Backend):
             if isinstance(self.appliance_results, Exception):
                 raise self.appliance_results
             return SimulationResult.from_results(self.appliance_results)
-        return SimulationResult.from_results(self.results)
+        return SimulationResult.from_results(_per_resource(self.results, resources))
+
+
+def _per_resource(results: Sequence[Mapping[str, Any]], resources: Sequence[str]) -> list[Mapping[str, Any]]:
+    """Answer as the pre-2026 API does, one result per action and resource asked about.
+
+    A scripted result for Resource ``*`` stands for every resource asked (the harness also asks
+    about a representative ARN per resource type); results that name a resource or carry
+    ``ResourceSpecificResults`` are given as they are.
+    """
+    out: list[Mapping[str, Any]] = []
+    for item in results:
+        if item.get("ResourceSpecificResults") or item.get("EvalResourceName", "*") != "*":
+            out.append(item)
+        else:
+            out.extend({**item, "EvalResourceName": resource} for resource in resources)
+    return out
 
 
 def requirement_set(*requirements: Requirement) -> RequirementSet:
