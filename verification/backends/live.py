@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -25,13 +25,13 @@ from verification.backends import (
     InstanceProfile,
     Role,
     RoleRef,
+    SimulationRequest,
     SimulationResult,
 )
 from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
 from verification.fleet.pacing import Pacer
 from verification.safety import readonly, redact
-from verification.scope.context import context_entries
 
 #: What the verifying identity needs; said in every AccessDenied message.
 VERIFIER_POLICY_HINT = (
@@ -200,31 +200,13 @@ class LiveBackend(Backend):
                 profiles.append(InstanceProfile(item["InstanceProfileName"], item["Arn"], names))
         return profiles
 
-    def simulate(
-        self,
-        principal_arn: str,
-        actions: Sequence[str],
-        *,
-        resources: Sequence[str] = ("*",),
-        context: Mapping[str, Sequence[str]] | None = None,
-        extra_policies: Sequence[str] = (),
-        evidence_key: str | None = None,
-    ) -> list[SimulationResult]:
-        params: dict[str, Any] = {
-            "PolicySourceArn": principal_arn,
-            "ActionNames": list(actions),
-            "ResourceArns": list(resources),
-        }
-        if context:
-            params["ContextEntries"] = context_entries(context)
-        if extra_policies:
-            params["PolicyInputList"] = list(extra_policies)
+    def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
+        params = request.params
         paginator = self.iam.get_paginator("simulate_principal_policy")
         pages = paginator.paginate(**params, PaginationConfig={"PageSize": MAX_ITEMS})
         results: list[SimulationResult] = []
-        key = evidence_key or principal_arn
-        for page in self._pages(key, "SimulatePrincipalPolicy", params, pages):
-            results.extend(SimulationResult.from_results(page["EvaluationResults"]))
+        for page in self._pages(evidence_key, "SimulatePrincipalPolicy", params, pages):
+            results.extend(request.read(page["EvaluationResults"]))
         return results
 
     def _pages(self, key: str, operation: str, params: Mapping[str, Any], pages: Any) -> list[dict[str, Any]]:

@@ -27,7 +27,11 @@ _ROOT_CAUSES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ),
     ("Trust not granted", ("failed",), r"trust policy does not allow"),
     ("Trust explicitly denied", ("failed",), r"trust policy explicitly denies"),
-    ("The appliance role may not assume the role", ("failed",), r"the appliance role .* is not allowed sts:AssumeRole"),
+    (
+        "The appliance role may not assume the role",
+        ("failed",),
+        r"the appliance role .* (?:may not assume this role|does not exist)",
+    ),
     ("No instance profile", ("failed",), r"not in any instance profile"),
     ("Could not check", ("broken",), r"could not check:"),
 )

@@ -213,7 +213,7 @@ def _statement_names(result: SimulationResult) -> str:
     explanation = result.explanation
     statement = getattr(explanation, "statement", None)
     if statement is not None and getattr(statement, "effect", "") == "Deny":
-        return f"{statement.policy_id} (lines {statement.start.line}-{statement.end.line})"
+        return f"{statement.policy_id} ({statement.lines})"
     parts = []
     for matched in result.matched_statements:
         start = matched.get("StartPosition") or {}

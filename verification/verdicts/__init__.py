@@ -388,7 +388,10 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
         absent = tuple(getattr(result.explanation, "denied_on_absence", ()) or ())
         if absent:
             return _denied_unless(requirement, facts, result, absent, evidence)
-        if result.allowed_by_organizations is False:
+        # AWS lists the Deny of an identity policy or boundary, never an SCP's: an explicit deny that
+        # names no statement (and no engine explanation) is the organization's, in either dialect.
+        unnamed = not result.matched_statements and result.explanation is None
+        if result.allowed_by_organizations is False or (unnamed and result.allowed_by_organizations is None):
             return _scp(requirement, facts, evidence)
         where = _statement_names(result) or "a Deny statement"
         kind = _explained_layer(result)
@@ -623,16 +626,24 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
             raise CheckError(f"could not check: the appliance role's side: {failure.message}", failure.hint)
         elif side is not None:
             evidence["ApplianceSide"] = dict(side.raw)
-            if side.decision != "allowed":
+            blocked = _appliance_blocker(side)
+            if blocked:
                 return Verdict(
                     requirement,
                     facts.ref,
                     False,
-                    f"the appliance role {appliance.role_arn} is not allowed sts:AssumeRole on this role "
-                    f"({side.decision})",
+                    f"the appliance role {appliance.role_arn} may not assume this role: {blocked}",
                     "appliance-side",
-                    f'allow sts:AssumeRole on {facts.ref.arn} (or Resource "*") in {appliance.role_arn}\'s policies',
+                    f"lift it in {appliance.role_arn}'s account: no policy change to this role can",
                     evidence=evidence,
+                )
+            if side.decision != "allowed" and evaluation.explanation.requires_caller_allow:
+                # AWS also needs the caller's allow here, but granting it is the Impersonation role's
+                # requirement (Veeam's "Before You Begin"), checked when that role is verified.
+                note = (
+                    f"the trust names the account {appliance.account}, so AWS also needs {appliance.role_arn} to "
+                    f"allow sts:AssumeRole on this role, and it does not ({side.decision}): that permission is "
+                    "the Impersonation role's requirement; grant it there, or name the role's ARN in this trust"
                 )
         elif appliance.role_arn and appliance.account != facts.ref.account:
             note = (
@@ -661,11 +672,32 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
     )
 
 
+def _appliance_blocker(side: SimulationResult) -> str:
+    """What blocks the appliance role even where this role's trust names it: "" when nothing does.
+
+    A same-account role named by ARN in a trust policy needs no allow of its own, but an explicit
+    deny in its policies, its permissions boundary and the organization's SCPs still apply
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+    """
+    if side.allowed_by_organizations is False:
+        return "a service control policy denies it sts:AssumeRole"
+    if side.decision == "explicitDeny":
+        where = _statement_names(side)
+        if not where and side.explanation is None:
+            return "a service control policy denies it sts:AssumeRole"
+        return f"its policies explicitly deny sts:AssumeRole ({where or 'a Deny statement'})"
+    if side.allowed_by_boundary is False:
+        return "its permissions boundary does not allow sts:AssumeRole"
+    if side.decision not in ("allowed", "implicitDeny"):
+        raise CheckError(f"could not check: unknown EvalDecision {side.decision!r} for the appliance role")
+    return ""
+
+
 def _evaluation_statement(evaluation: Evaluation) -> str:
     statement = evaluation.explanation.statement
     if statement is None:
         return "a Deny statement"
-    return f"{statement.policy_id} lines {statement.start.line}-{statement.end.line}"
+    return f"{statement.policy_id} {statement.lines}"
 
 
 def _trust_statement(principal: Principal) -> str:
