@@ -119,10 +119,13 @@ def read_results(results: Sequence[Mapping[str, Any]], principal_arn: str | None
             specific = result.get("ResourceSpecificResults") or []
             top = str(result["EvalDecision"])
             if specific:
+                # The top level is the most restrictive over the resources asked; stricter than every
+                # one of them, it carries what they leave out (an SCP's decision), so each takes it.
+                strictest = max(restrictiveness(str(item["EvalResourceDecision"])) for item in specific)
                 for item in specific:
                     decision = str(item["EvalResourceDecision"])
                     source: Mapping[str, Any] = item
-                    if restrictiveness(top) > restrictiveness(decision):
+                    if restrictiveness(top) > strictest:
                         decision, source = top, _stricter_top(result, item)
                     out.append(_one(result, item["EvalResourceName"], decision, source, True, principal_arn))
             else:

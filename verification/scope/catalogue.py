@@ -127,27 +127,28 @@ def representative_arn(arn_format: str, *, partition: str, region: str, account:
     return _PLACEHOLDER.sub(fill, arn_format)
 
 
-def touched_types(actions: Iterable[str]) -> frozenset[tuple[str, str]]:
-    """``(service, type)`` of every resource type some of ``actions`` requires: what the role's work touches."""
-    return frozenset(
-        (action.partition(":")[0].lower(), t.name) for action in actions for t in resource_types(action) if t.required
-    )
+def touched_types(actions: Iterable[str]) -> frozenset[str]:
+    """The ARN formats of every resource type some of ``actions`` requires: what the role's work touches.
+
+    Formats, not type names: ``ssm:SendCommand``'s optional ``instance`` is EC2's instance ARN.
+    """
+    return frozenset(t.arn_format for action in actions for t in resource_types(action) if t.required)
 
 
-def judged_types(action: str, touched: frozenset[tuple[str, str]]) -> tuple[ResourceType, ...]:
+def judged_types(action: str, touched: frozenset[str]) -> tuple[ResourceType, ...]:
     """The resource types ``action`` is judged on: those it requires, and its optional ones that ``touched`` holds.
 
     An optional type is one the request may name (``ec2:CreateTags`` lists 106, none required): it is
     judged where the requirement set touches that type anyway (tagging the volumes and snapshots the
-    worker creates), not on every type AWS has. A simulation evaluates every action on every resource
-    asked about, so each type added costs one answer per action of the set.
+    worker creates, sending commands to its instances), not on every type AWS has. A simulation
+    evaluates every action on every resource asked about, so each type added costs one answer per
+    action of the set.
     """
-    service = action.partition(":")[0].lower()
-    return tuple(t for t in resource_types(action) if t.required or (service, t.name) in touched)
+    return tuple(t for t in resource_types(action) if t.required or t.arn_format in touched)
 
 
 def representative_arns(
-    action: str, *, partition: str, region: str, account: str, touched: frozenset[tuple[str, str]] = frozenset()
+    action: str, *, partition: str, region: str, account: str, touched: frozenset[str] = frozenset()
 ) -> tuple[str, ...]:
     """One representative ARN per judged resource type of ``action`` (distinct, in the catalogue's order)."""
     arns = (
