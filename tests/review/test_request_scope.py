@@ -163,14 +163,14 @@ class Organization:
     endpoint: Endpoint
     guarded: str
     plain: str
-    credentials: dict[str, dict[str, str]]
+    sessions: dict[str, boto3.Session]
 
 
 @pytest.fixture(scope="module")
 def organization() -> Iterator[Organization]:
     with start_endpoint() as endpoint:
 
-        def session(account: str, role: str = "OrganizationAccountAccessRole") -> dict[str, str]:
+        def session(account: str, role: str = "OrganizationAccountAccessRole") -> boto3.Session:
             sts = boto3.client(
                 "sts",
                 endpoint_url=endpoint.url,
@@ -181,13 +181,14 @@ def organization() -> Iterator[Organization]:
             creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="scope")[
                 "Credentials"
             ]
-            return {
-                "aws_access_key_id": creds["AccessKeyId"],
-                "aws_secret_access_key": creds["SecretAccessKey"],
-                "aws_session_token": creds["SessionToken"],
-            }
+            return boto3.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+                region_name="eu-central-1",
+            )
 
-        org = boto3.client("organizations", endpoint_url=endpoint.url, region_name="us-east-1", **session(MANAGEMENT))
+        org = session(MANAGEMENT, "Admin").client("organizations", endpoint_url=endpoint.url)
         org.create_organization(FeatureSet="ALL")
         members = [
             org.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]["AccountId"]
@@ -204,7 +205,7 @@ def organization() -> Iterator[Organization]:
 
 def live(organization: Organization, account: str, counter: ApiCounter | None = None) -> Backend:
     return LiveBackend(
-        session=boto3.Session(region_name="eu-central-1", **organization.credentials[account]),
+        session=organization.sessions[account],
         endpoint_url=organization.endpoint.url,
         counter=counter,
         account=account,
