@@ -12,20 +12,38 @@ COMMANDS = {
     "evidence": ("verification.reporting.evidence:main", "verify an evidence bundle's manifest"),
     "report": ("verification.reporting.html:main", "turn allure-results into a single-file HTML report"),
 }
+#: Packages that only an extra brings, and the extra that brings them.
+EXTRAS = {"moto": "demo", "flask": "demo", "werkzeug": "demo", "flask_cors": "demo"}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a command; print the list of commands on a bad or missing one."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--version"]:
+        from verification import __version__
+
+        print(f"veeam-role-verification {__version__}")
+        return 0
     if not args or args[0] not in COMMANDS:
         lines = [f"  {name:<10} {summary}" for name, (_, summary) in COMMANDS.items()]
         wrong = f"unknown command {args[0]!r}; " if args and args[0] not in ("-h", "--help") else ""
-        print(f"{wrong}usage: python -m verification COMMAND [...]\n" + "\n".join(lines), file=sys.stderr)
+        print(f"{wrong}usage: python -m verification [--version] COMMAND [...]\n" + "\n".join(lines), file=sys.stderr)
         return 0 if args and args[0] in ("-h", "--help") else 2
     target, _ = COMMANDS[args[0]]
     module_name, function_name = target.split(":")
-    function = getattr(importlib.import_module(module_name), function_name)
-    return int(function(args[1:]))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        extra = EXTRAS.get((error.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"python -m verification {args[0]} needs the [{extra}] extra: "
+            f"pip install 'veeam-role-verification[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
+    return int(getattr(module, function_name)(args[1:]))
 
 
 if __name__ == "__main__":

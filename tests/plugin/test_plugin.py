@@ -333,7 +333,8 @@ def test_durations_still_show_the_setup_phase(pytester: pytest.Pytester) -> None
         (
             "import pytest\npytestmark = pytest.mark.verifies('instance-profile')\n\n"
             "def test_profile(request):\n    assert_verdict(verdict_of(request))\n",
-            {"passed": 1},
+            # The bundled suite (84 passed, trust:appliance skipped) runs beside the user's own check.
+            {"passed": 85, "skipped": 1},
         ),
         (
             "import pytest\n\nclass TestRole:\n    @pytest.mark.verifies('instance-profile')\n"
@@ -350,10 +351,11 @@ def test_verifies_on_a_module_works_and_on_a_method_is_refused(
     (it would otherwise run as one test with no verdict)."""
     pytester.makepyfile(test_own="from verification.plugin import assert_verdict, verdict_of\n" + source)
     result = pytester.runpytest(
-        "test_own.py", "-p", "no:cacheprovider", "--role-arn", COMPLIANT, "--snapshot", str(DEMO_ACCOUNT)
+        "test_own.py", "-p", "no:cacheprovider", "-rA", "--role-arn", COMPLIANT, "--snapshot", str(DEMO_ACCOUNT)
     )
     if isinstance(outcome, dict):
         result.assert_outcomes(**outcome)
+        result.stdout.fnmatch_lines(["PASSED test_own.py::test_profile[[]*/VeeamFLRWorker-instance-profile[]]"])
     else:
         assert result.ret != 0
         assert outcome in "\n".join(result.outlines + result.errlines)

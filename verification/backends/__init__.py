@@ -1,5 +1,7 @@
 """Where facts about a role come from: the live IAM API, or an account snapshot.
 
+May import: policy, safety, fleet (pacing, accounting), snapshot, errors, boto3/botocore; never pytest or Allure.
+
 Every backend answers the same few questions (who am I, get the role, list its instance profiles,
 simulate these actions) with the dataclasses below, and records each raw exchange as evidence.
 The tests never know which backend answered. Backends know nothing of pytest or Allure.

@@ -1,5 +1,7 @@
 """A local IAM endpoint: moto's server, with the Simulate* calls answered by our policy engine.
 
+May import: policy, snapshot, errors, moto, boto3/botocore; never the plugin, pytest or Allure.
+
 ``start_endpoint()`` runs moto's server in a thread of this process, bound to 127.0.0.1 only.
 moto keeps its state per process, so every endpoint in one process sees the same accounts;
 ``Endpoint.reset()`` clears them. Starting an endpoint also makes moto load AWS-managed policies

@@ -1,5 +1,7 @@
 """The IAM policy engine, written from the AWS documentation: parse → match → decide → explain.
 
+May import: nothing outside verification.policy and the standard library (no boto3, pytest or Allure).
+
 It knows nothing of boto3, pytest or Allure. Public API (the contract other layers code against):
 
 - ``parse_policy(source, *, policy_id, policy_type) -> Policy``: JSON text, URL-encoded JSON text,

@@ -1,5 +1,7 @@
 """Requirement sets: documented requirements as data, loaded and schema-checked.
 
+May import: errors, PyYAML and the standard library; never backends, pytest or Allure.
+
 A set is a YAML (or JSON) file under ``fixtures/requirements/``. Each requirement has a stable id
 (``permission:<action>``, ``trust:<principal>``, ``instance-profile``) used in test ids, reports,
 evidence and history, so renaming one is a breaking change.

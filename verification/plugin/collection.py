@@ -1,0 +1,137 @@
+"""Collection: the bundled suite, and one test per role and requirement with readable ids.
+
+A verification run collects the bundled suite whatever the folder, rootdir, ini file or option
+values: its path is put first among the run's arguments, and paths the user named are kept beside
+it. The suite's node ids are the same everywhere (``verification/suite/test_requirements.py::...``),
+so ``--lf``, JUnit names and Allure history ids do not depend on where the package is installed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from _pytest.python import path_matches_patterns
+
+from verification.plugin.options import NOTHING_TO_VERIFY
+from verification.plugin.run import CASE_KEY, RUN_KEY, case_id
+
+SUITE_DIR = Path(__file__).resolve().parent.parent / "suite"
+#: The suite's node-id prefix, as it reads from a checkout of the repository.
+SUITE_NODE_PREFIX = "verification/suite"
+
+
+def _within_suite(arg: str, invocation_dir: Path) -> bool:
+    path = Path(arg.split("::", 1)[0])
+    path = (invocation_dir / path).resolve() if not path.is_absolute() else path.resolve()
+    return path == SUITE_DIR or SUITE_DIR in path.parents
+
+
+def suite_requested(config: pytest.Config) -> bool:
+    """Does this session name the verification suite (and so need something to verify)?"""
+    return any(_within_suite(arg, config.invocation_params.dir) for arg in config.args)
+
+
+def collect_suite(config: pytest.Config) -> None:
+    """Make the run collect the bundled suite, plus whatever paths the user named on the command line.
+
+    ``testpaths`` and the invocation folder are not the user's choice for this run, so they are
+    replaced; an option's value (``--snapshot FILE``) is never a path to collect. A user who names
+    a part of the suite (``verification/suite/test_requirements.py::test_trust``) gets just that part.
+    """
+    named = list(config.args) if config.args_source == pytest.Config.ArgsSource.ARGS else []
+    if any(_within_suite(arg, config.invocation_params.dir) for arg in named):
+        return
+    config.args[:] = [str(SUITE_DIR), *named]
+
+
+def _suite_node_id(path: Path) -> str:
+    return f"{SUITE_NODE_PREFIX}/{path.relative_to(SUITE_DIR).as_posix()}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """The suite's modules get the node ids they have in a checkout, wherever the package is installed."""
+    if SUITE_DIR not in module_path.parents:
+        return None
+    return pytest.Module.from_parent(parent, path=module_path, nodeid=_suite_node_id(module_path))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """Collect the suite's modules even when the user's ``python_files`` would not match them."""
+    if (
+        SUITE_DIR in file_path.parents
+        and file_path.suffix == ".py"
+        and file_path.name.startswith("test_")
+        and not path_matches_patterns(file_path, parent.config.getini("python_files"))
+    ):
+        return pytest.Module.from_parent(parent, path=file_path, nodeid=_suite_node_id(file_path))
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> list[pytest.Function] | None:
+    """One test per requirement (of the test's kind) per role, with readable ids: ``ACCOUNT/ROLE-REQUIREMENT``.
+
+    The items are made here rather than by parametrizing a fixture: allure-pytest writes a container
+    file for every fixture a test uses, which at a thousand roles (85,000 tests) was a third of the
+    run's files. A test asks for ``request`` only and reads the verdict that ``pytest_runtest_setup``
+    put on it, so a requirement that could not be checked still errors in setup.
+    """
+    if not isinstance(collector, pytest.Module | pytest.Class) or not inspect.isfunction(obj):
+        return None
+    marks = [m for m in getattr(obj, "pytestmark", ()) if getattr(m, "name", None) == "verifies"]
+    marker = marks[0] if marks else collector.get_closest_marker("verifies")
+    if marker is None:
+        return None
+    ours = SUITE_DIR in Path(str(collector.path)).parents
+    # The bundled suite's functions are tests whatever the user's python_functions says.
+    if not ours and not collector.istestfunction(obj, name):
+        return None
+    if isinstance(collector, pytest.Class):
+        raise pytest.UsageError(
+            f"{collector.nodeid}::{name}: mark module-level test functions with verifies(kind), not methods"
+        )
+    run = collector.config.stash.get(RUN_KEY, None)
+    if run is None:
+        raise pytest.UsageError(NOTHING_TO_VERIFY)
+    items = []
+    for arn, target in run.targets.items():
+        for requirement in target.requirements.by_kind(marker.args[0]):
+            case = case_id(target, requirement)
+            # pytest 9.2 makes the node id from `originalname` and a callspec when given, and keeps the
+            # parameters apart in it (as --lf and --nf read node ids back). So: the full name, then
+            # the node id with the case as its parameters, then the function's own name, so that
+            # Allure's fullName (and test case id) names the function, as parametrize's do.
+            item = pytest.Function.from_parent(collector, name=f"{name}[{case}]", callobj=obj, keywords={case: True})
+            if hasattr(collector, "id"):
+                item._id = collector.id.child(name).with_params(case)
+            item.originalname = name
+            item.stash[CASE_KEY] = (arn, requirement.id)
+            items.append(item)
+    return items
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run each role's tests together: the terminal reads role by role, and its facts stay warm.
+
+    A stable sort by role keeps the file order of the tests within a role.
+    """
+
+    def role_of(item: pytest.Item) -> str:
+        case = item.stash.get(CASE_KEY, None)
+        return case[0] if case is not None else ""
+
+    if any(role_of(item) for item in items):
+        order = {role: index for index, role in enumerate(dict.fromkeys(role_of(item) for item in items))}
+        items.sort(key=lambda item: order[role_of(item)])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Count each role's selected tests, so that its facts can be let go after its last one."""
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.tests_left = Counter(case[0] for item in session.items if (case := item.stash.get(CASE_KEY, None)))

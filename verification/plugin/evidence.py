@@ -1,0 +1,115 @@
+"""The evidence bundle's hooks: each role's evidence where its tests run, the run's metadata at the end."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verification.errors import CheckError, InputError
+from verification.plugin.run import DEMO_FILE, Run
+from verification.verdicts import RoleFacts
+
+
+@dataclass
+class EvidenceState:
+    """Where this run's evidence bundle goes, and what the writers need across the session."""
+
+    bundle: Path
+    started_at: datetime
+    details: Any = None
+    written: dict[str, str] = field(default_factory=dict)
+
+
+EVIDENCE_KEY = pytest.StashKey[EvidenceState]()
+
+
+def configure_evidence(config: pytest.Config, run: Run) -> None:
+    """Settle the bundle folder (the controller's choice, passed to xdist workers)."""
+    from verification.reporting.evidence import default_dir
+
+    worker_input = getattr(config, "workerinput", None) or {}
+    started = datetime.now(UTC)
+    bundle = Path(worker_input.get("verification_evidence_dir") or config.option.evidence_dir or default_dir(started))
+    config.stash[EVIDENCE_KEY] = EvidenceState(bundle.resolve(), started)
+    if "verification_evidence_dir" not in worker_input:
+        config.pluginmanager.register(EvidenceHooks(run), "verification-evidence")
+
+
+def role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> None:
+    """Write a role's evidence once per process, and attach its checked remediation to Allure."""
+    from verification.plugin.allure_output import attach_json, attach_text
+    from verification.reporting import evidence
+
+    state = config.stash.get(EVIDENCE_KEY, None)
+    if state is None or facts.ref.arn in state.written:
+        return
+    target = run.targets[facts.ref.arn]
+    backend = run.backend(target.connection)
+    details, scps = None, None
+    if run.backend_name == "snapshot":
+        details, scps = backend.snapshot.details, backend.scps  # type: ignore[attr-defined]
+    elif config.option.demo:
+        if state.details is None:
+            state.details = json.loads((DEMO_FILE.parent / "account.json").read_text())
+        details = state.details
+    checked = evidence.write_role(
+        state.bundle,
+        facts=facts,
+        requirements=target.requirements,
+        appliance=target.appliance,
+        backend=backend,
+        details=details,
+        scps=scps,
+    )
+    state.written[facts.ref.arn] = "written"
+    if checked is not None:
+        attach_text(f"remediation for {facts.ref.label}", checked.text())
+        attach_json(f"remediation for {facts.ref.label} (data)", checked.to_dict())
+
+
+class EvidenceHooks:
+    """Controller only: after every worker, the run's metadata, the replay snapshot and the manifest."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from verification.plugin.allure_output import run_region
+        from verification.reporting import evidence
+
+        state = session.config.stash[EVIDENCE_KEY]
+        if not (state.bundle / "roles").is_dir():
+            return
+        run = self.run
+        caller, caller_error = None, None
+        if "default" in run.connections:
+            try:
+                identity = run.backend("default").caller()
+                caller = {"Account": identity.account, "Arn": identity.arn, "UserId": identity.user_id}
+            except (CheckError, InputError) as error:
+                caller_error = str(error)
+        if run.api_calls.total():  # before finish(), so the manifest covers it
+            (state.bundle / "api-calls.json").write_text(json.dumps(run.api_calls.as_dict(), indent=2))
+        evidence.finish(
+            state.bundle,
+            started_at=state.started_at,
+            caller=caller,
+            caller_error=caller_error,
+            region=run_region(run),
+            backend=run.backend_name,
+            source=run.source,
+            requirement_sets=run.requirement_sets,
+            targets={arn: (t.requirements, t.appliance) for arn, t in run.targets.items()},
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        state = config.stash[EVIDENCE_KEY]
+        if (state.bundle / "manifest.json").is_file():
+            terminalreporter.write_line(
+                f"evidence: {state.bundle} (check it with `python -m verification evidence verify {state.bundle}`)"
+            )

@@ -1,0 +1,143 @@
+"""Judging: each verification test's setup reaches its verdict; the call asserts it; reports are tallied.
+
+A requirement that could not be checked errors in setup with one line (Allure: broken, never a
+pass); one that is not met fails with a one-line reason and what to change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from verification.errors import CheckError
+from verification.plugin import allure_output
+from verification.plugin.evidence import role_evidence
+from verification.plugin.run import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, Run
+from verification.verdicts import Verdict, judge
+
+#: How many reasons a role keeps for the step summary (the rest are counted).
+REASONS_KEPT = 5
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Judge a verification test's requirement for its role; an error (broken) when it could not be checked.
+
+    The role's facts (GetRole, its instance profiles, one simulation of all actions) are fetched
+    once per role and process and shared by the role's tests.
+    """
+    case = item.stash.get(CASE_KEY, None)
+    if case is None:
+        return
+    run = item.config.stash[RUN_KEY]
+    arn, requirement_id = case
+    target = run.targets[arn]
+    requirement = target.requirements.by_id(requirement_id)
+    allure_output.label_result(target, requirement)
+    allure_output.parameters(arn, requirement_id)
+    if requirement.principal == "appliance" and target.appliance is None:
+        item.stash[CAUSE_KEY] = "skipped"
+        pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
+    facts = run.role_facts(arn)
+    allure_output.attach_exchanges_once(run, facts)
+    role_evidence(item.config, run, facts)
+    # Attached and written: the raw answers (~100 KiB of JSON per role) need not stay in memory for
+    # the rest of the run (at 1,000 roles they held hundreds of MiB in a worker).
+    run.backend(target.connection).exchanges.pop(arn, None)
+    try:
+        verdict = judge(requirement, facts, target.appliance)
+    except CheckError as error:
+        item.stash[CAUSE_KEY] = "could-not-check"
+        raise CheckError(
+            error.message if error.message.startswith("could not check") else f"could not check: {error.message}",
+            error.hint,
+        ) from None
+    item.stash[CAUSE_KEY] = verdict.cause
+    item.stash[VERDICT_KEY] = verdict
+
+
+def verdict_of(request: pytest.FixtureRequest) -> Verdict:
+    """The verdict that setup reached for the calling verification test."""
+    node: pytest.Item = request.node
+    return node.stash[VERDICT_KEY]
+
+
+def assert_verdict(verdict: Verdict) -> None:
+    """Fail the calling test with the verdict's one-line reason and the fix; attach the evidence."""
+    __tracebackhide__ = True
+    # Set in the call phase: allure-pytest renames the result after setup.
+    allure_output.title(f"{verdict.role.label}: {verdict.requirement.title}")
+    allure_output.attach_json(f"{verdict.requirement.id} evidence", dict(verdict.evidence), pretty=not verdict.met)
+    if verdict.note:
+        allure_output.attach_text("note", verdict.note)
+    if not verdict.met:
+        if verdict.remedy:
+            allure_output.attach_text("what to change", verdict.remedy)
+        pytest.fail(f"{verdict.reason}\nwhat to change: {verdict.remedy}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A requirement that could not be checked reports one line (what failed, what to do), no traceback.
+
+    Allure still sees the CheckError itself, so the result is "broken", not "failed".
+    """
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, CheckError):
+        report.longrepr = str(call.excinfo.value)
+    case = item.stash.get(CASE_KEY, None)
+    run = item.config.stash.get(RUN_KEY, None)
+    if case is not None and run is not None:
+        tally(run, case, report, item.stash.get(CAUSE_KEY, "unknown"))
+        if report.when == "teardown":
+            run.test_finished(case[0])
+    return report
+
+
+def tally(run: Run, case: tuple[str, str], report: pytest.TestReport, cause: str) -> None:
+    """Count a role's outcomes and root causes where the test ran, and keep its first few reasons.
+
+    Counted from the item, not from report properties: at a thousand roles, properties carried on
+    every report that xdist sends to the controller cost more memory than anything else per test.
+    Workers send their counts to the controller once, when they finish.
+    """
+    role, requirement = case
+    outcome = None
+    if report.when == "setup" and report.failed:
+        outcome, cause = "broken", "could-not-check"
+    elif report.when == "setup" and report.skipped:
+        run.outcomes[role]["skipped"] += 1
+    elif report.when == "call":
+        outcome = "passed" if report.passed else "failed"
+    if outcome is None:
+        return
+    run.outcomes[role][outcome] += 1
+    if outcome == "passed":
+        return
+    run.causes[role][cause] += 1
+    if len(run.reasons[role]) < REASONS_KEPT:
+        reason = str(report.longrepr).strip().splitlines()[0] if report.longrepr else cause
+        run.reasons[role].append((outcome, requirement, reason))
+
+
+class QuietPhases:
+    """Let the terminal reporter forget passed setup and teardown reports that carry no output.
+
+    It keeps every such report (two per test) only so that the failure summary can print a failing
+    test's teardown output, and it finds them by scanning all of them once per failure: at a
+    thousand roles that is 170,000 reports held in the controller and tens of millions of
+    comparisons after the last test (pytest-dev/pytest#13360). A report without sections has
+    nothing to print in those summaries. ``--durations`` does read them, so with it nothing is dropped.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or not report.passed or report.sections:
+            return
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        kept = terminal.stats.get("") if terminal is not None else None
+        if kept and kept[-1] is report:
+            kept.pop()

@@ -1,0 +1,250 @@
+"""The plugin's command-line options: one table, each row with its parser, checked when parsed.
+
+A bad value fails argparse with one line (what is wrong, what would be right) before any API call.
+Parsers are imported lazily, so a pytest run that verifies nothing pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from verification.errors import InputError
+
+NOTHING_TO_VERIFY = (
+    "nothing to verify: name a role with --role-arn arn:aws:iam::ACCOUNT:role/NAME "
+    "(or --targets FILE), or try the bundled demo with --demo"
+)
+#: Options whose presence means "verify something": without any of them the plugin stays inert.
+VERIFY_OPTIONS = ("role_arns", "targets", "snapshot", "demo")
+
+
+def _arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Wrap a parser that raises InputError as an argparse type, so bad values fail at parse time."""
+
+    def convert(value: str) -> Any:
+        try:
+            return parse(value)
+        except InputError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
+def role_arn(value: str) -> Any:
+    from verification.backends import RoleRef
+
+    return RoleRef.parse(value)
+
+
+def appliance_principal(value: str) -> Any:
+    from verification.verdicts import AppliancePrincipal
+
+    return AppliancePrincipal.parse(value)
+
+
+def endpoint_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InputError(f"--endpoint-url {value!r} is not an http(s) URL such as http://127.0.0.1:5000")
+    return value
+
+
+def existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise InputError(f"{value}: no such file")
+    return path
+
+
+def aws_region(value: str) -> str:
+    """A region botocore knows (or that fits a partition's pattern): a typo fails here, not as a DNS error."""
+    from verification.backends import region_partition
+
+    if region_partition(value) is None:
+        raise InputError(f"--aws-region {value!r} is not an AWS region botocore knows, such as us-east-1 or eu-west-1")
+    return value
+
+
+def positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(f"{value!r} is not a whole number of at least 1")
+    return int(value)
+
+
+def max_rate(value: str) -> float:
+    from verification.fleet.pacing import parse_rate
+
+    return parse_rate(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One row of the table: the flag, where it lands, and how its value is read."""
+
+    flag: str
+    dest: str
+    help: str
+    metavar: str | None = None
+    parse: Callable[[str], Any] | None = None
+    default: Any = None
+    action: str | None = None
+    choices: tuple[str, ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add_to(self, group: Any) -> None:
+        kwargs: dict[str, Any] = {"dest": self.dest, "default": self.default, "help": self.help}
+        if self.action:
+            kwargs["action"] = self.action
+        if self.metavar and self.action != "store_true":
+            kwargs["metavar"] = self.metavar
+        if self.parse is not None:
+            kwargs["type"] = _arg_type(self.parse)
+        if self.choices:
+            kwargs["choices"] = self.choices
+        group.addoption(self.flag, **kwargs, **self.extra)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--role-arn", "role_arns", "role to verify (repeatable)", "ARN", role_arn, [], "append"),
+    Option(
+        "--appliance-principal",
+        "appliance",
+        "the backup appliance's Impersonation role ARN or AWS account id (without it, trust:appliance is skipped)",
+        "ARN|ACCOUNT",
+        appliance_principal,
+    ),
+    Option(
+        "--requirements",
+        "requirements",
+        "requirement set to verify against (default: veeam-flr-worker-prod)",
+        "NAME|PATH",
+    ),
+    Option("--aws-profile", "aws_profile", "AWS profile for the live API (default: boto3's credential chain)", "NAME"),
+    Option(
+        "--aws-region",
+        "aws_region",
+        "AWS region for the API clients (default: boto3's, else us-east-1)",
+        "REGION",
+        aws_region,
+    ),
+    Option(
+        "--endpoint-url",
+        "endpoint_url",
+        "IAM/STS endpoint (default: boto3's own, which honours AWS_ENDPOINT_URL)",
+        "URL",
+        endpoint_url,
+    ),
+    Option(
+        "--retry-mode",
+        "retry_mode",
+        "botocore retry mode (default: standard)",
+        default="standard",
+        choices=("standard", "adaptive", "legacy"),
+    ),
+    Option("--max-attempts", "max_attempts", "botocore total attempts per call, first one included", "N", positive_int),
+    Option(
+        "--snapshot",
+        "snapshot",
+        "verify offline from `aws iam get-account-authorization-details` output (.json/.json.gz)",
+        "FILE",
+        existing_file,
+    ),
+    Option(
+        "--scp",
+        "scps",
+        "with --snapshot: SCP file(s) of the organization, root -> OUs -> account (repeatable)",
+        "FILE",
+        existing_file,
+        [],
+        "append",
+    ),
+    Option(
+        "--demo",
+        "demo",
+        "verify the bundled demo account on a local IAM endpoint (no AWS needed; needs the [demo] extra)",
+        default=False,
+        action="store_true",
+    ),
+    Option(
+        "--evidence-dir",
+        "evidence_dir",
+        "evidence bundle folder: raw answers, verdicts, checked remediation, replay snapshot, manifest "
+        "(default: reports/evidence/<UTC timestamp>/; check with `python -m verification evidence verify`)",
+        "DIR",
+        Path,
+    ),
+    Option(
+        "--targets",
+        "targets",
+        "YAML/JSON list of roles (ARNs, or account + role-name pattern) and how to reach their accounts",
+        "FILE",
+        existing_file,
+    ),
+    Option(
+        "--max-rate",
+        "max_rate",
+        "API requests per second per account, retries included (default 5; off for a loopback endpoint; "
+        "0 turns pacing off)",
+        "N",
+        max_rate,
+    ),
+    Option(
+        "--step-summary",
+        "step_summary",
+        "append a Markdown summary (a row per role) to FILE; $GITHUB_STEP_SUMMARY is used when set",
+        "FILE",
+        Path,
+    ),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Every option lives in one group, from the table above."""
+    group = parser.getgroup("role verification", "Verify IAM roles against a requirement set")
+    for option in OPTIONS:
+        option.add_to(group)
+
+
+def verification_requested(config: pytest.Config) -> bool:
+    """Did the user ask this run to verify anything? Without it the plugin changes nothing."""
+    return any(getattr(config.option, name, None) for name in VERIFY_OPTIONS)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Settle the rootdir and ini file again, now that this plugin's options are known.
+
+    pytest picks the rootdir before plugins load, so it takes the value of ``--snapshot FILE`` (a
+    space, not ``=``) for a path to test, and moves the rootdir to that file's folder: the ini file,
+    its ``testpaths`` and the cache folder are then lost. With our options known, their values are
+    no longer among the paths, and the choice is made again from the paths the user really named.
+    """
+    ns = early_config.known_args_namespace
+    if not any(getattr(ns, name, None) for name in VERIFY_OPTIONS):
+        return
+    from _pytest.config.findpaths import determine_setup
+
+    rootpath, inipath, inicfg, ignored = determine_setup(
+        inifile=ns.inifilename,
+        override_ini=ns.override_ini,
+        args=ns.file_or_dir,
+        rootdir_cmd_arg=ns.rootdir or None,
+        invocation_dir=early_config.invocation_params.dir,
+    )
+    if (rootpath, inipath) == (early_config.rootpath, early_config.inipath):
+        return
+    old_cut = str(early_config.inipath.parent if early_config.inipath else early_config.rootpath)
+    early_config._rootpath, early_config._inipath = rootpath, inipath
+    early_config._inicfg, early_config._ignored_config_files = inicfg, ignored
+    early_config._inicache.clear()
+    parser.extra_info["rootdir"], parser.extra_info["inifile"] = str(rootpath), str(inipath)
+    if ns.confcutdir == old_cut:
+        ns.confcutdir = str(inipath.parent if inipath else rootpath)

@@ -1,0 +1,257 @@
+"""What a run verifies, and with what: the targets, their requirement sets and the backends.
+
+``build_run`` reads the options once per process. A targets file's patterns are resolved once, by
+the controller, and handed to xdist workers. Bad input raises ``InputError``: one line, no test run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from verification import FIXTURES
+from verification.backends import Backend, RoleRef, create_backend, region_partition
+from verification.errors import CheckError, InputError
+from verification.fleet.accounting import ApiCounter
+from verification.fleet.pacing import Pacer, default_rate
+from verification.requirements import DEFAULT_SET, Requirement, RequirementSet, load_requirement_set
+from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, gather
+
+DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One role to verify, against which requirement set, reached through which connection."""
+
+    ref: RoleRef
+    requirements: RequirementSet
+    appliance: AppliancePrincipal | None
+    connection: str = "default"
+
+
+@dataclass
+class Run:
+    """What this run verifies, and with what; kept in the config stash."""
+
+    targets: dict[str, Target]
+    backend_name: str
+    connections: dict[str, dict[str, Any]]
+    source: str
+    endpoint: Any = None
+    backends: dict[str, Backend] = field(default_factory=dict)
+    facts: dict[str, RoleFacts] = field(default_factory=dict)
+    attached: set[str] = field(default_factory=set)
+    #: Per role: its selected tests not yet torn down in this process; its facts go with the last.
+    tests_left: Counter[str] = field(default_factory=Counter)
+    outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    causes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    #: Per role: the one-line reasons of its failed and broken requirements, for the step summary.
+    reasons: dict[str, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
+    api_calls: ApiCounter = field(default_factory=ApiCounter)
+    #: ``(targets-file entry, role ARN)`` as resolved once by the controller; sent to xdist workers.
+    resolved: list[tuple[int, str]] = field(default_factory=list)
+
+    def backend(self, connection: str = "default") -> Backend:
+        """The backend of a connection, created on first use (no API call before options are checked)."""
+        if connection not in self.backends:
+            self.backends[connection] = create_backend(self.backend_name, **self.connections[connection])
+        return self.backends[connection]
+
+    @property
+    def paced(self) -> bool:
+        """Is any connection's pace limited (so each account's roles must stay in one process)?"""
+        return any(c.get("pacer") is not None and c["pacer"].enabled for c in self.connections.values())
+
+    def case_roles(self) -> dict[str, str]:
+        """Every verification test's parameter id and the role it verifies."""
+        return {
+            case_id(target, requirement): arn
+            for arn, target in self.targets.items()
+            for requirement in target.requirements.requirements
+        }
+
+    def test_finished(self, arn: str) -> None:
+        """One of the role's tests is done here; after its last, its facts need not stay in memory.
+
+        A role whose tests are not all run in this process (a distribution mode that spreads them,
+        such as ``--dist worksteal``) keeps its facts, so they are never fetched twice.
+        """
+        left = self.tests_left[arn] - 1
+        if left > 0:
+            self.tests_left[arn] = left
+        else:
+            del self.tests_left[arn]
+            self.facts.pop(arn, None)
+
+    def role_facts(self, arn: str) -> RoleFacts:
+        """Facts for one role, fetched once per process."""
+        if arn not in self.facts:
+            target = self.targets[arn]
+            backend = self.backend(target.connection)
+            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance)
+        return self.facts[arn]
+
+    @property
+    def requirement_sets(self) -> list[RequirementSet]:
+        """The distinct requirement sets of this run, in target order."""
+        return list({t.requirements.sha256: t.requirements for t in self.targets.values()}.values())
+
+
+def case_id(target: Target, requirement: Requirement) -> str:
+    """A verification test's parameter id: ``ACCOUNT/ROLE-REQUIREMENT``."""
+    return f"{target.ref.label}-{requirement.id}"
+
+
+RUN_KEY = pytest.StashKey[Run]()
+#: On a verification test item: (role ARN, requirement id), the root cause of its verdict, and the
+#: verdict itself.
+CASE_KEY = pytest.StashKey[tuple[str, str]]()
+CAUSE_KEY = pytest.StashKey[str]()
+VERDICT_KEY = pytest.StashKey[Verdict]()
+
+
+def build_run(config: pytest.Config) -> Run | None:
+    """The run the options ask for, or None when they name nothing to verify."""
+    option = config.option
+    if option.targets:
+        return _build_targets_run(config)
+    roles: list[RoleRef] = list(option.role_arns)
+    appliance: AppliancePrincipal | None = option.appliance
+    requirements = load_requirement_set(option.requirements or DEFAULT_SET)
+    if option.demo:
+        import yaml
+
+        if option.snapshot:
+            raise InputError("--demo and --snapshot cannot be combined: the demo runs its own local endpoint")
+        demo_spec = yaml.safe_load(DEMO_FILE.read_text())
+        roles = roles or [RoleRef.parse(arn) for arn in demo_spec["roles"]]
+        appliance = appliance or AppliancePrincipal.parse(demo_spec["appliance_principal"])
+    if not roles:
+        return None
+    targets: dict[str, Target] = {}
+    for ref in roles:
+        if ref.arn in targets:
+            raise InputError(f"--role-arn {ref.arn} is given twice")
+        targets[ref.arn] = Target(ref, requirements, appliance)
+    _check_distinct_roles(targets, "--role-arn")
+    if option.snapshot:
+        from verification.snapshot import load_snapshot
+
+        snapshot = load_snapshot(option.snapshot)
+        source = f"snapshot {snapshot.path} (sha256 {snapshot.sha256})"
+        run = Run(targets, "snapshot", {"default": {"snapshot": snapshot, "scps": list(option.scps)}}, source)
+        _check_snapshot_targets(run)
+        return run
+    if option.scps:
+        raise InputError("--scp applies only with --snapshot: the live API applies the organization's SCPs itself")
+    live = {
+        **_live_options(option),
+        "account": roles[0].account if len({ref.account for ref in roles}) == 1 else None,
+    }
+    if option.aws_region and not option.endpoint_url:
+        partition = region_partition(option.aws_region)
+        for ref in roles:
+            if ref.partition != partition:
+                raise InputError(
+                    f"--aws-region {option.aws_region} is in partition {partition}, but {ref.arn} is in "
+                    f"{ref.partition}: the API of one partition cannot see another's roles"
+                )
+    source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
+    return Run(targets, "live", {"default": live}, source, api_calls=live["counter"])
+
+
+def _live_options(option: Any) -> dict[str, Any]:
+    """Live backend options shared by every connection: one call counter, one pacer (a bucket per account)."""
+    rate = option.max_rate
+    if rate is None:
+        rate = 0.0 if option.demo else default_rate(option.endpoint_url)
+    return {
+        "profile": option.aws_profile,
+        "region": option.aws_region,
+        "endpoint_url": option.endpoint_url,
+        "retry_mode": option.retry_mode,
+        "max_attempts": option.max_attempts,
+        "counter": ApiCounter(),
+        "pacer": Pacer(rate),
+    }
+
+
+def _build_targets_run(config: pytest.Config) -> Run:
+    """A run from ``--targets``: patterns resolved once (ListRoles) in the controller, never in xdist workers."""
+    from verification.fleet.targets import Resolved, load_targets, resolve
+
+    option = config.option
+    if option.role_arns or option.demo or option.snapshot:
+        raise InputError("--targets cannot be combined with --role-arn, --demo or --snapshot: list roles in the file")
+    specs = load_targets(option.targets)
+    shared = _live_options(option)
+    connections = {spec.connection: {**shared, **spec.connection_options()} for spec in specs}
+    source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}, targets {option.targets}"
+    run = Run({}, "live", connections, source, api_calls=shared["counter"])
+
+    def list_roles(spec: Any) -> list[str]:
+        try:
+            return run.backend(spec.connection).list_roles()  # type: ignore[attr-defined, no-any-return]
+        except CheckError as error:
+            raise InputError(f"{option.targets}: entry {spec.index}: could not list roles: {error}") from None
+
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None and "verification_targets" in worker_input:
+        resolved = [Resolved(int(index), str(arn)) for index, arn in worker_input["verification_targets"]]
+    else:
+        resolved = resolve(specs, list_roles, str(option.targets))
+    run.resolved = [(item.index, item.arn) for item in resolved]
+    by_index = {spec.index: spec for spec in specs}
+    sets: dict[str, RequirementSet] = {}
+    for item in resolved:
+        spec = by_index[item.index]
+        name = spec.requirements or option.requirements or DEFAULT_SET
+        if name not in sets:
+            sets[name] = load_requirement_set(name)
+        appliance = spec.appliance or option.appliance
+        run.targets[item.arn] = Target(RoleRef.parse(item.arn), sets[name], appliance, spec.connection)
+    _check_distinct_roles(run.targets, str(option.targets))
+    return run
+
+
+def _check_distinct_roles(targets: Mapping[str, Target], where: str) -> None:
+    """Refuse two ARNs that name one account's role twice (with different paths).
+
+    A role's name is unique in its account whatever its path, so one of them is a mistake; and
+    their tests would share ids, so that xdist would run only one set (the other's errors lost).
+    """
+    seen: dict[str, str] = {}
+    for arn, target in targets.items():
+        first = seen.setdefault(target.ref.label, arn)
+        if first != arn:
+            raise InputError(
+                f"{where}: {first} and {arn} both name the role {target.ref.label} (a role's name is unique in its "
+                "account, whatever its path): keep the one with the right path"
+            )
+
+
+def _check_snapshot_targets(run: Run) -> None:
+    """Read every target's role and policies from the snapshot now, offline, before any test runs.
+
+    A fault in the file (the role is absent, a policy will not parse or is over IAM's size limits)
+    is then one line and exit 4, not one broken test per requirement. The checked backend is kept,
+    so nothing is parsed twice; the evidence it recorded is dropped (the tests record their own).
+    """
+    from verification.backends.snapshot import SnapshotBackend
+    from verification.safety.limits import PolicySizeError, check_account_role
+
+    backend = run.backend()
+    assert isinstance(backend, SnapshotBackend)
+    path = backend.snapshot.path
+    for arn, target in run.targets.items():
+        try:
+            backend.get_role(target.ref)
+            check_account_role(backend.account, arn)
+        except (CheckError, PolicySizeError) as error:
+            raise InputError(f"snapshot {path}: {error}") from None
+    backend.exchanges.clear()

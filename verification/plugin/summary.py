@@ -1,0 +1,125 @@
+"""What the run prints and leaves for people: the header, the per-role terminal summary, the step summary.
+
+The step summary is Markdown (a table, a row per role) appended to ``$GITHUB_STEP_SUMMARY`` when set,
+or to ``--step-summary FILE``, so a nightly job's page says which role failed and why.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verification import __version__
+from verification.plugin.run import RUN_KEY, Run
+from verification.plugin.xdist import send_worker_output
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say what the run verifies and with what: the source, the requirement sets and their hashes."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return []
+    lines = [f"verification: {len(run.targets)} role(s); source: {run.source}; harness {__version__}"]
+    for req in run.requirement_sets:
+        lines.append(f"requirements: {req.id} {req.version} (sha256 {req.sha256[:16]}...)")
+    if any(
+        t.appliance is None and any(r.principal == "appliance" for r in t.requirements.by_kind("trust"))
+        for t in run.targets.values()
+    ):
+        lines.append("trust:appliance will be skipped: no --appliance-principal given")
+    return lines
+
+
+def _failing_first(item: tuple[str, Counter[str]]) -> tuple[int, str]:
+    counts = item[1]
+    return (0 if counts["failed"] or counts["broken"] else 1, item[0])
+
+
+def role_status(counts: Counter[str]) -> str:
+    """A role's verdict: failed if any requirement failed, else broken if any could not be checked."""
+    if counts["failed"]:
+        return "FAILED"
+    if counts["broken"]:
+        return "BROKEN"
+    return "ok"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Per role: passed, failed and broken counts and the top root causes; failing roles first."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is None or not run.outcomes:
+        return
+    terminalreporter.section("role verification")
+    for role, counts in sorted(run.outcomes.items(), key=_failing_first):
+        status = "FAILED" if counts["failed"] or counts["broken"] else "ok"
+        line = (
+            f"{status:<6} {role}: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['broken']} broken, {counts['skipped']} skipped"
+        )
+        terminalreporter.write_line(line)
+        top = ", ".join(f"{cause} x{n}" for cause, n in run.causes[role].most_common(4))
+        if top:
+            terminalreporter.write_line(f"       root causes: {top}")
+    for line in run.api_calls.summary_lines(len(run.targets)):
+        terminalreporter.write_line(line)
+
+
+def _cell(text: str) -> str:
+    """Text safe inside one Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "<br>")
+
+
+def step_summary(run: Run) -> str:
+    """The run as Markdown: a table with a row per role (failing roles first), then the API calls."""
+    lines = [
+        "## Role verification",
+        "",
+        "| role | verdict | passed | failed | broken | skipped | root causes | failed and broken requirements |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for role, counts in sorted(run.outcomes.items(), key=_failing_first):
+        reasons = run.reasons.get(role, [])
+        shown = [f"{outcome}: `{requirement}`: {reason}" for outcome, requirement, reason in reasons]
+        rest = counts["failed"] + counts["broken"] - len(shown)
+        if rest > 0:
+            shown.append(f"and {rest} more")
+        causes = ", ".join(f"{cause} x{n}" for cause, n in run.causes[role].most_common(4))
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    _cell(role),
+                    role_status(counts),
+                    str(counts["passed"]),
+                    str(counts["failed"]),
+                    str(counts["broken"]),
+                    str(counts["skipped"]),
+                    _cell(causes),
+                    _cell("\n".join(shown)),
+                ]
+            )
+            + " |"
+        )
+    api = run.api_calls.summary_lines(len(run.targets))
+    if api:
+        lines += ["", *[f"- {_cell(line.strip())}" for line in api]]
+    return "\n".join(lines) + "\n"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Workers hand their tallies to the controller; the controller appends the step summary."""
+    config = session.config
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    send_worker_output(config, run)
+    if hasattr(config, "workerinput"):
+        return
+    target = config.option.step_summary or os.environ.get("GITHUB_STEP_SUMMARY")
+    if target and run.outcomes:
+        with Path(target).open("a", encoding="utf-8") as out:
+            out.write(step_summary(run))
