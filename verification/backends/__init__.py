@@ -18,6 +18,7 @@ from typing import Any
 
 from verification.backends.simulation import SimulationRequest, SimulationResult, restrictiveness
 from verification.errors import InputError
+from verification.scope.regions import region_partition
 
 __all__ = [
     "Backend",
@@ -44,25 +45,6 @@ ROLE_ARN_RE = re.compile(
     r"(?P<path>(?:[\x21-\x7e]+/)*)?(?P<name>[\w+=,.@-]{1,64})$",
     re.ASCII,  # IAM names are ASCII: without this, \w would accept "Vééam"
 )
-
-
-def region_partition(region: str) -> str | None:
-    """The partition (aws, aws-cn, ...) of a region botocore knows, else None.
-
-    A region is known when botocore's partitions data lists it, or when it fits a partition's
-    region pattern (so a region launched after this botocore release is still accepted).
-    """
-    from botocore.loaders import create_loader
-
-    partitions = create_loader().load_data("partitions")["partitions"]
-    for partition in partitions:
-        if region in partition.get("regions", {}):
-            return str(partition["id"])
-    for partition in partitions:
-        pattern = partition.get("regionRegex")
-        if pattern and re.fullmatch(pattern, region, re.ASCII):
-            return str(partition["id"])
-    return None
 
 
 @dataclass(frozen=True)

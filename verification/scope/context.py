@@ -106,6 +106,8 @@ def parse_context_option(text: str, *, option: str = "--context") -> tuple[str, 
         raise InputError(f"{option} {text!r} is not KEY=VALUE with a condition key such as aws:SourceIp=192.0.2.10")
     if not value:
         raise InputError(f"{option} {text!r} gives {key} no value")
+    if key.lower() == "aws:requestedregion":
+        raise InputError(f"{option} {text!r}: name the regions with --regions R1,R2; each is judged on its own")
     return key, value
 
 

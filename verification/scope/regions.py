@@ -10,6 +10,7 @@ scope of its partition endpoint. No hand-written list.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -22,6 +23,25 @@ def _partitions() -> tuple[dict[str, Any], ...]:
     from botocore.loaders import create_loader
 
     return tuple(create_loader().load_data("endpoints")["partitions"])
+
+
+def region_partition(region: str) -> str | None:
+    """The partition (aws, aws-cn, ...) of a region botocore knows, else None.
+
+    A region is known when botocore's partitions data lists it, or when it fits a partition's
+    region pattern (so a region launched after this botocore release is still accepted).
+    """
+    from botocore.loaders import create_loader
+
+    partitions = create_loader().load_data("partitions")["partitions"]
+    for partition in partitions:
+        if region in partition.get("regions", {}):
+            return str(partition["id"])
+    for partition in partitions:
+        pattern = partition.get("regionRegex")
+        if pattern and re.fullmatch(pattern, region, re.ASCII):
+            return str(partition["id"])
+    return None
 
 
 @cache
@@ -48,8 +68,6 @@ def action_regions(action: str, regions: Sequence[str], partition: str) -> tuple
 
 def parse_regions(value: str, *, option: str = "--regions") -> tuple[str, ...]:
     """``R1,R2``: regions botocore knows, in one partition, each once; InputError otherwise."""
-    from verification.backends import region_partition
-
     regions = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
     if not regions:
         raise InputError(f"{option} {value!r} names no region: give regions such as eu-central-1,eu-west-1")
