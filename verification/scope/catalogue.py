@@ -52,7 +52,8 @@ def _service_actions(service: str) -> dict[str, str]:
 
 
 @cache
-def _all_actions() -> tuple[str, ...]:
+def all_actions() -> tuple[str, ...]:
+    """Every ``service:Action`` the catalogue defines, service by service."""
     return tuple(
         f"{service}:{name}"
         for service in _data().services.get_service_keys()
@@ -73,7 +74,7 @@ def closest_action(action: str) -> str | None:
     if known:
         match = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.0)
         return f"{service.lower()}:{known[match[0]]}" if match else None
-    everything = _all_actions()
+    everything = all_actions()
     match = difflib.get_close_matches(action.lower(), [a.lower() for a in everything], n=1, cutoff=0.0)
     if not match:
         return None
