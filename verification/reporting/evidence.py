@@ -155,7 +155,7 @@ def write_role(
     _write_json(folder / "account-details.json", slice_, compact=True)
     if facts.role is None or all(r["outcome"] in ("passed", "skipped") for r in records):
         return None
-    checked = check(backend, facts.ref, propose(facts, verdicts, appliance=appliance))
+    checked = check(backend, facts.ref, propose(facts, verdicts, appliance=appliance), facts.contexts)
     _write_json(folder / "remediation.json", checked.to_dict())
     _write_text(folder / "remediation.txt", checked.text())
     if checked.remediation.policy is not None:

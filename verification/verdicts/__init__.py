@@ -103,6 +103,8 @@ class RoleFacts:
     #: Per permission requirement id: every request it was judged on.
     checks: dict[str, list[Check]] = field(default_factory=dict)
     regions: tuple[str, ...] = ()
+    #: The request context of each region's simulation (without a requirement's own context).
+    contexts: list[dict[str, tuple[str, ...]]] = field(default_factory=list)
     appliance_side: SimulationResult | None = None
     errors: dict[str, CheckError] = field(default_factory=dict)
 
@@ -235,6 +237,8 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
             if call is None:
                 context = merge(session, scope.context, own, {"aws:RequestedRegion": (region,)})
                 call = calls[key] = _Call(region, context)
+                if not own:
+                    facts.contexts.append(context)
             call.actions[action] = None
             call.resources.update(dict.fromkeys(resources))
             wanted.setdefault(requirement.id, []).extend((region, r, key) for r in resources)
