@@ -358,7 +358,12 @@ def check(
         for context in contexts or [{}]:
             for resource, actions in by_resource.items():
                 for result in backend.simulate(
-                    ref.arn, actions, resources=(resource,), context=context or None, extra_policies=documents, evidence_key=key
+                    ref.arn,
+                    actions,
+                    resources=(resource,),
+                    context=context or None,
+                    extra_policies=documents,
+                    evidence_key=key,
                 ):
                     known = results.get(result.action.lower())
                     if known is None or restrictiveness(result.decision) > restrictiveness(known.decision):
