@@ -36,6 +36,7 @@ class SnapshotBackend(Backend):
     """Reads one snapshot; SCPs come from ``scps`` files when given, else from the snapshot."""
 
     name = "snapshot"
+    batches_resources = False  # the engine's calls are free: decide each action on its own resources only
 
     def __init__(self, snapshot: Snapshot | Path | str, scps: Sequence[Path | str] = ()) -> None:
         super().__init__()

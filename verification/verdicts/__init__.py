@@ -183,6 +183,10 @@ def request_context(principal_arn: str, now: datetime | None = None) -> dict[str
     return session_context(principal_arn, now=now)
 
 
+#: A simulation's identity: its region, the requirement's own context, and (unbatched) its resources.
+_CallKey = tuple[str, tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]
+
+
 @dataclass
 class _Call:
     """One simulation to make: actions on resources, in one region, with one context."""
@@ -215,8 +219,12 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         now=scope.now,
     )
     touched = touched_types(r.action for r in permissions if r.action)
-    calls: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], _Call] = {}
-    wanted: dict[str, list[tuple[str, str, tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]]]] = {}
+    # Live, one call per region holds every action on the union of their resources (calls are what
+    # costs); a backend whose calls are free (the engine) is asked per resource set, so that no action
+    # is decided on resources it never touches.
+    batch = backend.batches_resources
+    calls: dict[_CallKey, _Call] = {}
+    wanted: dict[str, list[tuple[str, str, _CallKey]]] = {}
     for requirement in permissions:
         action = requirement.action
         assert action is not None
@@ -232,7 +240,7 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
                 )
             else:
                 resources = (requirement.resource,)
-            key = (region, own_key)
+            key = (region, own_key, () if batch else resources)
             call = calls.get(key)
             if call is None:
                 context = merge(session, scope.context, own, {"aws:RequestedRegion": (region,)})
