@@ -61,7 +61,7 @@ class Run:
     api_calls: ApiCounter = field(default_factory=ApiCounter)
     #: ``(targets-file entry, role ARN)`` as resolved once by the controller; sent to xdist workers.
     resolved: list[tuple[int, str]] = field(default_factory=list)
-    #: The run's regions (--regions, else --aws-region; () for each backend's own) and --context values.
+    #: The run's regions (--regions; offline, else --aws-region; () for each backend's own) and --context.
     scope: Scope = field(default_factory=Scope)
 
     def backend(self, connection: str = "default") -> Backend:
@@ -116,7 +116,10 @@ def build_run(config: pytest.Config) -> Run | None:
     run = _build_run(config)
     if run is not None:
         option = config.option
-        regions = option.regions or ((option.aws_region,) if option.aws_region else ())
+        # Live, a connection's own region (a targets entry's region, else --aws-region, else boto3's)
+        # is the default; a snapshot has no connection, so --aws-region is.
+        offline_default = (option.aws_region,) if option.aws_region and run.backend_name == "snapshot" else ()
+        regions = option.regions or offline_default
         run.scope = Scope(regions=tuple(regions), context=run_context(option.context or []))
         _check_regions(run)
     return run
