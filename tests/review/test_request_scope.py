@@ -35,6 +35,7 @@ from verification.endpoint import Endpoint, start_endpoint
 from verification.endpoint.seed import seed_account
 from verification.fleet.accounting import ApiCounter
 from verification.plugin import SUITE_DIR
+from verification.policy import Principal, evaluate_trust, parse_policy
 from verification.requirements import RequirementSet, load_requirement_set
 from verification.scope.catalogue import judged_types, touched_types
 from verification.verdicts import Scope, Verdict, gather, judge
@@ -454,3 +455,36 @@ def test_context_option_supplies_a_value_the_requests_carry(tmp_path: Path) -> N
     assert unknown.returncode == 1 and "denied unless the request comes from 192.0.2.0/24" in unknown.stdout
     known = run_suite(tmp_path, *args, "--context", "aws:SourceIp=192.0.2.10")
     assert known.returncode == 0, known.stdout[-3000:]
+
+
+# --- trust: the keys an AssumeRole call carries ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("principal", "condition"),
+    [
+        (Principal("Service", "ec2.amazonaws.com"), {"Bool": {"aws:SecureTransport": "true"}}),
+        (
+            Principal("AWS", "arn:aws:iam::123456789012:role/VeeamImpersonation"),
+            {"Bool": {"aws:SecureTransport": "true", "aws:ViaAWSService": "false"}},
+        ),
+    ],
+)
+def test_trust_is_decided_on_the_keys_an_assume_role_call_carries(
+    principal: Principal, condition: dict[str, Any]
+) -> None:
+    """STS answers over TLS only, and the appliance calls it itself: a trust that requires so allows."""
+    trust = parse_policy(
+        doc(
+            {
+                "Effect": "Allow",
+                "Principal": {principal.kind: principal.id},
+                "Action": "sts:AssumeRole",
+                "Condition": condition,
+            }
+        ),
+        policy_id="trust",
+        policy_type="trust",
+    )
+    evaluation = evaluate_trust(trust, principal, role_arn="arn:aws:iam::123456789012:role/Worker")
+    assert evaluation.decision == "allowed", evaluation.explanation

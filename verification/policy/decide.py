@@ -483,7 +483,8 @@ def evaluate_trust(
 def principal_keys(principal: Principal, now: datetime | None = None) -> dict[str, tuple[str, ...]]:
     """The global condition keys an sts:AssumeRole request by ``principal`` always carries, where known.
 
-    Every signed request has aws:CurrentTime and aws:EpochTime; a role ARN gives aws:PrincipalArn,
+    Every signed request has aws:CurrentTime and aws:EpochTime, and STS's are over TLS
+    (aws:SecureTransport); an AWS principal calls itself (aws:ViaAWSService false); a role ARN gives aws:PrincipalArn,
     aws:PrincipalAccount and aws:PrincipalType; an account alone gives only the account (which of its
     identities calls is unknown); a service gives aws:PrincipalServiceName
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
@@ -492,12 +493,14 @@ def principal_keys(principal: Principal, now: datetime | None = None) -> dict[st
     keys: dict[str, tuple[str, ...]] = {
         "aws:currenttime": (moment.strftime("%Y-%m-%dT%H:%M:%SZ"),),
         "aws:epochtime": (str(int(moment.timestamp())),),
+        "aws:securetransport": ("true",),  # STS answers over TLS only
     }
     if principal.kind == "Service":
         keys["aws:principalservicename"] = (principal.id,)
         keys["aws:principalisawsservice"] = ("true",)
     elif principal.kind == "AWS":
         keys["aws:principalisawsservice"] = ("false",)
+        keys["aws:viaawsservice"] = ("false",)  # the appliance calls sts:AssumeRole itself
         if principal.account:
             keys["aws:principalaccount"] = (principal.account,)
         if principal.id.startswith("arn:") and ":role/" in principal.id:
