@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from verification.backends import (
     RoleRef,
     SimulationRequest,
     SimulationResult,
+    region_partition,
 )
 from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
@@ -104,8 +106,9 @@ class LiveBackend(Backend):
         self.sts = self._client(self.session, "sts", endpoint_url=endpoint_url, config=config)
 
     def _client(self, session: Any, service: str, **kwargs: Any) -> Any:
-        """A read-only client, paced and counted under this backend's account."""
+        """A read-only client, paced and counted under this backend's account, that knows IAM's answers."""
         client = readonly.client(session, service, **kwargs)
+        check_answers(client)
         if self._pacer is not None:
             self._pacer.install(client, self.account)
         if self._counter is not None:
@@ -170,6 +173,14 @@ class LiveBackend(Backend):
         return self._caller
 
     def get_role(self, role: RoleRef) -> Role:
+        region = self.iam.meta.region_name
+        partition = region_partition(region) if region else None
+        if partition is not None and partition != role.partition:
+            # Asked anyway, the other partition's IAM would say "the role does not exist".
+            raise CheckError(
+                f"the region {region} is in partition {partition}, but {role.arn} is in partition {role.partition}",
+                "give a region of the role's partition (--aws-region, AWS_REGION or the profile's region)",
+            )
         caller = self.caller()
         if caller.account != role.account:
             raise CheckError(
@@ -235,6 +246,11 @@ class LiveBackend(Backend):
                     "check assume_role_arn, its trust policy for the verifying identity, and external_id",
                 ) from error
             raise _check_error(operation, error) from error
+        except NotAnIamAnswer as error:
+            raise CheckError(
+                str(error),
+                "check --endpoint-url (or AWS_ENDPOINT_URL) and any proxy on the way: it must reach IAM",
+            ) from error
         except botocore.exceptions.NoCredentialsError as error:
             raise CheckError(
                 "no AWS credentials found",
@@ -258,6 +274,62 @@ class LiveBackend(Backend):
             ) from error
         self.record(key, Exchange(operation, params, response, _request_id(response)))
         return response
+
+
+class NotAnIamAnswer(botocore.exceptions.BotoCoreError):
+    """A successful HTTP answer that is not the query-protocol XML the operation returns.
+
+    A proxy's login page, an empty body, JSON, or another service's answer: botocore would read it
+    into a KeyError or an empty result, so it is refused before botocore parses it.
+    """
+
+    fmt = "{endpoint} did not answer as IAM does ({what})"
+
+
+#: The first element of an XML document: an optional declaration, then ``<prefix:Name``.
+_FIRST_ELEMENT = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(?:[\w.-]+:)?([\w.-]+)", re.S
+)
+
+
+def not_iam_answer(response: Mapping[str, Any], operation: str) -> str | None:
+    """What is wrong with a 2xx answer to ``operation`` (for the message), or None when it looks like IAM's.
+
+    IAM and STS answer ``text/xml`` with a ``<OperationResponse>`` document. A body that is cut off
+    but starts right is left to botocore, whose parser reports it as malformed.
+    """
+    status = int(response.get("status_code") or 0)
+    if not 200 <= status < 300:
+        return None  # errors are read (or reported by status) as botocore reads them
+    body = response.get("body") or b""
+    if isinstance(body, str):
+        body = body.encode()
+    headers = response.get("headers") or {}
+    content_type = str(headers.get("content-type") or headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if not body.strip():
+        return "empty body"
+    if content_type and not content_type.endswith("xml"):
+        return content_type
+    first = _FIRST_ELEMENT.match(body)
+    if first is None:
+        return "not XML" if not body.lstrip().startswith(b"{") else "JSON"
+    element = first.group(1).decode("ascii", "replace")
+    if element != f"{operation}Response":
+        return f"<{element}> instead of <{operation}Response>"
+    return None
+
+
+def check_answers(client: Any) -> None:
+    """Refuse, as NotAnIamAnswer, any 2xx answer to this client that is not IAM's (see ``not_iam_answer``)."""
+    service = client.meta.service_model.service_id.hyphenize()
+    endpoint = client.meta.endpoint_url
+
+    def check(operation_model: Any, response_dict: Mapping[str, Any], **_: Any) -> None:
+        what = not_iam_answer(response_dict, operation_model.name)
+        if what is not None:
+            raise NotAnIamAnswer(endpoint=endpoint, what=what)
+
+    client.meta.events.register(f"before-parse.{service}", check)
 
 
 _LOADER: Any = None

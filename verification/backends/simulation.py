@@ -16,7 +16,8 @@ policy named ``role_<Role>_<Policy>`` (as AWS has been seen to name it) reads as
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,3 +176,28 @@ def _one(
             f"{'the organization' if result.allowed_by_organizations is False else 'the permissions boundary'}"
         )
     return result
+
+
+def not_simulated(actions: Iterable[str] = ()) -> list[str]:
+    """What no simulation sees, AWS's nor the engine's on a snapshot: named in every report.
+
+    Resource-based policies of the resources the role will touch are not fetched (a KMS key policy
+    that does not delegate to IAM fails every ``kms:`` call whatever the role holds); resource control
+    policies, session policies and VPC endpoint policies are not evaluated; and nothing says whether
+    a service is enabled in an opt-in region. ``actions`` (the required ones) count what is affected.
+    """
+    services = Counter(action.split(":", 1)[0].lower() for action in actions if ":" in action)
+
+    def affected(service: str) -> str:
+        count = services.get(service, 0)
+        return f" ({count} {service}: requirement{'s' if count != 1 else ''})" if count else ""
+
+    return [
+        f"KMS key policies{affected('kms')}",
+        f"SQS queue policies{affected('sqs')}",
+        f"S3 bucket policies{affected('s3')}",
+        "resource control policies (RCPs)",
+        "session policies",
+        "VPC endpoint policies",
+        "opt-in regions (whether a service is enabled there)",
+    ]

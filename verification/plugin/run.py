@@ -63,6 +63,8 @@ class Run:
     resolved: list[tuple[int, str]] = field(default_factory=list)
     #: The run's regions (--regions; offline, else --aws-region; () for each backend's own) and --context.
     scope: Scope = field(default_factory=Scope)
+    #: The exit status settled at session finish (see ``summary.exit_status``), for the terminal summary.
+    exit_status: int | None = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -173,7 +175,7 @@ def _build_run(config: pytest.Config) -> Run | None:
         **_live_options(option),
         "account": roles[0].account if len({ref.account for ref in roles}) == 1 else None,
     }
-    if option.aws_region and not option.endpoint_url:
+    if option.aws_region:  # with --endpoint-url too: a region of another partition is never the role's
         partition = region_partition(option.aws_region)
         for ref in roles:
             if ref.partition != partition:

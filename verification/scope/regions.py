@@ -25,6 +25,7 @@ def _partitions() -> tuple[dict[str, Any], ...]:
     return tuple(create_loader().load_data("endpoints")["partitions"])
 
 
+@cache
 def region_partition(region: str) -> str | None:
     """The partition (aws, aws-cn, ...) of a region botocore knows, else None.
 

@@ -611,6 +611,15 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
                 f"check that {who} supplies {keys}, or add: {statement}",
                 evidence=evidence,
             )
+        if requirement.principal == "appliance" and appliance is not None and appliance.role_arn is None:
+            named = trusted_roles(facts.role.trust_policy, appliance.account)
+            if named:
+                # Trusting the whole account would widen the trust: ask for the role instead.
+                raise CheckError(
+                    f"could not check: the trust names {', '.join(named)}, not the whole account "
+                    f"{appliance.account}: pass --appliance-principal {named[0]} (the appliance's role) to check it",
+                    "the harness never proposes trusting a whole account where the trust names one of its roles",
+                )
         extra = f"; it names deleted principals by unique id: {dangling}" if dangling else ""
         return Verdict(
             requirement,
@@ -684,6 +693,22 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
         note=note,
         evidence=evidence,
     )
+
+
+def trusted_roles(trust_policy: Mapping[str, Any], account: str) -> list[str]:
+    """Role and user ARNs of ``account`` that the trust policy's Allow statements name as AWS principals."""
+    statements = trust_policy.get("Statement", [])
+    named: list[str] = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        values = principal.get("AWS", []) if isinstance(principal, Mapping) else []
+        for value in [values] if isinstance(values, str) else values if isinstance(values, list) else []:
+            parts = str(value).split(":")
+            if len(parts) >= 6 and parts[4] == account and parts[5].startswith(("role/", "user/")):
+                named.append(str(value))
+    return list(dict.fromkeys(named))
 
 
 def _appliance_blocker(side: SimulationResult) -> str:
