@@ -335,8 +335,9 @@ def test_deny_by_source_ip_fails_and_says_unless(kind: str, organization: Organi
         assert verdict.reason.startswith("denied unless the request comes from 192.0.2.0/24"), verdict.reason
         assert verdict.cause == "conditional"
         assert "--context aws:SourceIp=VALUE" in verdict.remedy
-    else:
+    else:  # AWS's answer cannot show the Deny matched for want of the key: a plain deny, with a note
         assert verdict.reason.startswith("explicitly denied by work"), verdict.reason
+        assert "no values for aws:SourceIp" in verdict.note and "--context" in verdict.note, verdict.note
 
 
 @pytest.mark.parametrize("kind", BACKENDS)

@@ -410,6 +410,14 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
         where = _statement_names(result) or "a Deny statement"
         kind = _explained_layer(result)
         blocker = "the permissions boundary " if kind == "boundary" else ""
+        note = ""
+        if result.explanation is None and result.missing_context:
+            # AWS's answer does not say whether the Deny matched only because these were absent.
+            keys = ", ".join(result.missing_context)
+            note = (
+                f"the simulation had no values for {keys}; if the Deny applies only to requests without "
+                "them, give the values the worker's requests carry with --context KEY=VALUE to check"
+            )
         return Verdict(
             requirement,
             facts.ref,
@@ -417,6 +425,7 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
             f"explicitly denied by {blocker}{where}",
             "explicit-deny",
             f"remove or narrow the Deny in {where} for {action}; adding an Allow to the role will not help",
+            note=note,
             evidence=evidence,
         )
     if result.decision != "implicitDeny":
