@@ -228,6 +228,14 @@ CASES = [
         ("--role-arn", ROLE, "--aws-region", "cn-north-1", "--endpoint-url", "http://127.0.0.1:9"),
         f"--aws-region cn-north-1 is in partition aws-cn, but {ROLE} is in aws",
     ),
+    Case("kms-key-alias", ("--role-arn", ROLE, "--kms-key", "alias/backup"), "'alias/backup' is not a KMS key ARN"),
+    _snap(
+        "kms-key-with-snapshot",
+        _snapshot(),
+        "--kms-key needs the live API",
+        "--kms-key",
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ),
     Case("endpoint-url-not-http", ("--role-arn", ROLE, "--endpoint-url", "ftp://iam.local"), "not an http(s) URL"),
     Case("endpoint-url-no-host", ("--role-arn", ROLE, "--endpoint-url", "http://"), "not an http(s) URL"),
     Case(

@@ -244,7 +244,7 @@ def verdicts(
     backend: Backend, account: str, name: str, scope: Scope, requirements: RequirementSet = FLR
 ) -> dict[str, Verdict]:
     ref = RoleRef.parse(f"arn:aws:iam::{account}:role/{name}")
-    facts = gather(backend, ref, requirements, None, scope)
+    facts = gather(backend, ref, requirements, None, scope=scope)
     assert not facts.errors, facts.errors
     return {r.id: judge(r, facts, None) for r in requirements.by_kind("permission")}
 
@@ -290,7 +290,7 @@ def test_global_actions_are_judged_in_the_partitions_global_region(organization:
     """iam:* is judged in us-east-1 (botocore's endpoint data), whatever the verified regions."""
     backend = live(organization, organization.guarded)
     ref = RoleRef.parse(f"arn:aws:iam::{organization.guarded}:role/Compliant")
-    facts = gather(backend, ref, FLR, None, Scope(regions=REGIONS))
+    facts = gather(backend, ref, FLR, None, scope=Scope(regions=REGIONS))
     assert {c.region for c in facts.checks["permission:iam:PassRole"]} == {"us-east-1"}
     assert {c.region for c in facts.checks["permission:ec2:AttachVolume"]} == set(REGIONS)
 

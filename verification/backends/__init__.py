@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verification.backends.simulation import SimulationRequest, SimulationResult, restrictiveness
-from verification.errors import InputError
+from verification.errors import CheckError, InputError
 from verification.scope.regions import region_partition
 
 __all__ = [
@@ -177,6 +177,13 @@ class Backend(ABC):
     @abstractmethod
     def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
         """Answer one simulation request, recording the exchange under ``evidence_key``."""
+
+    def get_key_policy(self, key_arn: str, *, evidence_key: str) -> Mapping[str, Any]:
+        """The default key policy of a KMS key (kms:GetKeyPolicy); CheckError where it cannot be read."""
+        raise CheckError(
+            f"the {self.name} backend cannot read the key policy of {key_arn}",
+            "verify live (the verifying identity needs kms:GetKeyPolicy on the key), or leave out --kms-key",
+        )
 
     @property
     def description(self) -> str:

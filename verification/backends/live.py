@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -91,6 +92,9 @@ class LiveBackend(Backend):
         )
         self.endpoint_url = endpoint_url
         self.retry_mode = retry_mode
+        self._config = config
+        self._kms: dict[str, Any] = {}
+        self._key_policies: dict[str, Mapping[str, Any]] = {}
         self._caller: CallerIdentity | CheckError | None = None
         self.session: boto3.Session = base
         redact.protect(base)  # before any request: botocore's DEBUG log prints signed headers
@@ -220,6 +224,25 @@ class LiveBackend(Backend):
             results.extend(request.read(page["EvaluationResults"]))
         return results
 
+    def get_key_policy(self, key_arn: str, *, evidence_key: str) -> Mapping[str, Any]:
+        """The key's default policy, read once per run (kms:GetKeyPolicy, in the key's region)."""
+        if key_arn not in self._key_policies:
+            region = key_arn.split(":")[3]
+            if region not in self._kms:
+                config = self._config.merge(Config(region_name=region))
+                self._kms[region] = self._client(self.session, "kms", endpoint_url=self.endpoint_url, config=config)
+            kms = self._kms[region]
+            params = {"KeyId": key_arn, "PolicyName": "default"}
+            response = self._call(evidence_key, "GetKeyPolicy", kms.get_key_policy, params)
+            try:
+                document = json.loads(response["Policy"])
+            except (KeyError, TypeError, ValueError):
+                raise CheckError(f"GetKeyPolicy returned no readable key policy for {key_arn}") from None
+            if not isinstance(document, Mapping):
+                raise CheckError(f"GetKeyPolicy returned no readable key policy for {key_arn}")
+            self._key_policies[key_arn] = document
+        return self._key_policies[key_arn]
+
     def _pages(self, key: str, operation: str, params: Mapping[str, Any], pages: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
 
@@ -320,7 +343,12 @@ def not_iam_answer(response: Mapping[str, Any], operation: str) -> str | None:
 
 
 def check_answers(client: Any) -> None:
-    """Refuse, as NotAnIamAnswer, any 2xx answer to this client that is not IAM's (see ``not_iam_answer``)."""
+    """Refuse, as NotAnIamAnswer, any 2xx answer to this client that is not IAM's (see ``not_iam_answer``).
+
+    Only for the query-protocol services (IAM, STS); KMS, read for ``--kms-key``, answers JSON.
+    """
+    if client.meta.service_model.protocol != "query":
+        return
     service = client.meta.service_model.service_id.hyphenize()
     endpoint = client.meta.endpoint_url
 

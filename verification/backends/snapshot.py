@@ -13,16 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from verification.backends import (
-    Backend,
-    CallerIdentity,
-    Exchange,
-    InstanceProfile,
-    Role,
-    RoleRef,
-    SimulationRequest,
-    SimulationResult,
-)
+from verification.backends import Backend, CallerIdentity, Exchange, InstanceProfile, Role, RoleRef
+from verification.backends.simulation import SimulationRequest, SimulationResult
 from verification.errors import CheckError, InputError
 from verification.policy import Context, PolicyError, PolicySet, parse_policy, simulate
 from verification.policy.account import Account, AccountError, RoleInfo

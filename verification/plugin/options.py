@@ -50,6 +50,12 @@ def appliance_principal(value: str) -> Any:
     return AppliancePrincipal.parse(value)
 
 
+def kms_key(value: str) -> Any:
+    from verification.verdicts import KmsKey
+
+    return KmsKey.parse(value)
+
+
 def endpoint_url(value: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -132,6 +138,14 @@ OPTIONS: tuple[Option, ...] = (
         "the backup appliance's Impersonation role ARN or AWS account id (without it, trust:appliance is skipped)",
         "ARN|ACCOUNT",
         appliance_principal,
+    ),
+    Option(
+        "--kms-key",
+        "kms_key",
+        "the KMS key the worker uses: its key policy (kms:GetKeyPolicy) decides the kms: requirements "
+        "with the role's own permissions (live only)",
+        "ARN",
+        kms_key,
     ),
     Option(
         "--requirements",

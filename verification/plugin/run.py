@@ -23,7 +23,7 @@ from verification.requirements import DEFAULT_SET, RequirementSet, load_requirem
 from verification.scope.context import run_context
 
 __all__ = ["CASE_KEY", "CAUSE_KEY", "RUN_KEY", "VERDICT_KEY", "Run", "Target", "build_run", "case_id"]
-from verification.verdicts import AppliancePrincipal, RoleFacts, Scope, gather
+from verification.verdicts import AppliancePrincipal, KmsKey, RoleFacts, Scope, gather
 
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 
@@ -65,6 +65,8 @@ class Run:
     scope: Scope = field(default_factory=Scope)
     #: The exit status settled at session finish (see ``summary.exit_status``), for the terminal summary.
     exit_status: int | None = None
+    #: ``--kms-key``: the key whose policy decides the kms: requirements too.
+    kms_key: KmsKey | None = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -104,7 +106,7 @@ class Run:
             target = self.targets[arn]
             backend = self.backend(target.connection)
             scope = replace(self.scope, regions=target.regions or self.scope.regions)
-            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance, scope)
+            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance, self.kms_key, scope)
         return self.facts[arn]
 
     @property
@@ -115,9 +117,13 @@ class Run:
 
 def build_run(config: pytest.Config) -> Run | None:
     """The run the options ask for, or None when they name nothing to verify."""
+    option = config.option
     run = _build_run(config)
+    if run is not None and option.kms_key is not None:
+        if run.backend_name != "live":
+            raise InputError("--kms-key needs the live API: a snapshot holds no KMS key policies")
+        run.kms_key = option.kms_key
     if run is not None:
-        option = config.option
         # Live, a connection's own region (a targets entry's region, else --aws-region, else boto3's)
         # is the default; a snapshot has no connection, so --aws-region is.
         offline_default = (option.aws_region,) if option.aws_region and run.backend_name == "snapshot" else ()

@@ -33,6 +33,7 @@ _ROOT_CAUSES: tuple[tuple[str, tuple[str, ...], str], ...] = (
         r"the appliance role .* (?:may not assume this role|does not exist)",
     ),
     ("No instance profile", ("failed",), r"not in any instance profile"),
+    ("Not allowed by the KMS key policy", ("failed",), r"not allowed by the key policy"),
     ("Could not check", ("broken",), r"could not check:"),
 )
 

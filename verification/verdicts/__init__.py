@@ -9,6 +9,7 @@ could not be had (then the requirement is broken, never passed).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -91,6 +92,28 @@ class Check:
     result: SimulationResult
 
 
+KMS_KEY_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]{1,128})$", re.ASCII)
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    """The KMS key the role works with (``--kms-key``): its key policy decides the ``kms:`` requirements too."""
+
+    arn: str
+    account: str
+
+    @classmethod
+    def parse(cls, value: str) -> KmsKey:
+        """Accept a key ARN (an alias cannot be read with kms:GetKeyPolicy); InputError otherwise."""
+        value = value.strip()
+        if match := KMS_KEY_RE.match(value):
+            return cls(value, match[3])
+        raise InputError(
+            f"--kms-key {value!r} is not a KMS key ARN: give arn:aws:kms:REGION:ACCOUNT:key/KEY-ID "
+            "(an alias cannot be read with kms:GetKeyPolicy)"
+        )
+
+
 @dataclass
 class RoleFacts:
     """Everything the backend said about one role, or why it could not say it."""
@@ -107,6 +130,9 @@ class RoleFacts:
     contexts: list[dict[str, tuple[str, ...]]] = field(default_factory=list)
     appliance_side: SimulationResult | None = None
     errors: dict[str, CheckError] = field(default_factory=dict)
+    #: ``--kms-key`` and its default key policy, when the requirements hold kms: actions.
+    kms_key: KmsKey | None = None
+    key_policy: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +154,7 @@ def gather(
     ref: RoleRef,
     requirements: RequirementSet,
     appliance: AppliancePrincipal | None,
+    kms_key: KmsKey | None = None,
     scope: Scope | None = None,
 ) -> RoleFacts:
     """Ask the backend, once, for every fact this role's requirements need.
@@ -175,6 +202,14 @@ def gather(
         except (CheckError, InputError) as error:
             # A snapshot of the role's account does not hold an appliance role of another account.
             facts.errors["appliance"] = error if isinstance(error, CheckError) else CheckError(str(error))
+    if kms_key is not None and any(
+        (r.action or "").lower().startswith("kms:") for r in requirements.by_kind("permission")
+    ):
+        facts.kms_key = kms_key
+        try:
+            facts.key_policy = backend.get_key_policy(kms_key.arn, evidence_key=ref.arn)
+        except CheckError as error:
+            facts.errors["kms-key"] = error
     return facts
 
 
@@ -301,7 +336,10 @@ def _keep_strictest(answers: dict[K, SimulationResult], key: K, result: Simulati
 def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
     """The verdict for one requirement; CheckError when it could not be checked."""
     if requirement.kind == "permission":
-        return _judge_permission(requirement, facts)
+        verdict = _judge_permission(requirement, facts)
+        if facts.kms_key is not None and (requirement.action or "").lower().startswith("kms:"):
+            return _with_key_policy(requirement, facts, verdict)
+        return verdict
     if requirement.kind == "trust":
         return _judge_trust(requirement, facts, appliance)
     return _judge_instance_profile(requirement, facts)
@@ -512,6 +550,78 @@ def _denied_unless(
         "conditional",
         f"if the worker's requests carry {', '.join(keys)}, give the value ({supply}, or the requirement's "
         f"context:) to check them; otherwise narrow the Deny in {where} for {requirement.action}",
+        evidence=evidence,
+    )
+
+
+def _with_key_policy(requirement: Requirement, facts: RoleFacts, verdict: Verdict) -> Verdict:
+    """A kms: requirement decided by the key policy together with the role's own permissions.
+
+    AWS grants a KMS call only when the key policy allows it: by naming the role (then the role needs
+    no allow of its own, though an explicit deny, its boundary or an SCP still block), or by
+    delegating to the account's IAM policies (then the role's own permissions decide), see
+    https://docs.aws.amazon.com/kms/latest/developerguide/determining-access.html.
+    """
+    _need(facts, "kms-key")
+    assert facts.kms_key is not None and facts.key_policy is not None and requirement.action is not None
+    name = f"the key policy of {facts.kms_key.arn}"
+    try:
+        policy = parse_policy(json.dumps(facts.key_policy, indent=4), policy_id="key policy", policy_type="resource")
+        evaluation = evaluate_trust(
+            policy, Principal("AWS", facts.ref.arn), role_arn=facts.kms_key.arn, action=requirement.action
+        )
+    except PolicyError as error:
+        raise CheckError(f"could not check: {name} cannot be evaluated: {error}") from error
+    evidence = {**verdict.evidence, "KeyPolicy": facts.key_policy, "KeyPolicyEvaluation": evaluation.to_result()}
+    action = requirement.action
+    if evaluation.decision == "explicitDeny":
+        where = _evaluation_statement(evaluation)
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"explicitly denied by {name} ({where})",
+            "explicit-deny",
+            f"remove or narrow the Deny ({where}) in {name} for {action}; adding an Allow to the role will not help",
+            evidence=evidence,
+        )
+    if evaluation.decision != "allowed" and evaluation.explanation.missing_condition_keys:
+        keys = evaluation.explanation.missing_condition_keys
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"allowed by {name} only when {', '.join(keys)} {_are(keys)} present",
+            "conditional",
+            f"check that the worker's requests carry {', '.join(keys)}, or grant {action} in {name} without them",
+            evidence=evidence,
+        )
+    if evaluation.decision != "allowed":
+        statement = json.dumps(
+            {"Effect": "Allow", "Principal": {"AWS": facts.ref.arn}, "Action": action, "Resource": "*"}
+        )
+        root = f"arn:{facts.ref.partition}:iam::{facts.kms_key.account}:root"
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"not allowed by {name}: it neither names the role nor delegates to IAM policies",
+            "key-policy",
+            f"add to {name}: {statement}; or let IAM policies decide with an Allow for {root}",
+            evidence=evidence,
+        )
+    if evaluation.explanation.requires_caller_allow:  # delegated to IAM (or another account's key)
+        note = f"{name} lets IAM policies decide: the role's own permissions were judged"
+        return dataclasses.replace(verdict, note="; ".join(n for n in (verdict.note, note) if n), evidence=evidence)
+    if verdict.met or verdict.cause in ("explicit-deny", "scp", "boundary"):
+        return dataclasses.replace(verdict, evidence=evidence)
+    return Verdict(
+        requirement,
+        facts.ref,
+        True,
+        f"allowed by {name}, which names the role",
+        "met",
+        note=f"the role's own policies do not grant it ({verdict.reason}); the key policy alone does",
         evidence=evidence,
     )
 
