@@ -38,6 +38,7 @@ from verification.plugin import SUITE_DIR
 from verification.policy import Principal, evaluate_trust, parse_policy
 from verification.requirements import RequirementSet, load_requirement_set
 from verification.scope.catalogue import judged_types, touched_types
+from verification.snapshot import FORMAT as SNAPSHOT_FORMAT
 from verification.verdicts import Scope, Verdict, gather, judge
 
 #: The organization's management account: only this module uses it, so its organization is its own.
@@ -489,3 +490,50 @@ def test_trust_is_decided_on_the_keys_an_assume_role_call_carries(
     )
     evaluation = evaluate_trust(trust, principal, role_arn="arn:aws:iam::123456789012:role/Worker")
     assert evaluation.decision == "allowed", evaluation.explanation
+
+
+# --- aws:PrincipalOrgID: from the snapshot, or --context --------------------------------------------------
+
+ORG_ONLY = doc(
+    ALLOW_ALL,
+    {
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-veeam12345"}},
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("organization_id", "context", "met"),
+    [
+        ("o-veeam12345", {}, True),
+        ("o-other67890", {}, False),
+        (None, {}, False),
+        (None, {"aws:PrincipalOrgID": ("o-veeam12345",)}, True),
+    ],
+)
+def test_principal_org_id_comes_from_the_snapshot_or_context(
+    tmp_path: Path, organization_id: str | None, context: dict[str, tuple[str, ...]], met: bool
+) -> None:
+    """A Deny outside the organization: decided on the org id the export saw, never on its absence."""
+    account = "123456789012"
+    data = details(account)
+    data["RoleDetailList"][0]["RolePolicyList"] = [{"PolicyName": "work", "PolicyDocument": ORG_ONLY}]
+    snapshot = tmp_path / "org.json"
+    snapshot.write_text(
+        json.dumps(
+            {
+                "format": SNAPSHOT_FORMAT,
+                "account_id": account,
+                "organization_id": organization_id,
+                "authorization_details": data,
+            }
+        )
+    )
+    found = verdicts(SnapshotBackend(snapshot), account, "Compliant", Scope(regions=REGIONS, context=context))
+    verdict = found["permission:ec2:AttachVolume"]
+    assert verdict.met is met, verdict.reason
+    if organization_id is None and not context:
+        assert verdict.reason.startswith("denied unless the request carries aws:PrincipalOrgID"), verdict.reason

@@ -137,6 +137,8 @@ class Backend(ABC):
     name: str = "abstract"
     #: The region this backend's requests are made in, when it has one (the run's default region).
     region: str | None = None
+    #: The verified account's organization (``aws:PrincipalOrgID``), when the backend knows it.
+    organization_id: str | None = None
     #: Whether one simulation of every action on the union of their resources beats one per
     #: resource set: true where each call costs (an API), false where only evaluations cost (the engine).
     batches_resources: bool = True

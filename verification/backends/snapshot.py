@@ -44,6 +44,7 @@ class SnapshotBackend(Backend):
             self.scps = []
             self.scp_source = "no SCPs" + (f" ({self.snapshot.scp_note})" if self.snapshot.scp_note else "")
         self._policy_sets: dict[str, PolicySet] = {}
+        self.organization_id = self.snapshot.organization_id
 
     @property
     def description(self) -> str:

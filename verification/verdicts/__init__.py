@@ -250,7 +250,7 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         ref.arn,
         role_id=role.role_id if role else "",
         tags=role.tags if role else None,
-        org_id=scope.org_id,
+        org_id=scope.org_id or backend.organization_id,
         now=scope.now,
     )
     touched = touched_types(r.action for r in permissions if r.action)
