@@ -34,10 +34,12 @@ def label_result(target: Target, requirement: Requirement) -> None:
         ("role", target.ref.arn),
         ("requirement", requirement.id),
         ("epic", req.epic),
-        ("feature", req.feature),
+        # One feature and one tag per set the requirement comes from (two or more in a union).
+        *(("feature", feature) for feature in req.features_of(requirement)),
         ("story", requirement.story),
         ("severity", requirement.severity),
         ("tag", requirement.id),
+        *(("tag", name) for name in requirement.sets),
         # Suites tab: account → role → requirement kind, so a role's failing requirement is two clicks away.
         ("parentSuite", f"account {target.ref.account}"),
         ("suite", target.ref.name),

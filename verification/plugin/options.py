@@ -150,8 +150,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--requirements",
         "requirements",
-        "requirement set to verify against (default: veeam-flr-worker-prod)",
+        "requirement set to verify against: NAME[@VERSION][:PART,PART] or a file (default: veeam-flr-worker-prod); "
+        "repeat it for a role used for several operations: the union is verified, a shared requirement once",
         "NAME|PATH",
+        None,
+        [],
+        "append",
     ),
     Option("--aws-profile", "aws_profile", "AWS profile for the live API (default: boto3's credential chain)", "NAME"),
     Option(

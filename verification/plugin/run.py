@@ -150,7 +150,7 @@ def _build_run(config: pytest.Config) -> Run | None:
         return _build_targets_run(config)
     roles: list[RoleRef] = list(option.role_arns)
     appliance: AppliancePrincipal | None = option.appliance
-    requirements = load_requirement_set(option.requirements or DEFAULT_SET)
+    requirements = load_requirement_set(requirements_spec(option))
     if option.demo:
         import yaml
 
@@ -191,6 +191,11 @@ def _build_run(config: pytest.Config) -> Run | None:
                 )
     source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
     return Run(targets, "live", {"default": live}, source, api_calls=live["counter"])
+
+
+def requirements_spec(option: Any) -> str:
+    """``--requirements`` as one spec: the union of every set given (``A+B``), else the default set."""
+    return "+".join(option.requirements or ()) or DEFAULT_SET
 
 
 def _live_options(option: Any) -> dict[str, Any]:
@@ -238,7 +243,7 @@ def _build_targets_run(config: pytest.Config) -> Run:
     sets: dict[str, RequirementSet] = {}
     for item in resolved:
         spec = by_index[item.index]
-        name = spec.requirements or option.requirements or DEFAULT_SET
+        name = spec.requirements or requirements_spec(option)
         if name not in sets:
             sets[name] = load_requirement_set(name)
         appliance = spec.appliance or option.appliance

@@ -31,7 +31,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     lines = [f"verification: {len(run.targets)} role(s); source: {run.source}; harness {__version__}"]
     for req in run.requirement_sets:
-        lines.append(f"requirements: {req.id} {req.version} (sha256 {req.sha256[:16]}...)")
+        shown = req.name if req.members else req.id + req.selection
+        lines.append(f"requirements: {shown} {req.version} (sha256 {req.sha256[:16]}...)")
     from verification.scope.catalogue import data_version
 
     regions = ", ".join(run.scope.regions) or "the API clients' region"

@@ -223,7 +223,7 @@ def _blocker_source(verdict: Verdict, facts: RoleFacts) -> str:
     if verdict.cause == "boundary":
         return (facts.role.boundary_arn if facts.role else None) or "of the role"
     assert requirement.action is not None
-    result = facts.simulations.get((requirement.action.lower(), requirement.resource))
+    result = facts.simulations.get(requirement.simulation_key)
     names = _statement_names(result) if result is not None else ""
     if verdict.cause == "scp":
         return names or "of the organization (the IAM API does not say which)"

@@ -121,7 +121,7 @@ class RoleFacts:
     ref: RoleRef
     role: Role | None = None
     profiles: list[InstanceProfile] | None = None
-    #: The strictest answer per (action, the requirement's resource) over regions and resources.
+    #: The strictest answer per requirement's ``simulation_key`` over regions and resources.
     simulations: dict[tuple[str, str], SimulationResult] = field(default_factory=dict)
     #: Per permission requirement id: every request it was judged on.
     checks: dict[str, list[Check]] = field(default_factory=dict)
@@ -306,7 +306,7 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
                     "the API answer was incomplete; run again",
                 )
             checks.append(Check(region, resource, found))
-            _keep_strictest(facts.simulations, (action, requirement.resource), found)
+            _keep_strictest(facts.simulations, requirement.simulation_key, found)
         facts.checks[requirement.id] = checks
 
 
