@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -218,14 +218,8 @@ def request_context(principal_arn: str, now: datetime | None = None) -> dict[str
     return session_context(principal_arn, now=now)
 
 
-#: A requirement's own context, as a key: sorted (lower-cased key, values).
-_OwnKey = tuple[tuple[str, tuple[str, ...]], ...]
 #: A simulation's identity: its region, the requirement's own context, and (unbatched) its resources.
-_CallKey = tuple[str, _OwnKey, tuple[str, ...]]
-#: The most answers (actions x resources) one simulation is asked for: about 2 MB of XML from AWS.
-#: The FLR set needs 1,230 in a region (one call); the 450 actions of the default backup-restore role
-#: on its 70 resource types would need 31,950, so its resources are asked in chunks.
-MAX_ANSWERS = 5000
+_CallKey = tuple[str, tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]
 
 
 @dataclass
@@ -261,10 +255,11 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
     )
     touched = touched_types(r.action for r in permissions if r.action)
     # Live, one call per region holds every action on the union of their resources (calls are what
-    # costs), up to MAX_ANSWERS answers; past that (a set of hundreds of actions on dozens of resource
-    # types) the resources are split into chunks. A backend whose calls are free (the engine) is asked
-    # per resource set, so that no action is decided on resources it never touches.
-    entries: list[tuple[Requirement, str, Mapping[str, Sequence[str]], _OwnKey, tuple[str, ...]]] = []
+    # costs); a backend whose calls are free (the engine) is asked per resource set, so that no action
+    # is decided on resources it never touches.
+    batch = backend.batches_resources
+    calls: dict[_CallKey, _Call] = {}
+    wanted: dict[str, list[tuple[str, str, _CallKey]]] = {}
     for requirement in permissions:
         action = requirement.action
         assert action is not None
@@ -280,35 +275,16 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
                 )
             else:
                 resources = (requirement.resource,)
-            entries.append((requirement, region, own, own_key, resources))
-    union: dict[tuple[str, _OwnKey], tuple[set[str], dict[str, None]]] = {}
-    for requirement, region, _, own_key, resources in entries:
-        actions, arns = union.setdefault((region, own_key), (set(), {}))
-        actions.add(str(requirement.action).lower())
-        arns.update(dict.fromkeys(resources))
-    # Which call of its group asks about a resource: one per group when it fits, else chunks of the
-    # group's resources (each chunk asked with only the actions that touch it); offline, per set.
-    chunk_of: dict[tuple[str, _OwnKey], dict[str, int]] = {}
-    for group, (actions, arns) in union.items():
-        size = max(1, MAX_ANSWERS // max(1, len(actions)))
-        chunk_of[group] = {arn: number // size for number, arn in enumerate(arns)}
-    calls: dict[_CallKey, _Call] = {}
-    wanted: dict[str, list[tuple[str, str, _CallKey]]] = {}
-    for requirement, region, own, own_key, resources in entries:
-        for resource in resources:
-            if backend.batches_resources:
-                key: _CallKey = (region, own_key, (str(chunk_of[(region, own_key)][resource]),))
-            else:
-                key = (region, own_key, resources)
+            key = (region, own_key, () if batch else resources)
             call = calls.get(key)
             if call is None:
                 context = merge(session, scope.context, own, {"aws:RequestedRegion": (region,)})
                 call = calls[key] = _Call(region, context)
-                if not own and context not in facts.contexts:
+                if not own:
                     facts.contexts.append(context)
-            call.actions[str(requirement.action)] = None
-            call.resources[resource] = None
-            wanted.setdefault(requirement.id, []).append((region, resource, key))
+            call.actions[action] = None
+            call.resources.update(dict.fromkeys(resources))
+            wanted.setdefault(requirement.id, []).extend((region, r, key) for r in resources)
     answers: dict[tuple[object, ...], SimulationResult] = {}
     for key, call in calls.items():
         asked = list(call.resources)
