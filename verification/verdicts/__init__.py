@@ -280,7 +280,7 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
             if call is None:
                 context = merge(session, scope.context, own, {"aws:RequestedRegion": (region,)})
                 call = calls[key] = _Call(region, context)
-                if not own:
+                if not own and context not in facts.contexts:  # offline, one call per resource set
                     facts.contexts.append(context)
             call.actions[action] = None
             call.resources.update(dict.fromkeys(resources))
