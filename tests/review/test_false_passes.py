@@ -127,7 +127,27 @@ class FakeBackend(Backend):
             if isinstance(self.appliance_results, Exception):
                 raise self.appliance_results
             return request.read(self.appliance_results)
-        return request.read(self.results)
+        return request.read(_per_resource(self.results, request.resources))
+
+
+def _per_resource(results: Sequence[Mapping[str, Any]], resources: Sequence[str]) -> list[Mapping[str, Any]]:
+    """Answer as the pre-2026 API does, one result per action and resource asked about.
+
+    A scripted result for Resource ``*`` (at the top level, or the 2026 shape's per-resource entries)
+    stands for every resource asked: the harness also asks about a representative ARN per resource
+    type. Results that name other resources are given as they are.
+    """
+    out: list[Mapping[str, Any]] = []
+    for item in results:
+        specific = item.get("ResourceSpecificResults") or []
+        if specific and all(entry.get("EvalResourceName") == "*" for entry in specific):
+            each = [{**entry, "EvalResourceName": resource} for entry in specific for resource in resources]
+            out.append({**item, "ResourceSpecificResults": each})
+        elif specific or item.get("EvalResourceName", "*") != "*":
+            out.append(item)
+        else:
+            out.extend({**item, "EvalResourceName": resource} for resource in resources)
+    return out
 
 
 def requirement_set(*requirements: Requirement) -> RequirementSet:

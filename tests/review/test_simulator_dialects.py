@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.review.test_false_passes import FakeBackend, requirement_set
+from tests.review.test_false_passes import FakeBackend, _per_resource, requirement_set
 from verification.backends import RoleRef, SimulationRequest, SimulationResult
 from verification.errors import CheckError
 from verification.requirements import Requirement
@@ -42,10 +42,10 @@ def recorded(dialect: str) -> list[dict[str, Any]]:
 
 
 class Recorded(FakeBackend):
-    """Answers every simulation with the recorded ``EvaluationResults``."""
+    """Answers every simulation with the recorded ``EvaluationResults`` (recorded on ``*``, given for each resource)."""
 
     def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
-        return request.read(self.results)
+        return request.read(_per_resource(self.results, request.resources))
 
 
 def verdicts(results: Sequence[Mapping[str, Any]]) -> dict[str, Verdict]:

@@ -11,6 +11,8 @@ from verification.backends import RoleRef
 from verification.backends.live import LiveBackend
 from verification.fleet.accounting import ApiCounter
 from verification.requirements import REQUIREMENTS_DIR, RequirementSet, load_requirement_set
+from verification.scope.catalogue import all_actions, resource_types
+from verification.scope.regions import global_region
 from verification.verdicts import AppliancePrincipal, gather
 
 
@@ -26,7 +28,12 @@ def big_set(tmp_path: Path, actions: int) -> RequirementSet:
     """The bundled set with its permissions replaced by ``actions`` distinct actions."""
     data = yaml.safe_load((REQUIREMENTS_DIR / "veeam-flr-worker-prod.yaml").read_text())
     permissions = next(item for item in data["requirements"] if item["kind"] == "permissions")
-    permissions["actions"] = [f"ec2:DescribeThing{n:04d}" for n in range(actions)]
+    # Real actions (a set is checked against the IAM catalogue), regional and on Resource "*" only:
+    # one region, one resource, so the call count is the page count.
+    real = [
+        a for a in all_actions() if not resource_types(a) and not global_region(a.split(":")[0], "aws") and ":" in a
+    ]
+    permissions["actions"] = real[:actions]
     path = tmp_path / "big.yaml"
     path.write_text(yaml.safe_dump(data))
     return load_requirement_set(str(path))

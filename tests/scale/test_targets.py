@@ -192,3 +192,11 @@ def test_patterns_resolve_on_the_endpoint_in_five_accounts_through_assumed_roles
     assert caller.account == fleet.accounts[2] and caller.arn.endswith(
         ":assumed-role/RoleVerification/veeam-role-verification"
     )
+
+
+@pytest.mark.parametrize("value", ["[eu-west-1, eu-central-1]", "eu-west-1,eu-central-1"])
+def test_an_entry_names_the_regions_its_roles_run_in(tmp_path: Path, value: str) -> None:
+    text = f"targets:\n  - role_arn: arn:aws:iam::111111111111:role/W\n    regions: {value}\n"
+    (spec,) = load_targets(write(tmp_path, text))
+    assert spec.regions == ("eu-west-1", "eu-central-1")
+    assert spec.connection == "111111111111"  # judged regions do not change how the account is reached

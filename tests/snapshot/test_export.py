@@ -94,6 +94,8 @@ def test_export_of_a_member_account_captures_its_scps_root_to_account(
     path, _, _ = export_snapshot(tmp_path / "member.json", endpoint_url=snapshot_endpoint.url, session=member_session)
     snapshot = load_snapshot(path)
     assert snapshot.scps is None and (snapshot.scp_note or "").startswith("SCPs not captured")
+    # A member may read its organization's id: its roles' sessions carry it as aws:PrincipalOrgID.
+    assert snapshot.organization_id == org.describe_organization()["Organization"]["Id"]
     scp_files = []
     for number, level in enumerate(levels):
         scp_files.append(tmp_path / f"level{number}.json")

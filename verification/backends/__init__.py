@@ -9,16 +9,16 @@ The tests never know which backend answered. Backends know nothing of pytest or 
 
 from __future__ import annotations
 
-import functools
 import importlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from verification.backends.simulation import SimulationRequest, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
+from verification.scope.regions import region_partition
 
 __all__ = [
     "Backend",
@@ -46,26 +46,6 @@ ROLE_ARN_RE = re.compile(
     r"(?P<path>(?:[\x21-\x7e]+/)*)?(?P<name>[\w+=,.@-]{1,64})$",
     re.ASCII,  # IAM names are ASCII: without this, \w would accept "Vééam"
 )
-
-
-@functools.cache
-def region_partition(region: str) -> str | None:
-    """The partition (aws, aws-cn, ...) of a region botocore knows, else None.
-
-    A region is known when botocore's partitions data lists it, or when it fits a partition's
-    region pattern (so a region launched after this botocore release is still accepted).
-    """
-    from botocore.loaders import create_loader
-
-    partitions = create_loader().load_data("partitions")["partitions"]
-    for partition in partitions:
-        if region in partition.get("regions", {}):
-            return str(partition["id"])
-    for partition in partitions:
-        pattern = partition.get("regionRegex")
-        if pattern and re.fullmatch(pattern, region, re.ASCII):
-            return str(partition["id"])
-    return None
 
 
 @dataclass(frozen=True)
@@ -129,6 +109,8 @@ class Role:
     path: str
     trust_policy: Mapping[str, Any]
     boundary_arn: str | None = None
+    #: The role's tags: every request of its sessions carries them as ``aws:PrincipalTag/<key>``.
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,6 +136,13 @@ class Backend(ABC):
     """The questions every backend answers. Failures raise ``CheckError`` with a hint."""
 
     name: str = "abstract"
+    #: The region this backend's requests are made in, when it has one (the run's default region).
+    region: str | None = None
+    #: The verified account's organization (``aws:PrincipalOrgID``), when the backend knows it.
+    organization_id: str | None = None
+    #: Whether one simulation of every action on the union of their resources beats one per
+    #: resource set: true where each call costs (an API), false where only evaluations cost (the engine).
+    batches_resources: bool = True
 
     def __init__(self) -> None:
         self.exchanges: dict[str, list[Exchange]] = {}

@@ -83,8 +83,10 @@ class LiveBackend(Backend):
         retries: Any = {"mode": retry_mode}
         if max_attempts is not None:
             retries["total_max_attempts"] = max_attempts
+        #: The run's region: permissions are judged in it unless --regions names others.
+        self.region = region or base.region_name or "us-east-1"
         config = Config(
-            region_name=region or base.region_name or "us-east-1",
+            region_name=self.region,
             retries=retries,
             user_agent_extra=f"veeam-role-verification/{__version__}",
         )
@@ -200,7 +202,8 @@ class LiveBackend(Backend):
         if not isinstance(trust, Mapping):
             raise CheckError(f"GetRole returned no readable trust policy for {role.arn}")
         boundary = (data.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-        return Role(data["Arn"], data["RoleName"], role.account, data["RoleId"], data["Path"], trust, boundary)
+        tags = {str(t["Key"]): str(t.get("Value", "")) for t in data.get("Tags") or ()}
+        return Role(data["Arn"], data["RoleName"], role.account, data["RoleId"], data["Path"], trust, boundary, tags)
 
     def list_instance_profiles(self, role: RoleRef) -> list[InstanceProfile]:
         paginator = self.iam.get_paginator("list_instance_profiles_for_role")

@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verification.errors import CheckError
-
-#: SimulatePrincipalPolicy's ContextKeyType for the global keys the harness supplies; others are strings.
-_CONTEXT_TYPES = {"aws:currenttime": "dateList", "aws:epochtime": "numericList"}
+from verification.scope.context import context_entries
 
 #: How restrictive a decision is; anything unknown counts as the most restrictive.
 _RESTRICTIVENESS = {"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
@@ -33,11 +31,6 @@ _RESTRICTIVENESS = {"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
 def restrictiveness(decision: str) -> int:
     """Order decisions so the most restrictive of several answers can be kept."""
     return _RESTRICTIVENESS.get(decision, 3)
-
-
-def context_type(key: str) -> str:
-    """The ``ContextKeyType`` a supplied key is sent with."""
-    return _CONTEXT_TYPES.get(key.lower(), "stringList")
 
 
 @dataclass(frozen=True)
@@ -59,10 +52,7 @@ class SimulationRequest:
             "ResourceArns": list(self.resources),
         }
         if self.context:
-            params["ContextEntries"] = [
-                {"ContextKeyName": key, "ContextKeyValues": list(values), "ContextKeyType": context_type(key)}
-                for key, values in self.context.items()
-            ]
+            params["ContextEntries"] = context_entries(self.context)
         if self.extra_policies:
             params["PolicyInputList"] = list(self.extra_policies)
         return params
@@ -130,10 +120,13 @@ def read_results(results: Sequence[Mapping[str, Any]], principal_arn: str | None
             specific = result.get("ResourceSpecificResults") or []
             top = str(result["EvalDecision"])
             if specific:
+                # The top level is the most restrictive over the resources asked; stricter than every
+                # one of them, it carries what they leave out (an SCP's decision), so each takes it.
+                strictest = max(restrictiveness(str(item["EvalResourceDecision"])) for item in specific)
                 for item in specific:
                     decision = str(item["EvalResourceDecision"])
                     source: Mapping[str, Any] = item
-                    if restrictiveness(top) > restrictiveness(decision):
+                    if restrictiveness(top) > strictest:
                         decision, source = top, _stricter_top(result, item)
                     out.append(_one(result, item["EvalResourceName"], decision, source, True, principal_arn))
             else:

@@ -28,6 +28,7 @@ class SnapshotBackend(Backend):
     """Reads one snapshot; SCPs come from ``scps`` files when given, else from the snapshot."""
 
     name = "snapshot"
+    batches_resources = False  # the engine's calls are free: decide each action on its own resources only
 
     def __init__(self, snapshot: Snapshot | Path | str, scps: Sequence[Path | str] = ()) -> None:
         super().__init__()
@@ -43,6 +44,7 @@ class SnapshotBackend(Backend):
             self.scps = []
             self.scp_source = "no SCPs" + (f" ({self.snapshot.scp_note})" if self.snapshot.scp_note else "")
         self._policy_sets: dict[str, PolicySet] = {}
+        self.organization_id = self.snapshot.organization_id
 
     @property
     def description(self) -> str:
@@ -71,7 +73,10 @@ class SnapshotBackend(Backend):
         if raw.get("PermissionsBoundary"):
             data["PermissionsBoundary"] = raw["PermissionsBoundary"]
         self.record(role.arn, Exchange("GetRole", {"RoleName": role.name}, {"Role": data}))
-        return Role(info.arn, info.name, role.account, info.role_id, info.path, info.trust_policy, info.boundary_arn)
+        tags = {str(t["Key"]): str(t.get("Value", "")) for t in raw.get("Tags") or () if isinstance(t, Mapping)}
+        return Role(
+            info.arn, info.name, role.account, info.role_id, info.path, info.trust_policy, info.boundary_arn, tags
+        )
 
     def list_instance_profiles(self, role: RoleRef) -> list[InstanceProfile]:
         """The role's instance profiles, from ``InstanceProfileList``."""

@@ -4,9 +4,10 @@
 one role (``role_arn``) or an account and a role-name pattern (``account`` + ``role_name``, a
 shell-style glob such as ``VeeamWorker*``, matched case-insensitively as IAM names are). Optional
 keys: ``assume_role_arn`` and ``external_id`` (how to reach the account: STS AssumeRole from the
-default credential chain), ``appliance_principal``, ``region`` and ``requirements`` (a bundled set's
-spec, such as ``veeam-ec2-backup:base`` or ``veeam-ec2-backup+veeam-ec2-restore``, or a file path
-relative to the targets file).
+default credential chain), ``appliance_principal``, ``region``, ``regions`` (where the entry's roles
+run: each permission must be allowed in each, as ``--regions``) and ``requirements`` (a bundled
+set's spec, such as ``veeam-ec2-backup:base`` or ``veeam-ec2-backup+veeam-ec2-restore``, or a file
+path relative to the targets file).
 
 The schema is checked when the file loads; every fault is one line naming the file and entry.
 Patterns are resolved with ListRoles (paginated), once per run, in the xdist controller.
@@ -19,6 +20,7 @@ Patterns are resolved with ListRoles (paginated), once per run, in the xdist con
         external_id: nightly-verification
         appliance_principal: arn:aws:iam::333333333333:role/VeeamImpersonation
         region: eu-west-1
+        regions: [eu-west-1, eu-central-1]
         requirements: veeam-flr-worker-prod
 """
 
@@ -38,6 +40,7 @@ import yaml
 from verification.backends import ROLE_ARN_RE, RoleRef
 from verification.errors import InputError
 from verification.requirements import is_bundled
+from verification.scope.regions import parse_regions
 from verification.verdicts import AppliancePrincipal
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -53,6 +56,7 @@ KEYS = (
     "external_id",
     "appliance_principal",
     "region",
+    "regions",
     "requirements",
 )
 
@@ -70,6 +74,7 @@ class TargetSpec:
     appliance: AppliancePrincipal | None = None
     region: str | None = None
     requirements: str | None = None
+    regions: tuple[str, ...] = ()
 
     @property
     def connection(self) -> str:
@@ -143,6 +148,8 @@ def _entry(entry: Any, number: int, path: Path, fault: Callable[[str], None]) ->
     for key in entry:
         if key not in KEYS:
             fault(f"unknown key {key!r} (allowed: {', '.join(KEYS)})")
+    if isinstance(entry.get("regions"), list) and all(isinstance(r, str) for r in entry["regions"]):
+        entry = {**entry, "regions": ",".join(entry["regions"])}
     for key, value in entry.items():
         if key in KEYS and not isinstance(value, str):
             hint = "; quote it: YAML reads unquoted digits as a number" if isinstance(value, int) else ""
@@ -197,9 +204,17 @@ def _entry(entry: Any, number: int, path: Path, fault: Callable[[str], None]) ->
     requirements = values.get("requirements")
     if requirements is not None:
         requirements = _requirements_ref(requirements, path, fault)
+    judged: tuple[str, ...] = ()
+    if "regions" in values:
+        try:
+            judged = parse_regions(values["regions"], option="regions")
+        except InputError as error:
+            fault(str(error))
     if account is None or (role is None and "role_name" not in values):
         return None
-    return TargetSpec(number, role, account, values.get("role_name"), assume, external, appliance, region, requirements)
+    return TargetSpec(
+        number, role, account, values.get("role_name"), assume, external, appliance, region, requirements, judged
+    )
 
 
 def _requirements_ref(value: str, path: Path, fault: Callable[[str], None]) -> str:

@@ -107,6 +107,16 @@ class EvidenceHooks:
             source=run.source,
             requirement_sets=run.requirement_sets,
             targets={arn: (t.requirements, t.appliance) for arn, t in run.targets.items()},
+            judged={
+                "regions": list(run.scope.regions) or "each connection's region",
+                "regions_per_role": {arn: list(t.regions) for arn, t in run.targets.items() if t.regions},
+                "context": {key: list(values) for key, values in run.scope.context.items()},
+                "session": "an EC2 instance-role session: aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType, "
+                "aws:userid, aws:MultiFactorAuthPresent=false, aws:ViaAWSService=false, aws:SecureTransport=true, "
+                "aws:PrincipalIsAWSService=false, aws:CurrentTime, aws:EpochTime, aws:PrincipalTag/* from the role's "
+                "tags, aws:RequestedRegion per region",
+                "resources": "Resource * and one representative ARN per resource type each action touches",
+            },
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:

@@ -95,6 +95,18 @@ def account_id(value: str) -> str:
     return value
 
 
+def regions(value: str) -> tuple[str, ...]:
+    from verification.scope.regions import parse_regions
+
+    return parse_regions(value)
+
+
+def context_value(value: str) -> tuple[str, str]:
+    from verification.scope.context import parse_context_option
+
+    return parse_context_option(value)
+
+
 def positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise InputError(f"{value!r} is not a whole number of at least 1")
@@ -168,6 +180,23 @@ OPTIONS: tuple[Option, ...] = (
         "AWS region for the API clients (default: boto3's, else us-east-1)",
         "REGION",
         aws_region,
+    ),
+    Option(
+        "--regions",
+        "regions",
+        "regions the worker runs in: each permission must be allowed in every one (default: --aws-region, "
+        "else boto3's region); global services are judged in their partition's global region",
+        "R1,R2",
+        regions,
+    ),
+    Option(
+        "--context",
+        "context",
+        "a value the worker's requests are known to carry, such as aws:SourceVpce=vpce-1a2b3c4d (repeatable)",
+        "KEY=VALUE",
+        context_value,
+        [],
+        "append",
     ),
     Option(
         "--endpoint-url",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -20,9 +20,10 @@ from verification.fleet.accounting import ApiCounter
 from verification.fleet.pacing import Pacer, default_rate
 from verification.plugin.keys import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, case_id
 from verification.requirements import DEFAULT_SET, RequirementSet, load_requirement_set
+from verification.scope.context import run_context
 
 __all__ = ["CASE_KEY", "CAUSE_KEY", "RUN_KEY", "VERDICT_KEY", "Run", "Target", "build_run", "case_id"]
-from verification.verdicts import AppliancePrincipal, KmsKey, RoleFacts, gather
+from verification.verdicts import AppliancePrincipal, KmsKey, RoleFacts, Scope, gather
 
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 
@@ -35,6 +36,8 @@ class Target:
     requirements: RequirementSet
     appliance: AppliancePrincipal | None
     connection: str = "default"
+    #: The regions its permissions are judged in (a targets file's ``regions``); () for the run's.
+    regions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -58,6 +61,8 @@ class Run:
     api_calls: ApiCounter = field(default_factory=ApiCounter)
     #: ``(targets-file entry, role ARN)`` as resolved once by the controller; sent to xdist workers.
     resolved: list[tuple[int, str]] = field(default_factory=list)
+    #: The run's regions (--regions; offline, else --aws-region; () for each backend's own) and --context.
+    scope: Scope = field(default_factory=Scope)
     #: The exit status settled at session finish (see ``summary.exit_status``), for the terminal summary.
     exit_status: int | None = None
     #: ``--kms-key``: the key whose policy decides the kms: requirements too.
@@ -100,7 +105,8 @@ class Run:
         if arn not in self.facts:
             target = self.targets[arn]
             backend = self.backend(target.connection)
-            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance, self.kms_key)
+            scope = replace(self.scope, regions=target.regions or self.scope.regions)
+            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance, self.kms_key, scope)
         return self.facts[arn]
 
     @property
@@ -117,7 +123,25 @@ def build_run(config: pytest.Config) -> Run | None:
         if run.backend_name != "live":
             raise InputError("--kms-key needs the live API: a snapshot holds no KMS key policies")
         run.kms_key = option.kms_key
+    if run is not None:
+        # Live, a connection's own region (a targets entry's region, else --aws-region, else boto3's)
+        # is the default; a snapshot has no connection, so --aws-region is.
+        offline_default = (option.aws_region,) if option.aws_region and run.backend_name == "snapshot" else ()
+        regions = option.regions or offline_default
+        run.scope = Scope(regions=tuple(regions), context=run_context(option.context or []))
+        _check_regions(run)
     return run
+
+
+def _check_regions(run: Run) -> None:
+    """Every judged region must be in its role's partition: one line naming both otherwise."""
+    for target in run.targets.values():
+        for region in target.regions or run.scope.regions:
+            partition = region_partition(region)
+            if partition != target.ref.partition:
+                raise InputError(
+                    f"region {region} is in partition {partition}, but {target.ref.arn} is in {target.ref.partition}"
+                )
 
 
 def _build_run(config: pytest.Config) -> Run | None:
@@ -293,7 +317,7 @@ def _build_targets_run(config: pytest.Config) -> Run:
         if name not in sets:
             sets[name] = load_requirement_set(name)
         appliance = spec.appliance or option.appliance
-        run.targets[item.arn] = Target(RoleRef.parse(item.arn), sets[name], appliance, spec.connection)
+        run.targets[item.arn] = Target(RoleRef.parse(item.arn), sets[name], appliance, spec.connection, spec.regions)
     _check_distinct_roles(run.targets, str(option.targets))
     return run
 

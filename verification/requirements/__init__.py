@@ -27,6 +27,7 @@ import yaml
 
 from verification import FIXTURES
 from verification.errors import InputError
+from verification.scope.catalogue import has_action, unknown_action_message
 
 REQUIREMENTS_DIR = FIXTURES / "requirements"
 DEFAULT_SET = "veeam-flr-worker-prod"
@@ -475,6 +476,9 @@ def _permissions(
                 f"{where}: {action!r} is not an action name like ec2:DescribeInstances "
                 "(service prefix, colon, action; no wildcards)"
             )
+        if not has_action(action):
+            # AWS's simulator answers a name no service defines like any other (allowed under ec2:*).
+            raise fault(f"{where}: {unknown_action_message(action)}")
         result.append(
             Requirement(
                 f"permission:{action}{suffix}",

@@ -48,6 +48,8 @@ class Snapshot:
     captured_at: str | None = None
     scps: list[list[dict[str, Any]]] | None = None
     scp_note: str | None = None
+    #: The account's organization (``aws:PrincipalOrgID`` of its roles' sessions), when the export saw it.
+    organization_id: str | None = None
 
     @property
     def role_count(self) -> int:
@@ -156,7 +158,7 @@ def _from_wrapper(data: Mapping[str, Any], *, path: Path, sha256: str, fault: Fa
             arn=raw_caller["Arn"],
             user_id=str(raw_caller.get("UserId", "")),
         )
-    for key in ("account_id", "captured_at", "scp_note"):
+    for key in ("account_id", "captured_at", "scp_note", "organization_id"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise fault(f"{key}: expected a string")
 
@@ -178,6 +180,7 @@ def _from_wrapper(data: Mapping[str, Any], *, path: Path, sha256: str, fault: Fa
         captured_at=data.get("captured_at"),
         scps=scps,
         scp_note=data.get("scp_note"),
+        organization_id=data.get("organization_id"),
     )
 
 

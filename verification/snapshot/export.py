@@ -88,6 +88,7 @@ def export_snapshot(
     details = _call("GetAccountAuthorizationDetails", lambda: paginator.paginate().build_full_result())
     details.pop("ResponseMetadata", None)
     scps, scp_note = capture_scps(client("organizations"), account_id)
+    organization_id = capture_organization_id(client("organizations"))
     document = {
         "format": FORMAT,
         "captured_at": captured_at,
@@ -97,12 +98,21 @@ def export_snapshot(
         "authorization_details": details,
         "scps": scps,
         "scp_note": scp_note,
+        "organization_id": organization_id,
     }
     data = json.dumps(document, indent=1, default=_json_default).encode()
     if out.name.endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     _write_atomically(out, data)
     return out, len(details.get("RoleDetailList", [])), hashlib.sha256(data).hexdigest()
+
+
+def capture_organization_id(organizations: Any) -> str | None:
+    """The account's organization id (its roles' ``aws:PrincipalOrgID``); None when it cannot be read."""
+    try:
+        return str(organizations.describe_organization()["Organization"]["Id"])
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, KeyError):
+        return None
 
 
 def capture_scps(organizations: Any, account_id: str) -> tuple[list[list[dict[str, Any]]] | None, str | None]:

@@ -13,19 +13,29 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, TypeVar
 
 from verification.backends import Backend, InstanceProfile, Role, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
 from verification.policy import PolicyError, Principal, evaluate_trust, parse_policy
 from verification.policy.model import Evaluation
-from verification.requirements import Requirement, RequirementSet, context_suffix
+from verification.requirements import Requirement, RequirementSet
+from verification.scope.catalogue import representative_arns, touched_types
+from verification.scope.context import merge, requirement_context, session_context
+from verification.scope.regions import action_regions, describe
 
 # re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
 APPLIANCE_ROLE_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
+K = TypeVar("K")
+#: The keys the harness supplies for every instance-role session (lower case).
+_SESSION_KEYS = frozenset(
+    [k.lower() for k in session_context("arn:aws:iam::000000000000:role/x", role_id="x")] + ["aws:requestedregion"]
+)
+#: The region judged when neither the run nor the backend names one (botocore's default partition's first).
+DEFAULT_REGION = "us-east-1"
 ACCOUNT_ROOT_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):root$", re.ASCII)
 
 
@@ -58,6 +68,30 @@ class AppliancePrincipal:
         return Principal("AWS", self.role_arn or self.account)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Where and how a run judges permissions: its regions and the request values it knows.
+
+    ``regions`` empty means the backend's own region. ``context`` is the run's ``--context``
+    (known request values, such as the worker's source VPC endpoint); ``org_id`` the role's
+    organization when known (``aws:PrincipalOrgID``).
+    """
+
+    regions: tuple[str, ...] = ()
+    context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    org_id: str | None = None
+    now: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One judged request of a permission: an action in a region, on a resource, and AWS's answer."""
+
+    region: str
+    resource: str
+    result: SimulationResult
+
+
 KMS_KEY_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]{1,128})$", re.ASCII)
 
 
@@ -87,7 +121,13 @@ class RoleFacts:
     ref: RoleRef
     role: Role | None = None
     profiles: list[InstanceProfile] | None = None
+    #: The strictest answer per requirement's ``simulation_key`` over regions and resources.
     simulations: dict[tuple[str, str], SimulationResult] = field(default_factory=dict)
+    #: Per permission requirement id: every request it was judged on.
+    checks: dict[str, list[Check]] = field(default_factory=dict)
+    regions: tuple[str, ...] = ()
+    #: The request context of each region's simulation (without a requirement's own context).
+    contexts: list[dict[str, tuple[str, ...]]] = field(default_factory=list)
     appliance_side: SimulationResult | None = None
     errors: dict[str, CheckError] = field(default_factory=dict)
     #: ``--kms-key`` and its default key policy, when the requirements hold kms: actions.
@@ -119,6 +159,7 @@ def gather(
     requirements: RequirementSet,
     appliance: AppliancePrincipal | None,
     kms_key: KmsKey | None = None,
+    scope: Scope | None = None,
 ) -> RoleFacts:
     """Ask the backend, once, for every fact this role's requirements need.
 
@@ -143,24 +184,8 @@ def gather(
             facts.profiles = backend.list_instance_profiles(ref)
         except CheckError as error:
             facts.errors["profiles"] = error
-    # One simulation per distinct (resource, context) a requirement asks with: a requirement's own
-    # resource and context (the page's condition, such as ec2:ResourceTag/EfsIndexWorker) go into
-    # ResourceArns and ContextEntries, so "allowed with that context" is what is checked.
-    by_scope: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], list[str]] = {}
-    for requirement in requirements.by_kind("permission"):
-        assert requirement.action is not None
-        by_scope.setdefault((requirement.resource, requirement.context), []).append(requirement.action)
-    context = request_context(ref.arn)
     try:
-        for (resource, own), actions in by_scope.items():
-            asked = {**context, **{key: list(values) for key, values in own}}
-            answers = backend.simulate(ref.arn, actions, resources=(resource,), context=asked, evidence_key=ref.arn)
-            scope = resource + context_suffix(own)
-            for result in answers:
-                if result.specific and result.resource != resource:
-                    raise CheckError(f"the simulation answered for {result.resource}, which was not asked about")
-                # One resource was asked for: newer APIs may name it by an ARN template instead.
-                _keep_strictest(facts.simulations, (result.action.lower(), scope), result)
+        _gather_permissions(backend, facts, requirements, scope or Scope())
     except CheckError as error:
         facts.errors["simulation"] = error
     if (
@@ -174,7 +199,7 @@ def gather(
                 appliance.role_arn,
                 ["sts:AssumeRole"],
                 resources=(ref.arn,),
-                context=request_context(appliance.role_arn),
+                context=request_context(appliance.role_arn, (scope or Scope()).now),
                 evidence_key=ref.arn,
             )
             assume: dict[tuple[str, str], SimulationResult] = {}
@@ -198,26 +223,120 @@ def gather(
     return facts
 
 
-def request_context(principal_arn: str, now: datetime | None = None) -> dict[str, list[str]]:
-    """Global condition keys every signed request by a role session carries, with their values.
+def request_context(principal_arn: str, now: datetime | None = None) -> dict[str, tuple[str, ...]]:
+    """The keys every request of ``principal_arn``'s EC2 instance-role session carries (no tags known)."""
+    return session_context(principal_arn, now=now)
 
-    Without them a condition such as ``DateLessThan aws:CurrentTime`` or ``ArnNotLike aws:PrincipalArn``
-    would be decided on a missing key, which AWS never does for a real request.
+
+#: A simulation's identity: its region, the requirement's own context, and (unbatched) its resources.
+_CallKey = tuple[str, tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]
+
+
+@dataclass
+class _Call:
+    """One simulation to make: actions on resources, in one region, with one context."""
+
+    region: str
+    context: dict[str, tuple[str, ...]]
+    actions: dict[str, None] = field(default_factory=dict)
+    resources: dict[str, None] = field(default_factory=dict)
+
+
+def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: RequirementSet, scope: Scope) -> None:
+    """Simulate every permission in every region it is judged in, on ``*`` and a representative ARN per type.
+
+    One simulation per region (and per distinct requirement context): all actions of that region
+    on the union of their resources, since ``ResourceArns`` apply to every action of a call. Global
+    services' actions are judged in their partition's global region only.
     """
-    moment = now or datetime.now(UTC)
-    account = principal_arn.split(":")[4] if principal_arn.count(":") >= 5 else ""
-    return {
-        "aws:CurrentTime": [moment.strftime("%Y-%m-%dT%H:%M:%SZ")],
-        "aws:EpochTime": [str(int(moment.timestamp()))],
-        "aws:PrincipalArn": [principal_arn],
-        "aws:PrincipalAccount": [account],
-        "aws:PrincipalType": ["AssumedRole"],
-    }
+    ref = facts.ref
+    permissions = requirements.by_kind("permission")
+    if not permissions:
+        return
+    regions = scope.regions or (getattr(backend, "region", None) or DEFAULT_REGION,)
+    facts.regions = regions
+    role = facts.role
+    session = session_context(
+        ref.arn,
+        role_id=role.role_id if role else "",
+        tags=role.tags if role else None,
+        org_id=scope.org_id or backend.organization_id,
+        now=scope.now,
+    )
+    touched = touched_types(r.action for r in permissions if r.action)
+    # Live, one call per region holds every action on the union of their resources (calls are what
+    # costs); a backend whose calls are free (the engine) is asked per resource set, so that no action
+    # is decided on resources it never touches.
+    batch = backend.batches_resources
+    calls: dict[_CallKey, _Call] = {}
+    wanted: dict[str, list[tuple[str, str, _CallKey]]] = {}
+    for requirement in permissions:
+        action = requirement.action
+        assert action is not None
+        own = requirement_context(requirement)
+        own_key = tuple(sorted((k.lower(), tuple(v)) for k, v in own.items()))
+        for region in action_regions(action, regions, ref.partition):
+            if requirement.resource == "*":
+                resources: tuple[str, ...] = (
+                    "*",
+                    *representative_arns(
+                        action, partition=ref.partition, region=region, account=ref.account, touched=touched
+                    ),
+                )
+            else:
+                resources = (requirement.resource,)
+            key = (region, own_key, () if batch else resources)
+            call = calls.get(key)
+            if call is None:
+                context = merge(session, scope.context, own, {"aws:RequestedRegion": (region,)})
+                call = calls[key] = _Call(region, context)
+                if not own and context not in facts.contexts:  # offline, one call per resource set
+                    facts.contexts.append(context)
+            call.actions[action] = None
+            call.resources.update(dict.fromkeys(resources))
+            wanted.setdefault(requirement.id, []).extend((region, r, key) for r in resources)
+    answers: dict[tuple[object, ...], SimulationResult] = {}
+    for key, call in calls.items():
+        asked = list(call.resources)
+        results = backend.simulate(
+            ref.arn, list(call.actions), resources=asked, context=call.context, evidence_key=ref.arn
+        )
+        for result in results:
+            for resource in _resources_answered(result, asked):
+                _keep_strictest(answers, (key, result.action.lower(), resource), result)
+    for requirement in permissions:
+        assert requirement.action is not None
+        action = requirement.action.lower()
+        checks = []
+        for region, resource, key in wanted[requirement.id]:
+            found = answers.get((key, action, resource))
+            if found is None:
+                raise CheckError(
+                    f"the simulation returned no result for {requirement.action} on {resource} in {region}",
+                    "the API answer was incomplete; run again",
+                )
+            checks.append(Check(region, resource, found))
+            _keep_strictest(facts.simulations, requirement.simulation_key, found)
+        facts.checks[requirement.id] = checks
 
 
-def _keep_strictest(
-    answers: dict[tuple[str, str], SimulationResult], key: tuple[str, str], result: SimulationResult
-) -> None:
+def _resources_answered(result: SimulationResult, asked: list[str]) -> list[str]:
+    """Which of the asked resources one answer is about.
+
+    A per-resource answer (``ResourceSpecificResults``, or an older answer per resource) names its
+    resource, which must be one asked about. A top-level answer that names none of them (an ARN
+    template) is the most restrictive over all of them, so it stands for each: never kinder.
+    """
+    if result.resource in asked:
+        return [result.resource]
+    if result.specific:
+        raise CheckError(f"the simulation answered for {result.resource}, which was not asked about")
+    if len(asked) == 1 or result.resource != "*":
+        return list(asked)
+    return []
+
+
+def _keep_strictest(answers: dict[K, SimulationResult], key: K, result: SimulationResult) -> None:
     """Of several answers for one action and resource, keep the most restrictive: never the kindest."""
     known = answers.get(key)
     if known is None or restrictiveness(result.decision) > restrictiveness(known.decision):
@@ -278,28 +397,50 @@ def _judge_instance_profile(requirement: Requirement, facts: RoleFacts) -> Verdi
 
 
 def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
+    """Met only if every judged request is allowed: each region, on ``*`` and on each resource type's ARN."""
     _need(facts, "simulation")
     assert requirement.action is not None
-    result = facts.simulations.get(requirement.simulation_key)
-    if result is None:
+    checks = facts.checks.get(requirement.id)
+    if not checks:
         raise CheckError(
             f"could not check: the simulation returned no result for {requirement.action} on {requirement.resource}",
             "the API answer was incomplete; run again",
         )
+    regions = tuple(dict.fromkeys(c.region for c in checks))
+    failing = [c for c in checks if c.result.decision != "allowed"]
+    if not failing:
+        verdict = _judge_one(requirement, facts, checks[0].result)
+        notes = dict.fromkeys(_judge_one(requirement, facts, c.result).note for c in checks)
+        return replace(
+            verdict, note="; ".join(n for n in notes if n), evidence={**verdict.evidence, **_checks_evidence(checks)}
+        )
+    worst = max(failing, key=lambda c: (restrictiveness(c.result.decision), c.resource == "*"))
+    verdict = _judge_one(requirement, facts, worst.result)
+    where: list[str] = []
+    failing_regions = tuple(dict.fromkeys(c.region for c in failing))
+    if len(regions) > 1 or failing_regions != regions or regions != facts.regions:
+        where.append(f"in {describe(failing_regions)}")
+    if worst.resource != "*":
+        where.append(f"on {worst.resource}")
+    reason = verdict.reason + (f" ({'; '.join(where)})" if where else "")
+    remedy = verdict.remedy
+    if worst.resource != "*":
+        remedy = (
+            f"{remedy}; the role must be allowed {requirement.action} on the resources it touches, "
+            f"such as {worst.resource}"
+        )
+    return replace(verdict, reason=reason, remedy=remedy, evidence={**verdict.evidence, **_checks_evidence(checks)})
+
+
+def _checks_evidence(checks: list[Check]) -> dict[str, Any]:
+    """The raw answers a verdict rests on, per region and resource."""
+    return {"Checks": [{"Region": c.region, "Resource": c.resource, "EvalDecision": c.result.decision} for c in checks]}
+
+
+def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationResult) -> Verdict:
+    """The verdict one answer gives: why it is (not) allowed, and what to change."""
     evidence = dict(result.raw)
     action = requirement.action
-    scoped = tuple(getattr(result.explanation, "scoped_denies", ()) or ())
-    if scoped and result.decision != "explicitDeny":
-        where = ", ".join(dict.fromkeys(f"{s.policy_id} ({s.lines})" for s in scoped))
-        return Verdict(
-            requirement,
-            facts.ref,
-            False,
-            f"explicitly denied on some resources by {where}",
-            "explicit-deny",
-            f"the requirement is {action} on Resource {requirement.resource}; remove or narrow the Deny in {where}",
-            evidence=evidence,
-        )
     if result.decision == "allowed":
         where = _statement_names(result)
         note = ""
@@ -311,6 +452,9 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
         reason = f"allowed{' by ' + where if where else ''}"
         return Verdict(requirement, facts.ref, True, reason, "met", note=note, evidence=evidence)
     if result.decision == "explicitDeny":
+        absent = tuple(getattr(result.explanation, "denied_on_absence", ()) or ())
+        if absent:
+            return _denied_unless(requirement, facts, result, absent, evidence)
         # AWS lists the Deny of an identity policy or boundary, never an SCP's: an explicit deny that
         # names no statement (and no engine explanation) is the organization's, in either dialect.
         unnamed = not result.matched_statements and result.explanation is None
@@ -319,6 +463,14 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
         where = _statement_names(result) or "a Deny statement"
         kind = _explained_layer(result)
         blocker = "the permissions boundary " if kind == "boundary" else ""
+        note = ""
+        if result.explanation is None and result.missing_context:
+            # AWS's answer does not say whether the Deny matched only because these were absent.
+            keys = ", ".join(result.missing_context)
+            note = (
+                f"the simulation had no values for {keys}; if the Deny applies only to requests without "
+                "them, give the values the worker's requests carry with --context KEY=VALUE to check"
+            )
         return Verdict(
             requirement,
             facts.ref,
@@ -326,6 +478,7 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
             f"explicitly denied by {blocker}{where}",
             "explicit-deny",
             f"remove or narrow the Deny in {where} for {action}; adding an Allow to the role will not help",
+            note=note,
             evidence=evidence,
         )
     if result.decision != "implicitDeny":
@@ -356,6 +509,19 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
             "or make sure requests carry the keys",
             evidence=evidence,
         )
+    note = ""
+    failed = [k for k in getattr(result.explanation, "failed_condition_keys", ()) if k.lower() in _SESSION_KEYS]
+    if failed:
+        note = (
+            f"an Allow for {action} tests {', '.join(failed)}, which the worker's instance-role session carries "
+            "with other values (see the simulation's ContextEntries)"
+        )
+    elif result.missing_context and result.explanation is None:
+        keys = ", ".join(result.missing_context)
+        note = (
+            f"the simulation had no values for {keys} (AWS lists the keys of every statement, not only this "
+            f"action's); if an Allow for {action} needs them, give their values with --context KEY=VALUE"
+        )
     return Verdict(
         requirement,
         facts.ref,
@@ -363,6 +529,42 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
         "implicitly denied: no statement allows it",
         "implicit-deny",
         f"add {action} (Resource {requirement.resource}) to a policy attached to the role",
+        note=note,
+        evidence=evidence,
+    )
+
+
+def _denied_unless(
+    requirement: Requirement,
+    facts: RoleFacts,
+    result: SimulationResult,
+    tests: tuple[str, ...],
+    evidence: dict[str, Any],
+) -> Verdict:
+    """An explicit deny that matched only because the simulation lacked keys a real request may carry.
+
+    The engine names the tests (``NotIpAddress aws:SourceIp 192.0.2.0/24``); the verdict fails, since
+    the worker's requests are denied unless they carry such values, and says how to supply them.
+    """
+    statement = getattr(result.explanation, "statement", None)
+    layer = _explained_layer(result)
+    if layer == "scp":
+        where = f"a service control policy ({statement.policy_id})" if statement else "a service control policy"
+    elif statement is not None:
+        where = f"{statement.policy_id} (lines {statement.start.line}-{statement.end.line})"
+    else:
+        where = _statement_names(result) or "a Deny statement"
+    conditions = [_unless(test) for test in tests]
+    keys = list(dict.fromkeys(test.split()[1] for test in tests if len(test.split()) > 1))
+    supply = " ".join(f"--context {key}=VALUE" for key in keys)
+    return Verdict(
+        requirement,
+        facts.ref,
+        False,
+        f"denied unless {' and '.join(conditions)}: the Deny in {where} applies to requests without {', '.join(keys)}",
+        "conditional",
+        f"if the worker's requests carry {', '.join(keys)}, give the value ({supply}, or the requirement's "
+        f"context:) to check them; otherwise narrow the Deny in {where} for {requirement.action}",
         evidence=evidence,
     )
 
@@ -439,6 +641,17 @@ def _with_key_policy(requirement: Requirement, facts: RoleFacts, verdict: Verdic
     )
 
 
+def _unless(test: str) -> str:
+    """``NotIpAddress aws:SourceIp 192.0.2.0/24`` → ``the request comes from 192.0.2.0/24``."""
+    operator, _, rest = test.partition(" ")
+    key, _, values = rest.partition(" ")
+    if key.lower() == "aws:sourceip" and operator.startswith("NotIpAddress"):
+        return f"the request comes from {values}"
+    if operator.startswith("Null"):
+        return f"the request carries {key}"
+    return f"the request carries {key} ({operator} {values})"
+
+
 def _scp(requirement: Requirement, facts: RoleFacts, evidence: dict[str, Any]) -> Verdict:
     return Verdict(
         requirement,
@@ -470,10 +683,15 @@ def _explained_layer(result: SimulationResult) -> str | None:
 
 
 def _conditional_keys(result: SimulationResult) -> tuple[str, ...]:
+    """Keys this action's own Allow needs, as the engine shows them; () from AWS's answer alone.
+
+    AWS's ``MissingContextValues`` lists keys from every statement of the simulated policies, not
+    only this action's (boto3#3111): it does not show that this Allow depends on them.
+    """
     explanation = result.explanation
     if explanation is not None:
         return tuple(getattr(explanation, "missing_condition_keys", ()))
-    return result.missing_context
+    return ()
 
 
 def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:

