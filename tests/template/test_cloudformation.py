@@ -94,10 +94,10 @@ def test_given_values_decide_what_was_open() -> None:
     )
     assert tally(found["flr-worker.cfn.yaml/ProdDenyRole"]) == {"passed": 85}
     per = found["flr-worker.cfn.yaml/UnknownDenyRole"]
-    assert per["permission:ec2:CreateTags"] == (
-        "failed",
-        "explicitly denied on some resources by protect-instance (lines 3-9)",
-    )
+    # A Deny on one named instance leaves CreateTags on every other instance and on the resources the
+    # worker creates: judged on a representative ARN per resource type, it does not take the permission away.
+    outcome, reason = per["permission:ec2:CreateTags"]
+    assert outcome == "passed" and reason.startswith("allowed by "), reason
 
 
 def test_a_default_is_used_and_the_verdict_says_so() -> None:
@@ -291,10 +291,9 @@ def test_cdk_synth_output_is_read_with_its_generated_names() -> None:
     assert narrow["permission:ec2:RunInstances"][0] == "broken"
     assert "pass --aws-region" in narrow["permission:ec2:RunInstances"][1]
     regional = outcomes(backend(CDK_JSON, region="eu-west-1"), FLR, roles=("NarrowWorkerRoleB0E5A6C1",))
-    assert regional["flr-worker.cdk.template.json/NarrowWorkerRoleB0E5A6C1"]["permission:ec2:RunInstances"] == (
-        "failed",
-        "allowed only when aws:RequestedRegion is present",
-    )
+    # Deployed in eu-west-1, its requests carry aws:RequestedRegion eu-west-1: the condition holds there.
+    outcome, reason = regional["flr-worker.cdk.template.json/NarrowWorkerRoleB0E5A6C1"]["permission:ec2:RunInstances"]
+    assert outcome == "passed" and reason.startswith("allowed by "), reason
 
 
 def test_a_snapshot_resolves_managed_policies_and_instance_profiles(tmp_path: Path) -> None:

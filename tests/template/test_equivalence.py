@@ -23,7 +23,7 @@ from verification.endpoint.seed import seed_account
 from verification.errors import CheckError
 from verification.snapshot import load_snapshot
 from verification.snapshot.export import export_snapshot
-from verification.verdicts import RoleFacts, gather, judge
+from verification.verdicts import RoleFacts, Scope, gather, judge
 
 CASES: dict[str, tuple[Path, dict[str, Any], tuple[str, ...]]] = {
     "cloudformation": (
@@ -116,7 +116,10 @@ def test_template_verdicts_equal_those_of_the_deployed_roles(case: str, endpoint
     deployed = SnapshotBackend(load_snapshot(out))
     for ref in refs:
         assert deployed.account.find_role(ref.arn) is not None, f"{ref.arn} was not deployed"
-        judged = _verdicts(gather(deployed, ref, FLR, APPLIANCE))
+        # Judged where the template is deployed: the same region as the template's own verdicts.
+        region = options.get("region")
+        scope = Scope(regions=(str(region),)) if region else None
+        judged = _verdicts(gather(deployed, ref, FLR, APPLIANCE, scope=scope))
         assert declared[ref.arn] == judged, ref.label
     outcomes = [("met" in v and v["met"]) for per in declared.values() for v in per.values()]
     assert True in outcomes and False in outcomes  # each file holds a compliant role and broken ones

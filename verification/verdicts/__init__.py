@@ -171,7 +171,11 @@ def gather(
     if hasattr(backend, "possible_accounts"):
         from verification.verdicts.weigh import gather_weighed
 
-        return gather_weighed(backend, ref, requirements, appliance)  # type: ignore[arg-type]
+        scope = scope or Scope()
+        if not scope.regions and getattr(backend, "region", None):
+            # The template's own region (--aws-region), in which every possible account is judged.
+            scope = dataclasses.replace(scope, regions=(str(backend.region),))
+        return gather_weighed(backend, ref, requirements, appliance, scope)  # type: ignore[arg-type]
     facts = RoleFacts(ref)
     try:
         facts.role = backend.get_role(ref)

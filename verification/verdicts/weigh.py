@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from verification.backends import Backend, RoleRef
 from verification.errors import CheckError, InputError
 from verification.requirements import Requirement, RequirementSet
-from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, gather, judge
+from verification.verdicts import AppliancePrincipal, RoleFacts, Scope, Verdict, gather, judge
 
 
 class PossibleAccount(Protocol):
@@ -66,12 +66,13 @@ class _Pair:
         account: PossibleAccount,
         requirements: RequirementSet,
         appliance: AppliancePrincipal | None,
+        scope: Scope,
     ) -> None:
         self.weighing, self.ref, self.account = weighing, ref, account
-        self.requirements, self.appliance = requirements, appliance
+        self.requirements, self.appliance, self.scope = requirements, appliance, scope
         self.lower: RoleFacts | None = None
         if account.lower is not None and account.ref is not None:
-            self.lower = _gather_own(account.lower, account.ref, requirements, appliance)
+            self.lower = _gather_own(account.lower, account.ref, requirements, appliance, scope)
             weighing.keep_exchanges(ref, account, account.lower, "lower")
         self._upper: RoleFacts | None = None
 
@@ -87,16 +88,20 @@ class _Pair:
                 raise CheckError(f"could not check: {error}") from None
             if backend is account.lower:
                 return self.lower
-            self._upper = _gather_own(backend, account.ref, self.requirements, self.appliance)
+            self._upper = _gather_own(backend, account.ref, self.requirements, self.appliance, self.scope)
             self.weighing.keep_exchanges(self.ref, account, backend, "upper")
         return self._upper
 
 
 def _gather_own(
-    backend: Backend, ref: RoleRef, requirements: RequirementSet, appliance: AppliancePrincipal | None
+    backend: Backend,
+    ref: RoleRef,
+    requirements: RequirementSet,
+    appliance: AppliancePrincipal | None,
+    scope: Scope,
 ) -> RoleFacts:
     """Gather from one account; an appliance role outside it is not asked about (as cross-account live runs)."""
-    facts = gather(backend, ref, requirements, appliance)
+    facts = gather(backend, ref, requirements, appliance, scope=scope)
     failure = facts.errors.get("appliance")
     if failure is not None and failure.code == "NoSuchEntity":
         del facts.errors["appliance"]
@@ -117,10 +122,17 @@ def _outside_note(requirement: Requirement, pairs: list[_Pair], appliance: Appli
 
 
 def gather_weighed(
-    weighing: WeighingBackend, ref: RoleRef, requirements: RequirementSet, appliance: AppliancePrincipal | None
+    weighing: WeighingBackend,
+    ref: RoleRef,
+    requirements: RequirementSet,
+    appliance: AppliancePrincipal | None,
+    scope: Scope | None = None,
 ) -> RoleFacts:
     """Facts for every world, and each requirement decided over all of them (in ``RoleFacts.decided``)."""
-    pairs = [_Pair(weighing, ref, account, requirements, appliance) for account in weighing.possible_accounts(ref)]
+    scope = scope or Scope()
+    pairs = [
+        _Pair(weighing, ref, account, requirements, appliance, scope) for account in weighing.possible_accounts(ref)
+    ]
     facts = RoleFacts(ref)
     first = next((pair.lower for pair in pairs if pair.lower is not None), None)
     if first is not None:

@@ -82,6 +82,7 @@ class TemplateBackend(Backend):
     """Answers from a template or plan; every decision is the engine's, over lower and upper accounts."""
 
     name = "template"
+    batches_resources = False  # the engine decides: each action on its own resources only
 
     def __init__(
         self,
@@ -104,6 +105,8 @@ class TemplateBackend(Backend):
         self.scps: list[list[dict[str, Any]]] = load_scp_files(Path(p) for p in scps) if scps else []
         partition = (region_partition(region) if region else None) or "aws"
         self.partition = partition
+        #: The region the template is deployed in (--aws-region): its permissions are judged there.
+        self.region = region
         account = account or (self.snapshot_file.account_id if self.snapshot_file else None)
         self.account = account
         self.snapshot_account: Account | None = None
