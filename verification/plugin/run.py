@@ -55,11 +55,16 @@ class Run:
     api_calls: ApiCounter = field(default_factory=ApiCounter)
     #: ``(targets-file entry, role ARN)`` as resolved once by the controller; sent to xdist workers.
     resolved: list[tuple[int, str]] = field(default_factory=list)
+    #: Fleet mode (``--prefetch``, ``--concurrency``): see ``verification.plugin.fleet``.
+    fleet: Any = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
         if connection not in self.backends:
-            self.backends[connection] = create_backend(self.backend_name, **self.connections[connection])
+            backend = create_backend(self.backend_name, **self.connections[connection])
+            if self.fleet is not None:
+                backend = self.fleet.wrap(self, connection, backend)
+            self.backends[connection] = backend
         return self.backends[connection]
 
     @property
@@ -91,10 +96,16 @@ class Run:
     def role_facts(self, arn: str) -> RoleFacts:
         """Facts for one role, fetched once per process."""
         if arn not in self.facts:
-            target = self.targets[arn]
-            backend = self.backend(target.connection)
-            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance)
+            if self.fleet is not None:
+                self.facts[arn] = self.fleet.facts(self, arn)
+            else:
+                self.facts[arn] = self.gather(arn)
         return self.facts[arn]
+
+    def gather(self, arn: str) -> RoleFacts:
+        """Ask the role's backend for its facts (on whichever thread calls)."""
+        target = self.targets[arn]
+        return gather(self.backend(target.connection), target.ref, target.requirements, target.appliance)
 
     @property
     def requirement_sets(self) -> list[RequirementSet]:

@@ -21,6 +21,7 @@ from verification.errors import CheckError, InputError
 from verification.policy import PolicyError, Principal, evaluate_trust, parse_policy
 from verification.policy.model import Evaluation
 from verification.requirements import Requirement, RequirementSet
+from verification.verdicts import double_entry
 
 # re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
@@ -174,7 +175,12 @@ def _keep_strictest(
 def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
     """The verdict for one requirement; CheckError when it could not be checked."""
     if requirement.kind == "permission":
-        return _judge_permission(requirement, facts)
+        verdict = _judge_permission(requirement, facts)
+        assert requirement.action is not None
+        checked: Verdict = double_entry.check(
+            verdict, facts.simulations[(requirement.action.lower(), requirement.resource)]
+        )
+        return checked
     if requirement.kind == "trust":
         return _judge_trust(requirement, facts, appliance)
     return _judge_instance_profile(requirement, facts)
@@ -228,7 +234,8 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
     evidence = dict(result.raw)
     action = requirement.action
     scoped = tuple(getattr(result.explanation, "scoped_denies", ()) or ())
-    if scoped and result.decision != "explicitDeny":
+    # A live answer (it has the engine's second opinion) is AWS's verdict: its scoped denies become a note.
+    if scoped and result.decision != "explicitDeny" and result.second_opinion is None:
         where = ", ".join(dict.fromkeys(f"{s.policy_id} (lines {s.start.line}-{s.end.line})" for s in scoped))
         return Verdict(
             requirement,
