@@ -9,6 +9,7 @@ a counting proxy: with ``--prefetch always`` and with ``--prefetch never`` (per-
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults import proxy as fp
-from tests.faults.run import Outcome, SuiteRun, run_suite
-from tests.scale.conftest import Fleet, iam_in
+from tests.faults.run import Outcome, SuiteRun, run_suite, start_endpoint_process, stop_process
+from tests.scale.conftest import iam_in
 
 ACCOUNT = "666666666666"
 ROLES = 100
@@ -142,18 +143,32 @@ class Verified:
 
 
 @pytest.fixture(scope="module")
-def account(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> tuple[Fleet, Path]:
-    """The 100-role account on the fleet's endpoint, its targets file and the requirement subset."""
-    seed(fleet.url)
+def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The 100-role account on an endpoint of its own (its own process: the session's stays small), and
+    the requirement subset."""
     folder = tmp_path_factory.mktemp("fleet-account")
+    empty = folder / "empty.json"
+    empty.write_text(json.dumps({"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}))
     (folder / "fleet-subset.yaml").write_text(REQUIREMENTS)
-    return fleet, folder
+    process, url = start_endpoint_process(empty)
+    saved = {key: os.environ.get(key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    try:
+        seed(url)
+        yield url, folder
+    finally:
+        stop_process(process)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def verify(
-    account: tuple[Fleet, Path], workdir: Path, *extra: str, pattern: str = "Fleet*", rules: list[fp.Rule] | None = None
+    account: tuple[str, Path], workdir: Path, *extra: str, pattern: str = "Fleet*", rules: list[fp.Rule] | None = None
 ) -> Verified:
-    fleet, folder = account
+    url, folder = account
     targets = workdir / "targets.json"
     entry = {
         "account": ACCOUNT,
@@ -163,7 +178,7 @@ def verify(
         "requirements": str(folder / "fleet-subset.yaml"),
     }
     targets.write_text(json.dumps({"targets": [entry]}))
-    with fp.FaultProxy(fleet.url, rules or []) as proxy:
+    with fp.FaultProxy(url, rules or []) as proxy:
         run = run_suite(
             ["--targets", str(targets), "--endpoint-url", proxy.url, f"--alluredir={workdir / 'allure'}", *extra],
             workdir,
@@ -174,7 +189,7 @@ def verify(
 
 
 @pytest.fixture(scope="module")
-def both(account: tuple[Fleet, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Verified, Verified]]:
+def both(account: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Verified, Verified]]:
     prefetched = verify(account, tmp_path_factory.mktemp("prefetch"), "--prefetch", "always")
     per_role = verify(account, tmp_path_factory.mktemp("per-role"), "--prefetch", "never")
     yield prefetched, per_role
@@ -240,7 +255,7 @@ def test_identical_fix_checks_are_asked_once(both: tuple[Verified, Verified]) ->
     assert "the identical check of" in json.dumps(check["simulations"]), check["simulations"]
 
 
-def test_a_disagreement_follows_aws_and_is_noted(account: tuple[Fleet, Path], tmp_path: Path) -> None:
+def test_a_disagreement_follows_aws_and_is_noted(account: tuple[str, Path], tmp_path: Path) -> None:
     """A simulator that denies what the policies allow: the test fails as AWS says, with a note naming both."""
     role = name(9)
     rules = [fp.Rule("flip", fp.action("SimulatePrincipalPolicy", source=role), fp.flip_decision("ec2:CreateVolume"))]
@@ -264,7 +279,7 @@ def test_a_disagreement_follows_aws_and_is_noted(account: tuple[Fleet, Path], tm
 
 
 def test_gaad_refused_falls_back_to_per_role_calls_and_says_so_once(
-    account: tuple[Fleet, Path], both: tuple[Verified, Verified], tmp_path: Path
+    account: tuple[str, Path], both: tuple[Verified, Verified], tmp_path: Path
 ) -> None:
     rules = [
         fp.Rule(
