@@ -106,3 +106,20 @@ def test_the_job_fails_when_any_requirement_fails_or_breaks(steps: list[dict[str
     last = steps[-1]
     assert last["if"] == f"steps.{verify['id']}.outcome != 'success'"
     assert "exit 1" in last["run"]
+
+
+def test_the_workflow_is_valid_for_github_actions() -> None:
+    """Checked offline against the GitHub workflow schema that check-jsonschema ships."""
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_workflow_installs_the_wheel_not_an_editable_checkout(steps: list[dict[str, Any]]) -> None:
+    install = str(step(steps, run="pip install")["run"])
+    assert "pip wheel" in install and "dist/veeam_role_verification-*.whl" in install
+    assert " -e " not in install and "--editable" not in install

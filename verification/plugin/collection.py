@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from _pytest.python import path_matches_patterns
 
+from verification.plugin.keys import CASE_KEY, RUN_KEY, case_id
 from verification.plugin.options import NOTHING_TO_VERIFY
-from verification.plugin.run import CASE_KEY, RUN_KEY, case_id
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suite"
 #: The suite's node-id prefix, as it reads from a checkout of the repository.

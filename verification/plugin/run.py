@@ -18,8 +18,11 @@ from verification.backends import Backend, RoleRef, create_backend, region_parti
 from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
 from verification.fleet.pacing import Pacer, default_rate
-from verification.requirements import DEFAULT_SET, Requirement, RequirementSet, load_requirement_set
-from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, gather
+from verification.plugin.keys import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, case_id
+from verification.requirements import DEFAULT_SET, RequirementSet, load_requirement_set
+
+__all__ = ["CASE_KEY", "CAUSE_KEY", "RUN_KEY", "VERDICT_KEY", "Run", "Target", "build_run", "case_id"]
+from verification.verdicts import AppliancePrincipal, RoleFacts, gather
 
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 
@@ -111,19 +114,6 @@ class Run:
     def requirement_sets(self) -> list[RequirementSet]:
         """The distinct requirement sets of this run, in target order."""
         return list({t.requirements.sha256: t.requirements for t in self.targets.values()}.values())
-
-
-def case_id(target: Target, requirement: Requirement) -> str:
-    """A verification test's parameter id: ``ACCOUNT/ROLE-REQUIREMENT``."""
-    return f"{target.ref.label}-{requirement.id}"
-
-
-RUN_KEY = pytest.StashKey[Run]()
-#: On a verification test item: (role ARN, requirement id), the root cause of its verdict, and the
-#: verdict itself.
-CASE_KEY = pytest.StashKey[tuple[str, str]]()
-CAUSE_KEY = pytest.StashKey[str]()
-VERDICT_KEY = pytest.StashKey[Verdict]()
 
 
 def build_run(config: pytest.Config) -> Run | None:

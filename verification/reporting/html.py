@@ -166,8 +166,8 @@ def find_generator(start: Path) -> Path:
                 )
             return package / "dist" / "bin" / "allure"
     raise ReportError(
-        f"report: the report generator is not installed: run `npm ci` in the repository root "
-        f"(installs {GENERATOR_PACKAGE} {GENERATOR_VERSION}; it needs Java 17)",
+        f"report: the report generator is not installed: run `npm ci` in the repository root, or "
+        f"`npm install {GENERATOR_PACKAGE}@{GENERATOR_VERSION}` in this folder (it needs Java 17)",
         exit_code=2,
     )
 
