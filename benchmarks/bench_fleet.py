@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -71,12 +72,14 @@ def main() -> None:
                 with fp.FaultProxy(endpoint.url, [fp.Rule("latency", lambda _: True, meter.effect())]) as proxy:
                     measured = verify(folder / f"{mode}-c{concurrency}", proxy.url, args.rate, concurrency, mode)
                 calls = sum(len(v) for v in meter.calls.values())
+                output = (folder / f"{mode}-c{concurrency}" / "output.txt").read_text()
+                waited = re.search(r"the tests waited ([\d.]+) s", output)
                 busiest = max(meter.busiest(account) for account in ACCOUNTS)
-                rows.append((mode, concurrency, measured, calls, busiest))
+                rows.append((mode, concurrency, measured, calls, busiest, float(waited[1]) if waited else 0.0))
                 print(
                     f"--prefetch {mode} --concurrency {concurrency}: {measured.seconds:.1f} s, exit "
                     f"{measured.returncode}, {items_of(measured)} tests, {calls} calls, busiest second of an "
-                    f"account {busiest} calls"
+                    f"account {busiest} calls; the tests waited {rows[-1][5]:.1f} s for facts"
                 )
                 if measured.returncode not in (0, 1):
                     print(measured.tail)
@@ -92,6 +95,10 @@ def main() -> None:
             f"one call at a time: {speedup:.2f}x (target >= 3x: {'within' if speedup >= 3 else 'UNDER'}); "
             f"{on[3]} calls; busiest second per account {on[4]} (pace {args.rate:g}/s + burst {BURST} = "
             f"{limit:g}: {'kept' if on[4] <= limit else 'EXCEEDED'})"
+        )
+        print(
+            f"  waiting on round-trips: {on[5]:.1f} s against {off[5]:.1f} s ({off[5] / max(on[5], 0.01):.1f}x); "
+            f"the rest of each run is pytest's own work on {items_of(on[2])} tests"
         )
 
 

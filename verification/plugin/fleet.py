@@ -8,6 +8,7 @@ fallbacks, disagreements between the simulator and the engine, fix checks answer
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ class Fleet:
     checked: Counter[str] = field(default_factory=Counter)
     disagreements: Counter[str] = field(default_factory=Counter)
     fix_checks_reused: int = 0
+    #: Seconds the tests waited for facts (round-trips not hidden behind other tests' work).
+    waited: float = 0.0
 
     def wrap(self, run: Run, connection: str, backend: Backend) -> Backend:
         """The connection's backend, reading GAAD when ``--prefetch`` asks for it for this connection's roles."""
@@ -59,7 +62,15 @@ class Fleet:
         return PrefetchBackend(backend, verified=verified)
 
     def facts(self, run: Run, arn: str) -> RoleFacts:
-        """The role's facts: from the pool (fetched ahead, concurrently) or gathered now when concurrency is off."""
+        """The role's facts, timing how long the test waited for them."""
+        start = time.perf_counter()
+        try:
+            return self._facts(run, arn)
+        finally:
+            self.waited += time.perf_counter() - start
+
+    def _facts(self, run: Run, arn: str) -> RoleFacts:
+        """From the pool (fetched ahead, concurrently), or gathered now when concurrency is off."""
         if self.concurrency <= 1 or (self.worker and not run.paced):
             # Unpaced xdist workers are given one role at a time: nothing ahead is known to be theirs.
             return run.gather(arn)
@@ -100,6 +111,7 @@ class Fleet:
             "checked": dict(self.checked),
             "disagreements": dict(self.disagreements),
             "fix_checks_reused": self.fix_checks_reused,
+            "waited": self.waited,
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -107,9 +119,13 @@ class Fleet:
         self.checked.update(data.get("checked") or {})
         self.disagreements.update(data.get("disagreements") or {})
         self.fix_checks_reused += int(data.get("fix_checks_reused") or 0)
+        self.waited += float(data.get("waited") or 0.0)
 
     def summary_lines(self) -> list[str]:
         lines = [f"warning: {warning}" for warning in self.warnings]
+        if self.waited >= 0.05:
+            how = f"{self.concurrency} in flight per account" if self.concurrency > 1 else "one call at a time"
+            lines.append(f"fleet: the tests waited {self.waited:.1f} s for facts ({how})")
         checked = sum(self.checked.values())
         if checked:
             disagreements = sum(self.disagreements.values())
