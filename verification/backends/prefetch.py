@@ -251,7 +251,7 @@ class PrefetchBackend(Backend):
                 evidence_key=evidence_key,
             )
         if extra_policies:
-            return self._fix_check(offline, principal_arn, actions, resources, extra_policies, key)
+            return self._fix_check(offline, principal_arn, actions, resources, extra_policies, context, key)
         results = self.live.simulate(principal_arn, actions, resources=resources, context=context, evidence_key=key)
         if not self.double_entry:
             return results
@@ -280,12 +280,14 @@ class PrefetchBackend(Backend):
         self, appliance: str, role_arn: str, context: Mapping[str, Sequence[str]] | None, key: str
     ) -> SimulationResult:
         """The appliance's ``sts:AssumeRole`` on ``role_arn``, from one simulation of every verified role."""
+        # One batch per appliance and request context (a region, say), the clock aside.
+        batch = f"{appliance}|{_context_key(context)}"
         with self._lock:
-            lock = self._appliance_locks.setdefault(appliance, threading.Lock())
+            lock = self._appliance_locks.setdefault(batch, threading.Lock())
         with lock:
-            if appliance not in self._appliance:
-                self._appliance[appliance] = self._batch(appliance, context)
-        answers = self._appliance[appliance]
+            if batch not in self._appliance:
+                self._appliance[batch] = self._batch(appliance, context)
+        answers = self._appliance[batch]
         if isinstance(answers, CheckError):
             raise answers
         if role_arn not in answers:
@@ -340,6 +342,7 @@ class PrefetchBackend(Backend):
         actions: Sequence[str],
         resources: Sequence[str],
         extra_policies: Sequence[str],
+        context: Mapping[str, Sequence[str]] | None,
         key: str,
     ) -> list[SimulationResult]:
         """A remediation check; an identical one (same policies, same fix, same question) is asked once.
@@ -348,7 +351,7 @@ class PrefetchBackend(Backend):
         the policies added and the question, not on the role's name: two roles of one account whose
         policy documents, names, boundary and tags are equal get the same answer.
         """
-        fingerprint = self._fingerprint(offline, principal_arn, actions, resources, extra_policies)
+        fingerprint = self._fingerprint(offline, principal_arn, actions, resources, extra_policies, context)
         with self._lock:
             known = self._fixes.get(fingerprint) if fingerprint else None
         if known is not None:
@@ -365,7 +368,12 @@ class PrefetchBackend(Backend):
             self.record(key, Exchange("SimulatePrincipalPolicy", params, response, request_id))
             return results
         results = self.live.simulate(
-            principal_arn, actions, resources=resources, extra_policies=extra_policies, evidence_key=key
+            principal_arn,
+            actions,
+            resources=resources,
+            context=context,
+            extra_policies=extra_policies,
+            evidence_key=key,
         )
         if fingerprint:
             asked = self.exchanges.get(key, [])[-1:]
@@ -380,6 +388,7 @@ class PrefetchBackend(Backend):
         actions: Sequence[str],
         resources: Sequence[str],
         extra_policies: Sequence[str],
+        context: Mapping[str, Sequence[str]] | None,
     ) -> str | None:
         info = offline.account.find_role(principal_arn)
         if info is None:
@@ -393,8 +402,19 @@ class PrefetchBackend(Backend):
             "actions": list(actions),
             "resources": list(resources),
             "extra": list(extra_policies),
+            "context": _context_key(context),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+#: Context keys that only say when a request was made: two requests a second apart ask the same question.
+_CLOCK_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
+
+
+def _context_key(context: Mapping[str, Sequence[str]] | None) -> str:
+    """The request context as a cache key, without the clock."""
+    kept = {k.lower(): sorted(v) for k, v in (context or {}).items() if k.lower() not in _CLOCK_KEYS}
+    return json.dumps(kept, sort_keys=True)
 
 
 def _rank(decision: str) -> int:
