@@ -69,7 +69,8 @@ def test_role_inline_managed_and_boundary_all_count(iam: Any) -> None:
     }
     by_action = {r["EvalActionName"]: r for r in response["EvaluationResults"]}
     s3_source = by_action["s3:GetObject"]["MatchedStatements"][0]
-    assert (s3_source["SourcePolicyId"], s3_source["SourcePolicyType"]) == ("inline-s3", "role")
+    # AWS names a role's inline policy role_<RoleName>_<PolicyName> in its answers.
+    assert (s3_source["SourcePolicyId"], s3_source["SourcePolicyType"]) == ("role_sim-layers_inline-s3", "role")
     ec2_source = by_action["ec2:DescribeInstances"]["MatchedStatements"][0]
     assert (ec2_source["SourcePolicyId"], ec2_source["SourcePolicyType"]) == ("sim-managed", "user-managed")
     assert by_action["iam:PassRole"]["PermissionsBoundaryDecisionDetail"] == {"AllowedByPermissionsBoundary": False}
@@ -116,11 +117,13 @@ def test_explicit_deny_names_the_deny_statement_per_resource(iam: Any) -> None:
 
     [result] = response["EvaluationResults"]
     assert result["EvalDecision"] == "explicitDeny"  # the most restrictive over both resources
+    assert result["EvalResourceName"] == "*"  # AWS names an ARN template or *, never an ARN asked about
+    assert "EvalDecisionDetails" not in result  # only cross-account simulations carry it
     per_resource = {r["EvalResourceName"]: r for r in result["ResourceSpecificResults"]}
     assert per_resource["arn:aws:s3:::backups/a"]["EvalResourceDecision"] == "explicitDeny"
     assert per_resource["arn:aws:s3:::scratch/a"]["EvalResourceDecision"] == "allowed"
     [matched] = per_resource["arn:aws:s3:::backups/a"]["MatchedStatements"]
-    assert matched["SourcePolicyId"] == "guard"
+    assert matched["SourcePolicyId"] == "role_sim-deny_guard"
     deny_line = next(i for i, line in enumerate(document.splitlines(), 1) if '"Effect": "Deny"' in line)
     assert matched["StartPosition"]["Line"] < deny_line <= matched["EndPosition"]["Line"]
 
@@ -177,7 +180,7 @@ def test_user_gets_group_policies(iam: Any) -> None:
 
     assert decisions(response) == {"s3:GetObject": "allowed", "s3:PutObject": "implicitDeny"}
     source = response["EvaluationResults"][0]["MatchedStatements"][0]
-    assert (source["SourcePolicyId"], source["SourcePolicyType"]) == ("read", "group")
+    assert (source["SourcePolicyId"], source["SourcePolicyType"]) == ("group_sim-readers_read", "group")
 
 
 def test_policy_input_list_and_exclusions(iam: Any) -> None:

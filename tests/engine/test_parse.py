@@ -50,10 +50,23 @@ def test_matched_statements_render_like_simulate_principal_policy() -> None:
         {
             "SourcePolicyId": "PolicyInputList.1",
             "SourcePolicyType": "identity",
-            "StartPosition": {"Line": 10, "Column": 9},
+            "StartPosition": {"Line": 9, "Column": 11},  # as AWS counts: just after the "," before it
             "EndPosition": {"Line": 10, "Column": 84},
         }
     ]
+
+
+def test_reported_starts_sit_just_after_the_bracket_or_comma_as_aws_counts() -> None:
+    """AWS's simulator starts a statement just after the ``[`` or ``,`` before it, not at its ``{``."""
+    first, second = (s.matched for s in parse_policy(TEXT, policy_id="p", policy_type="identity").statements)
+    assert (first.reported_start, second.reported_start) == (Position(3, 19), Position(9, 11))
+    assert (first.lines, second.lines) == ("lines 3-9", "lines 9-10")
+    # A one-line policy as tools write it: AWS answered column 41 for this prefix (one observation).
+    text = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, '
+    text += '{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}'
+    one, two = (s.matched for s in parse_policy(text, policy_id="p", policy_type="identity").statements)
+    assert one.reported_start == Position(1, 41) and one.start == Position(1, 41)
+    assert two.reported_start == Position(1, 93) and two.start == Position(1, 94)
 
 
 def test_a_single_statement_object_has_its_position() -> None:

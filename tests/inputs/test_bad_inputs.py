@@ -101,6 +101,40 @@ def _managed_padded_under_limit() -> str:
     return _snapshot(change)
 
 
+def _with_read_only_access(details: dict[str, Any]) -> None:
+    """Attach AWS's own ReadOnlyAccess (over 80,000 characters) as a real export holds it.
+
+    The document is the one moto ships (AWS's managed policy data); AWS managed policies have no
+    size quota, so a snapshot holding one is a real account's.
+    """
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    data = json.loads(aws_managed_policies_data)["ReadOnlyAccess"]
+    arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    _worker(details)["AttachedManagedPolicies"].append({"PolicyName": "ReadOnlyAccess", "PolicyArn": arn})
+    details["Policies"].append(
+        {
+            "PolicyName": "ReadOnlyAccess",
+            "PolicyId": "ANPAILL3HVNFSB6DCOWYQ",
+            "Arn": arn,
+            "Path": "/",
+            "DefaultVersionId": data["DefaultVersionId"],
+            "AttachmentCount": 1,
+            "IsAttachable": True,
+            "PolicyVersionList": [
+                {"Document": data["Document"], "VersionId": data["DefaultVersionId"], "IsDefaultVersion": True}
+            ],
+        }
+    )
+
+
+def _trust_over_limit(details: dict[str, Any]) -> None:
+    # 200 account principals of ~30 characters: ~6,000 characters, over the 4,096 any account may have.
+    principals = [f"arn:aws:iam::{i:012d}:root" for i in range(200)]
+    statement = {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}
+    _worker(details)["AssumeRolePolicyDocument"]["Statement"].append(statement)
+
+
 def _requirement_set(change: Callable[[dict[str, Any]], Any] | None = None) -> str:
     """A small valid requirement set as YAML text, optionally changed (a change may return a new top level)."""
     data: dict[str, Any] = {
@@ -176,6 +210,19 @@ CASES = [
     # Other options
     Case("unknown-region", ("--role-arn", ROLE, "--aws-region", "mars-east-1"), "'mars-east-1' is not an AWS region"),
     Case("region-of-other-partition", ("--role-arn", ROLE, "--aws-region", "cn-north-1"), "partition aws-cn"),
+    Case(
+        "region-of-other-partition-through-endpoint",  # the field review's case: it said "role does not exist"
+        ("--role-arn", ROLE, "--aws-region", "cn-north-1", "--endpoint-url", "http://127.0.0.1:9"),
+        f"--aws-region cn-north-1 is in partition aws-cn, but {ROLE} is in aws",
+    ),
+    Case("kms-key-alias", ("--role-arn", ROLE, "--kms-key", "alias/backup"), "'alias/backup' is not a KMS key ARN"),
+    _snap(
+        "kms-key-with-snapshot",
+        _snapshot(),
+        "--kms-key needs the live API",
+        "--kms-key",
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ),
     Case("endpoint-url-not-http", ("--role-arn", ROLE, "--endpoint-url", "ftp://iam.local"), "not an http(s) URL"),
     Case("endpoint-url-no-host", ("--role-arn", ROLE, "--endpoint-url", "http://"), "not an http(s) URL"),
     Case(
@@ -286,6 +333,7 @@ CASES = [
     ),
     _snap("snapshot-inline-policies-over-size-limit", _snapshot(_inline_over_limit), "over IAM's limit of 10,240"),
     _snap("snapshot-managed-policy-over-size-limit", _snapshot(_managed_over_limit), "over IAM's limit of 6,144"),
+    _snap("snapshot-trust-policy-over-size-limit", _snapshot(_trust_over_limit), "over IAM's limit of 4,096"),
     _snap(
         "scp-file-not-json", _snapshot(), "SCP file scp.json: not JSON", "--scp", "scp.json", more={"scp.json": "{x"}
     ),
@@ -379,6 +427,16 @@ def test_white_space_does_not_count_toward_the_size_limit(pytester: pytest.Pytes
     result = _run(pytester, case)
     text = "\n".join(result.outlines + result.errlines)
     assert result.ret in (0, 1), text  # the suite ran (a verdict may fail); not exit 4
+    assert "over IAM's limit" not in text
+    assert "passed" in text
+
+
+def test_an_aws_managed_policy_has_no_size_quota(pytester: pytest.Pytester) -> None:
+    """AWS's ReadOnlyAccess (over 80,000 characters) attached: a real account's snapshot, so it loads."""
+    case = _snap("aws-managed", _snapshot(_with_read_only_access), "")
+    result = _run(pytester, case)
+    text = "\n".join(result.outlines + result.errlines)
+    assert result.ret in (0, 1), text  # the suite ran; not exit 4
     assert "over IAM's limit" not in text
     assert "passed" in text
 

@@ -84,7 +84,7 @@ def test_the_step_summary_is_a_markdown_table_with_a_row_per_role(offline_run: P
     assert header[:6] == ["role", "verdict", "passed", "failed", "broken", "skipped"]
     assert failing[:6] == [MISCONFIGURED, "FAILED", "63", "22", "0", "0"]
     assert passing[:6] == [COMPLIANT, "ok", "85", "0", "0", "0"]
-    assert "explicitly denied by NoDeletes (lines 4-12)" in failing[7]
+    assert "explicitly denied by NoDeletes (lines 3-12)" in failing[7]
     assert "and 17 more" in failing[7]  # five reasons shown, the rest counted
     assert "explicit-deny" in failing[6]
     assert "API calls" not in text  # offline: no API call was made, so none is listed

@@ -31,6 +31,7 @@ from verification.backends import (
     InstanceProfile,
     Role,
     RoleRef,
+    SimulationRequest,
     SimulationResult,
 )
 from verification.backends.snapshot import SnapshotBackend
@@ -121,21 +122,12 @@ class FakeBackend(Backend):
             raise self.profiles
         return list(self.profiles)
 
-    def simulate(
-        self,
-        principal_arn: str,
-        actions: Sequence[str],
-        *,
-        resources: Sequence[str] = ("*",),
-        context: Mapping[str, Sequence[str]] | None = None,
-        extra_policies: Sequence[str] = (),
-        evidence_key: str | None = None,
-    ) -> list[SimulationResult]:
-        if principal_arn == APPLIANCE_ROLE:
+    def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
+        if request.principal_arn == APPLIANCE_ROLE:
             if isinstance(self.appliance_results, Exception):
                 raise self.appliance_results
-            return SimulationResult.from_results(self.appliance_results)
-        return SimulationResult.from_results(self.results)
+            return request.read(self.appliance_results)
+        return request.read(self.results)
 
 
 def requirement_set(*requirements: Requirement) -> RequirementSet:
@@ -352,7 +344,7 @@ def test_action_name_case_is_matched_case_insensitively() -> None:
 
 def test_simulation_failure_is_broken() -> None:
     class Failing(FakeBackend):
-        def simulate(self, *args: Any, **kwargs: Any) -> list[SimulationResult]:
+        def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
             raise CheckError("SimulatePrincipalPolicy: throttled")
 
     with pytest.raises(CheckError):

@@ -25,7 +25,7 @@ SOURCE = Path(readonly.__file__).resolve().parents[1]
 #: The local endpoint seeds moto at 127.0.0.1 by design (create_role, put_role_policy, ...): it is the
 #: only package that may make its own clients. Everything else goes through readonly.client.
 EXEMPT = (SOURCE / "endpoint", SOURCE / "safety" / "readonly.py")
-SERVICES = ("iam", "sts", "organizations")
+SERVICES = ("iam", "sts", "organizations", "kms")
 #: Verbs that change state; none of them may ever pass.
 MUTATING = (
     "Accept", "Acquire", "Activate", "Add", "Associate", "Attach", "Cancel", "Change", "Close", "Create",
@@ -37,11 +37,13 @@ ORGANIZATIONS_READS = {"DescribeOrganization", "ListParents", "ListPoliciesForTa
 
 
 def expected_allowed(service: str, operation: str) -> bool:
-    """The allowlist of the issue, spelled out: IAM reads and simulations, two STS calls, four Organizations reads."""
+    """The allowlist spelled out: IAM reads and simulations, two STS calls, four Organizations reads, one KMS read."""
     if service == "iam":
         return operation.startswith(("Get", "List")) or operation in ("SimulatePrincipalPolicy", "SimulateCustomPolicy")
     if service == "sts":
         return operation in ("GetCallerIdentity", "AssumeRole")
+    if service == "kms":
+        return operation == "GetKeyPolicy"  # --kms-key; never Decrypt, GenerateDataKey or any other KMS call
     return operation in ORGANIZATIONS_READS
 
 
@@ -158,7 +160,7 @@ def called_operations() -> dict[str, set[str]]:
             name = botocore.xform_name(operation)
             # On a client (``self.iam.x``, ``organizations.x``, ``client("sts").x``), or as a paginator name;
             # the backends' own methods (``backend.list_instance_profiles``) are not API calls.
-            if re.search(rf"\b(iam|sts|organizations|\))\.{name}\b|get_paginator\(\s*[\"']{name}[\"']", text):
+            if re.search(rf"\b(iam|sts|organizations|kms|\))\.{name}\b|get_paginator\(\s*[\"']{name}[\"']", text):
                 found.setdefault(service, set()).add(operation)
     return found
 

@@ -9,14 +9,30 @@ The tests never know which backend answered. Backends know nothing of pytest or 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from verification.backends.simulation import SimulationRequest, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
+
+__all__ = [
+    "Backend",
+    "CallerIdentity",
+    "Exchange",
+    "InstanceProfile",
+    "Role",
+    "RoleRef",
+    "SimulationRequest",
+    "SimulationResult",
+    "create_backend",
+    "region_partition",
+    "restrictiveness",
+]
 
 #: Backend name → "module:class", imported lazily (the snapshot backend needs no boto3 client).
 REGISTRY = {
@@ -31,6 +47,7 @@ ROLE_ARN_RE = re.compile(
 )
 
 
+@functools.cache
 def region_partition(region: str) -> str | None:
     """The partition (aws, aws-cn, ...) of a region botocore knows, else None.
 
@@ -122,95 +139,6 @@ class InstanceProfile:
     role_names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class SimulationResult:
-    """One action's simulated decision, from AWS or from the local engine, in one shape.
-
-    ``explanation`` is the engine's machine-readable reason when the engine decided (snapshot);
-    the live API gives none, and the verdict is then read from the AWS fields alone.
-    """
-
-    action: str
-    resource: str
-    decision: str
-    matched_statements: tuple[Mapping[str, Any], ...] = ()
-    missing_context: tuple[str, ...] = ()
-    allowed_by_organizations: bool | None = None
-    allowed_by_boundary: bool | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
-    explanation: Any = None
-    #: Read from ``ResourceSpecificResults`` (so ``resource`` is one the caller asked about).
-    specific: bool = False
-    #: Double entry: the engine's own answer to the same question (a ``SimulationResult``), or the
-    #: ``CheckError`` that kept it from answering; None when the engine was not asked.
-    second_opinion: Any = None
-
-    @classmethod
-    def from_results(cls, results: Sequence[Mapping[str, Any]]) -> list[SimulationResult]:
-        """Read SimulatePrincipalPolicy ``EvaluationResults`` in either shape; CheckError on a malformed one.
-
-        Since botocore 1.43.60 a result may carry per-resource answers in ``ResourceSpecificResults``
-        (the top level then holds the most restrictive decision and an ARN template); older answers
-        have one top-level result per action and resource. Both become one entry per resource. An
-        answer that contradicts itself (an "allowed" that organizations or the boundary do not allow;
-        a top-level decision stricter than every per-resource one) is not guessed at: it is an error.
-        """
-        out: list[SimulationResult] = []
-        try:
-            for result in results:
-                specific = result.get("ResourceSpecificResults") or []
-                top = str(result["EvalDecision"])
-                if specific:
-                    items = [
-                        cls._one(result, item["EvalResourceName"], item["EvalResourceDecision"], item, True)
-                        for item in specific
-                    ]
-                    if restrictiveness(top) > max(restrictiveness(i.decision) for i in items):
-                        raise CheckError(
-                            f"contradictory simulation answer for {result['EvalActionName']}: top-level {top}, "
-                            "but no resource is decided that strictly"
-                        )
-                    out.extend(items)
-                else:
-                    out.append(cls._one(result, result.get("EvalResourceName", "*"), top, result, False))
-        except (KeyError, TypeError, AttributeError) as error:
-            raise CheckError(f"malformed SimulatePrincipalPolicy answer: missing or bad field {error}") from None
-        return out
-
-    @classmethod
-    def _one(
-        cls, top: Mapping[str, Any], resource: str, decision: str, source: Mapping[str, Any], specific: bool
-    ) -> SimulationResult:
-        organizations = top.get("OrganizationsDecisionDetail") or {}
-        boundary = source.get("PermissionsBoundaryDecisionDetail") or top.get("PermissionsBoundaryDecisionDetail") or {}
-        result = cls(
-            action=str(top["EvalActionName"]),
-            resource=str(resource),
-            decision=str(decision),
-            matched_statements=tuple(source.get("MatchedStatements") or ()),
-            missing_context=tuple(source.get("MissingContextValues") or top.get("MissingContextValues") or ()),
-            allowed_by_organizations=organizations.get("AllowedByOrganizations"),
-            allowed_by_boundary=boundary.get("AllowedByPermissionsBoundary"),
-            raw=dict(top),
-            specific=specific,
-        )
-        if result.decision == "allowed" and False in (result.allowed_by_organizations, result.allowed_by_boundary):
-            raise CheckError(
-                f"contradictory simulation answer for {result.action}: allowed, yet not allowed by "
-                f"{'the organization' if result.allowed_by_organizations is False else 'the permissions boundary'}"
-            )
-        return result
-
-
-#: How restrictive a decision is; anything unknown counts as the most restrictive.
-_RESTRICTIVENESS = {"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
-
-
-def restrictiveness(decision: str) -> int:
-    """Order decisions so the most restrictive of several answers can be kept."""
-    return _RESTRICTIVENESS.get(decision, 3)
-
-
 @dataclass
 class Exchange:
     """One raw API exchange (or engine answer), kept as evidence."""
@@ -245,7 +173,6 @@ class Backend(ABC):
     def list_instance_profiles(self, role: RoleRef) -> list[InstanceProfile]:
         """Every instance profile that holds the role (all pages)."""
 
-    @abstractmethod
     def simulate(
         self,
         principal_arn: str,
@@ -257,6 +184,19 @@ class Backend(ABC):
         evidence_key: str | None = None,
     ) -> list[SimulationResult]:
         """Simulate ``actions`` for a principal (all pages), optionally with extra identity policies."""
+        request = SimulationRequest(principal_arn, tuple(actions), tuple(resources), context, tuple(extra_policies))
+        return self.answer(request, evidence_key or principal_arn)
+
+    @abstractmethod
+    def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
+        """Answer one simulation request, recording the exchange under ``evidence_key``."""
+
+    def get_key_policy(self, key_arn: str, *, evidence_key: str) -> Mapping[str, Any]:
+        """The default key policy of a KMS key (kms:GetKeyPolicy); CheckError where it cannot be read."""
+        raise CheckError(
+            f"the {self.name} backend cannot read the key policy of {key_arn}",
+            "verify live (the verifying identity needs kms:GetKeyPolicy on the key), or leave out --kms-key",
+        )
 
     @property
     def description(self) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -25,7 +27,9 @@ from verification.backends import (
     InstanceProfile,
     Role,
     RoleRef,
+    SimulationRequest,
     SimulationResult,
+    region_partition,
 )
 from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
@@ -86,6 +90,9 @@ class LiveBackend(Backend):
         )
         self.endpoint_url = endpoint_url
         self.retry_mode = retry_mode
+        self._config = config
+        self._kms: dict[str, Any] = {}
+        self._key_policies: dict[str, Mapping[str, Any]] = {}
         self._caller: CallerIdentity | CheckError | None = None
         self.session: boto3.Session = base
         redact.protect(base)  # before any request: botocore's DEBUG log prints signed headers
@@ -101,8 +108,9 @@ class LiveBackend(Backend):
         self.sts = self._client(self.session, "sts", endpoint_url=endpoint_url, config=config)
 
     def _client(self, session: Any, service: str, **kwargs: Any) -> Any:
-        """A read-only client, paced and counted under this backend's account."""
+        """A read-only client, paced and counted under this backend's account, that knows IAM's answers."""
         client = readonly.client(session, service, **kwargs)
+        check_answers(client)
         if self._pacer is not None:
             self._pacer.install(client, self.account)
         if self._counter is not None:
@@ -167,6 +175,14 @@ class LiveBackend(Backend):
         return self._caller
 
     def get_role(self, role: RoleRef) -> Role:
+        region = self.iam.meta.region_name
+        partition = region_partition(region) if region else None
+        if partition is not None and partition != role.partition:
+            # Asked anyway, the other partition's IAM would say "the role does not exist".
+            raise CheckError(
+                f"the region {region} is in partition {partition}, but {role.arn} is in partition {role.partition}",
+                "give a region of the role's partition (--aws-region, AWS_REGION or the profile's region)",
+            )
         caller = self.caller()
         if caller.account != role.account:
             raise CheckError(
@@ -196,35 +212,33 @@ class LiveBackend(Backend):
                 profiles.append(InstanceProfile(item["InstanceProfileName"], item["Arn"], names))
         return profiles
 
-    def simulate(
-        self,
-        principal_arn: str,
-        actions: Sequence[str],
-        *,
-        resources: Sequence[str] = ("*",),
-        context: Mapping[str, Sequence[str]] | None = None,
-        extra_policies: Sequence[str] = (),
-        evidence_key: str | None = None,
-    ) -> list[SimulationResult]:
-        params: dict[str, Any] = {
-            "PolicySourceArn": principal_arn,
-            "ActionNames": list(actions),
-            "ResourceArns": list(resources),
-        }
-        if context:
-            params["ContextEntries"] = [
-                {"ContextKeyName": key, "ContextKeyValues": list(values), "ContextKeyType": _context_type(key)}
-                for key, values in context.items()
-            ]
-        if extra_policies:
-            params["PolicyInputList"] = list(extra_policies)
+    def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
+        params = request.params
         paginator = self.iam.get_paginator("simulate_principal_policy")
         pages = paginator.paginate(**params, PaginationConfig={"PageSize": MAX_ITEMS})
         results: list[SimulationResult] = []
-        key = evidence_key or principal_arn
-        for page in self._pages(key, "SimulatePrincipalPolicy", params, pages):
-            results.extend(SimulationResult.from_results(page["EvaluationResults"]))
+        for page in self._pages(evidence_key, "SimulatePrincipalPolicy", params, pages):
+            results.extend(request.read(page["EvaluationResults"]))
         return results
+
+    def get_key_policy(self, key_arn: str, *, evidence_key: str) -> Mapping[str, Any]:
+        """The key's default policy, read once per run (kms:GetKeyPolicy, in the key's region)."""
+        if key_arn not in self._key_policies:
+            region = key_arn.split(":")[3]
+            if region not in self._kms:
+                config = self._config.merge(Config(region_name=region))
+                self._kms[region] = self._client(self.session, "kms", endpoint_url=self.endpoint_url, config=config)
+            kms = self._kms[region]
+            params = {"KeyId": key_arn, "PolicyName": "default"}
+            response = self._call(evidence_key, "GetKeyPolicy", kms.get_key_policy, params)
+            try:
+                document = json.loads(response["Policy"])
+            except (KeyError, TypeError, ValueError):
+                raise CheckError(f"GetKeyPolicy returned no readable key policy for {key_arn}") from None
+            if not isinstance(document, Mapping):
+                raise CheckError(f"GetKeyPolicy returned no readable key policy for {key_arn}")
+            self._key_policies[key_arn] = document
+        return self._key_policies[key_arn]
 
     def _pages(self, key: str, operation: str, params: Mapping[str, Any], pages: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -252,6 +266,11 @@ class LiveBackend(Backend):
                     "check assume_role_arn, its trust policy for the verifying identity, and external_id",
                 ) from error
             raise _check_error(operation, error) from error
+        except NotAnIamAnswer as error:
+            raise CheckError(
+                str(error),
+                "check --endpoint-url (or AWS_ENDPOINT_URL) and any proxy on the way: it must reach IAM",
+            ) from error
         except botocore.exceptions.NoCredentialsError as error:
             raise CheckError(
                 "no AWS credentials found",
@@ -275,6 +294,67 @@ class LiveBackend(Backend):
             ) from error
         self.record(key, Exchange(operation, params, response, _request_id(response)))
         return response
+
+
+class NotAnIamAnswer(botocore.exceptions.BotoCoreError):
+    """A successful HTTP answer that is not the query-protocol XML the operation returns.
+
+    A proxy's login page, an empty body, JSON, or another service's answer: botocore would read it
+    into a KeyError or an empty result, so it is refused before botocore parses it.
+    """
+
+    fmt = "{endpoint} did not answer as IAM does ({what})"
+
+
+#: The first element of an XML document: an optional declaration, then ``<prefix:Name``.
+_FIRST_ELEMENT = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(?:[\w.-]+:)?([\w.-]+)", re.S
+)
+
+
+def not_iam_answer(response: Mapping[str, Any], operation: str) -> str | None:
+    """What is wrong with a 2xx answer to ``operation`` (for the message), or None when it looks like IAM's.
+
+    IAM and STS answer ``text/xml`` with a ``<OperationResponse>`` document. A body that is cut off
+    but starts right is left to botocore, whose parser reports it as malformed.
+    """
+    status = int(response.get("status_code") or 0)
+    if not 200 <= status < 300:
+        return None  # errors are read (or reported by status) as botocore reads them
+    body = response.get("body") or b""
+    if isinstance(body, str):
+        body = body.encode()
+    headers = response.get("headers") or {}
+    content_type = str(headers.get("content-type") or headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if not body.strip():
+        return "empty body"
+    if content_type and not content_type.endswith("xml"):
+        return content_type
+    first = _FIRST_ELEMENT.match(body)
+    if first is None:
+        return "not XML" if not body.lstrip().startswith(b"{") else "JSON"
+    element = first.group(1).decode("ascii", "replace")
+    if element != f"{operation}Response":
+        return f"<{element}> instead of <{operation}Response>"
+    return None
+
+
+def check_answers(client: Any) -> None:
+    """Refuse, as NotAnIamAnswer, any 2xx answer to this client that is not IAM's (see ``not_iam_answer``).
+
+    Only for the query-protocol services (IAM, STS); KMS, read for ``--kms-key``, answers JSON.
+    """
+    if client.meta.service_model.protocol != "query":
+        return
+    service = client.meta.service_model.service_id.hyphenize()
+    endpoint = client.meta.endpoint_url
+
+    def check(operation_model: Any, response_dict: Mapping[str, Any], **_: Any) -> None:
+        what = not_iam_answer(response_dict, operation_model.name)
+        if what is not None:
+            raise NotAnIamAnswer(endpoint=endpoint, what=what)
+
+    client.meta.events.register(f"before-parse.{service}", check)
 
 
 _LOADER: Any = None
@@ -304,14 +384,6 @@ class _Fixed(CredentialResolver):
 
     def load_credentials(self) -> Credentials:
         return self._credentials
-
-
-#: SimulatePrincipalPolicy's ContextKeyType for the global keys the harness supplies; others are strings.
-_CONTEXT_TYPES = {"aws:currenttime": "dateList", "aws:epochtime": "numericList"}
-
-
-def _context_type(key: str) -> str:
-    return _CONTEXT_TYPES.get(key.lower(), "stringList")
 
 
 def _request_id(response: Mapping[str, Any]) -> str | None:

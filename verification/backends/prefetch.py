@@ -34,6 +34,7 @@ from verification.backends import (
     InstanceProfile,
     Role,
     RoleRef,
+    SimulationRequest,
     SimulationResult,
 )
 from verification.backends.live import MAX_ITEMS, LiveBackend
@@ -220,17 +221,13 @@ class PrefetchBackend(Backend):
             response = {**exchange.response, "ResponseMetadata": {"RequestId": request_id}}
             self.record(key, Exchange(operation, params, response, request_id))
 
-    def simulate(
-        self,
-        principal_arn: str,
-        actions: Sequence[str],
-        *,
-        resources: Sequence[str] = ("*",),
-        context: Mapping[str, Sequence[str]] | None = None,
-        extra_policies: Sequence[str] = (),
-        evidence_key: str | None = None,
-    ) -> list[SimulationResult]:
-        key = evidence_key or principal_arn
+    def get_key_policy(self, key_arn: str, *, evidence_key: str) -> Mapping[str, Any]:
+        return self.live.get_key_policy(key_arn, evidence_key=evidence_key)
+
+    def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
+        """The role's own simulation live (and by the engine); the appliance side from the account's batch."""
+        principal_arn, actions, resources = request.principal_arn, request.actions, request.resources
+        context, extra_policies, key = request.context, request.extra_policies, evidence_key
         batched = [arns for appliance, arns in self._verified.items() if appliance == principal_arn]
         if (
             batched
@@ -248,7 +245,7 @@ class PrefetchBackend(Backend):
                 resources=resources,
                 context=context,
                 extra_policies=extra_policies,
-                evidence_key=evidence_key,
+                evidence_key=key,
             )
         if extra_policies:
             return self._fix_check(offline, principal_arn, actions, resources, extra_policies, context, key)

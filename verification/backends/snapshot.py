@@ -13,15 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from verification.backends import (
-    Backend,
-    CallerIdentity,
-    Exchange,
-    InstanceProfile,
-    Role,
-    RoleRef,
-    SimulationResult,
-)
+from verification.backends import Backend, CallerIdentity, Exchange, InstanceProfile, Role, RoleRef
+from verification.backends.simulation import SimulationRequest, SimulationResult
 from verification.errors import CheckError, InputError
 from verification.policy import Context, PolicyError, PolicySet, parse_policy, simulate
 from verification.policy.account import Account, AccountError, RoleInfo
@@ -95,26 +88,17 @@ class SnapshotBackend(Backend):
         self.record(role.arn, Exchange("ListInstanceProfilesForRole", {"RoleName": role.name}, response))
         return profiles
 
-    def simulate(
-        self,
-        principal_arn: str,
-        actions: Sequence[str],
-        *,
-        resources: Sequence[str] = ("*",),
-        context: Mapping[str, Sequence[str]] | None = None,
-        extra_policies: Sequence[str] = (),
-        evidence_key: str | None = None,
-    ) -> list[SimulationResult]:
+    def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
         """Decide each action on each resource with the engine, as SimulatePrincipalPolicy would."""
         try:
-            info = self._role(principal_arn)
+            info = self._role(request.principal_arn)
         except InputError as error:
             # Asked to simulate a principal the account does not hold: answer as IAM would.
             raise CheckError(f"SimulatePrincipalPolicy: {error}", code="NoSuchEntity") from None
         policies = self._policy_set(info.arn)
-        if extra_policies:
+        if request.extra_policies:
             extra = []
-            for number, document in enumerate(extra_policies, start=1):
+            for number, document in enumerate(request.extra_policies, start=1):
                 try:
                     extra.append(
                         parse_policy(document, policy_id=f"PolicyInputList.{number}", policy_type="IAM Policy")
@@ -122,28 +106,15 @@ class SnapshotBackend(Backend):
                 except PolicyError as error:
                     raise CheckError(f"SimulatePrincipalPolicy: InvalidInput: {error}") from None
             policies = dataclasses.replace(policies, identity=(*policies.identity, *extra))
-        evaluations = simulate(policies, actions, resources, Context.of(context))
-
-        params: dict[str, Any] = {
-            "PolicySourceArn": principal_arn,
-            "ActionNames": list(actions),
-            "ResourceArns": list(resources),
-        }
-        if context:
-            params["ContextEntries"] = [
-                {"ContextKeyName": key, "ContextKeyValues": list(values), "ContextKeyType": "stringList"}
-                for key, values in context.items()
-            ]
-        if extra_policies:
-            params["PolicyInputList"] = list(extra_policies)
-        results = simulation_results(evaluations, actions)
+        evaluations = simulate(policies, request.actions, request.resources, Context.of(request.context))
+        results = simulation_results(evaluations, request.actions, principal_arn=request.principal_arn)
         response = {"EvaluationResults": results, "IsTruncated": False}
-        self.record(evidence_key or principal_arn, Exchange("SimulatePrincipalPolicy", params, response))
+        self.record(evidence_key, Exchange("SimulatePrincipalPolicy", request.params, response))
 
         explanations = {(e.action.lower(), e.resource): e.explanation for e in evaluations}
         return [
             dataclasses.replace(result, explanation=explanations.get((result.action.lower(), result.resource)))
-            for result in SimulationResult.from_results(results)
+            for result in request.read(results)
         ]
 
     def _role(self, arn: str) -> RoleInfo:

@@ -3,8 +3,11 @@
 moto does not implement these calls. Its server dispatches ``Action=SimulatePrincipalPolicy`` to
 ``IamResponse.simulate_principal_policy``; ``install()`` adds such methods. They stay thin: gather
 the principal's policies from moto's IAM and Organizations state, hand them to
-``verification.policy.simulate``, and shape the answer as the 2026 IAM API does (one
-``EvaluationResult`` per action, ``ResourceSpecificResults`` when ``ResourceArns`` are given).
+``verification.policy.simulate``, and shape the answer as the 2026 IAM API does: one
+``EvaluationResult`` per action, named ``*`` at the top level, ``ResourceSpecificResults`` when
+``ResourceArns`` are given; an SCP's explicit deny is ``explicitDeny`` without the SCP's statements
+or keys; inline policies are named ``role_<Role>_<Policy>``; statement positions start just after
+the ``[`` or ``,`` before the statement; ``EvalDecisionDetails`` only across accounts.
 """
 
 from __future__ import annotations
@@ -91,10 +94,21 @@ def _managed_source(policy: Any, *, kind: str | None = None) -> Source:
 
 
 def _inline_sources(owner: Any, owner_type: str) -> list[Source]:
+    """Inline policies, named as AWS names them in answers: ``role_<RoleName>_<PolicyName>``."""
     return [
-        Source(document, name, owner_type, "inline", attachment=(owner_type, owner.name))
+        Source(
+            document,
+            _inline_id(owner_type, owner.name, name),
+            owner_type,
+            "inline",
+            attachment=(owner_type, owner.name),
+        )
         for name, document in owner.policies.items()
     ]
+
+
+def _inline_id(owner_type: str, owner_name: str, policy_name: str) -> str:
+    return f"{owner_type}_{owner_name}_{policy_name}"
 
 
 def _entity_sources(owner: Any, owner_type: str) -> list[Source]:
@@ -260,7 +274,7 @@ def _exclusion_rule(ident: Mapping[str, Any]) -> Callable[[Source], bool]:
     name = str(inline.get("PolicyName"))
 
     def by_inline(source: Source) -> bool:
-        return source.attachment == attachment and source.policy_id == name
+        return source.attachment == attachment and source.policy_id == _inline_id(*attachment, name)
 
     return by_inline
 
@@ -331,7 +345,9 @@ def run_simulation(params: Mapping[str, Any], sources: Sources, *, allow_wildcar
     policies = policy_set(sources, str(resource_policy) if resource_policy is not None else None)
     evaluations = engine_simulate(policies, page, tuple(resource_arns) or ("*",), context)
     try:
-        results = simulation_results(evaluations, page, per_resource=bool(resource_arns))
+        results = simulation_results(
+            evaluations, page, per_resource=bool(resource_arns), principal_arn=sources.principal_arn
+        )
     except LookupError as error:
         raise PolicyEvaluation(f"The engine returned {error}.") from None
     response: dict[str, Any] = {"EvaluationResults": results, "IsTruncated": stop < len(actions)}

@@ -4,7 +4,8 @@ The harness must be frugal with IAM's per-account rate limits, and a nightly run
 it spent. Botocore events on every client count three things per ``(account, service:Operation)``:
 
 * ``calls``: operations the harness made (``before-call``; each page of a pagination is one);
-* ``attempts``: HTTP requests sent, retries included (``response-received`` fires once per attempt);
+* ``attempts``: HTTP requests sent, retries included (``before-send`` fires once per attempt, also for
+  one whose answer is then refused as not IAM's);
 * ``throttled``: attempts the API answered with a throttling error.
 
 On pytest-xdist every worker counts its own calls and sends them to the controller in
@@ -59,14 +60,17 @@ class ApiCounter:
         def on_call(event_name: str, **_: Any) -> None:
             self.add("calls", account, _operation(event_name))
 
+        def on_send(event_name: str, **_: Any) -> None:
+            self.add("attempts", account, _operation(event_name))
+
         def on_response(event_name: str, parsed_response: Mapping[str, Any] | None = None, **_: Any) -> None:
             operation = _operation(event_name)
-            self.add("attempts", account, operation)
             code = ((parsed_response or {}).get("Error") or {}).get("Code")
             if code in THROTTLING_CODES:
                 self.add("throttled", account, operation)
 
         client.meta.events.register("before-call", on_call)
+        client.meta.events.register("before-send", on_send)
         client.meta.events.register("response-received", on_response)
 
     def total(self, kind: str = "calls", *, operation: str | None = None, account: str | None = None) -> int:

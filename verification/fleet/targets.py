@@ -5,7 +5,8 @@ one role (``role_arn``) or an account and a role-name pattern (``account`` + ``r
 shell-style glob such as ``VeeamWorker*``, matched case-insensitively as IAM names are). Optional
 keys: ``assume_role_arn`` and ``external_id`` (how to reach the account: STS AssumeRole from the
 default credential chain), ``appliance_principal``, ``region`` and ``requirements`` (a bundled set's
-name, or a file path relative to the targets file).
+spec, such as ``veeam-ec2-backup:base`` or ``veeam-ec2-backup+veeam-ec2-restore``, or a file path
+relative to the targets file).
 
 The schema is checked when the file loads; every fault is one line naming the file and entry.
 Patterns are resolved with ListRoles (paginated), once per run, in the xdist controller.
@@ -36,7 +37,7 @@ import yaml
 
 from verification.backends import ROLE_ARN_RE, RoleRef
 from verification.errors import InputError
-from verification.requirements import REQUIREMENTS_DIR
+from verification.requirements import is_bundled
 from verification.verdicts import AppliancePrincipal
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -202,8 +203,8 @@ def _entry(entry: Any, number: int, path: Path, fault: Callable[[str], None]) ->
 
 
 def _requirements_ref(value: str, path: Path, fault: Callable[[str], None]) -> str:
-    """A bundled set's name as is; a file path made relative to the targets file's folder."""
-    if (REQUIREMENTS_DIR / f"{value}.yaml").is_file():
+    """A bundled set's spec as is (``NAME[@VERSION][:PARTS]``, ``A+B``); a file path relative to the targets file."""
+    if is_bundled(value):
         return value
     candidate = Path(value) if Path(value).is_absolute() else path.parent / value
     if candidate.is_file():

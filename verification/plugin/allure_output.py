@@ -16,6 +16,7 @@ import allure
 import pytest
 
 from verification import __version__
+from verification.backends.simulation import not_simulated
 from verification.errors import CheckError, InputError
 from verification.plugin.run import RUN_KEY, Run, Target
 from verification.requirements import Requirement
@@ -33,10 +34,12 @@ def label_result(target: Target, requirement: Requirement) -> None:
         ("role", target.ref.arn),
         ("requirement", requirement.id),
         ("epic", req.epic),
-        ("feature", req.feature),
+        # One feature and one tag per set the requirement comes from (two or more in a union).
+        *(("feature", feature) for feature in req.features_of(requirement)),
         ("story", requirement.story),
         ("severity", requirement.severity),
         ("tag", requirement.id),
+        *(("tag", name) for name in requirement.sets),
         # Suites tab: account → role → requirement kind, so a role's failing requirement is two clicks away.
         ("parentSuite", f"account {target.ref.account}"),
         ("suite", target.ref.name),
@@ -125,6 +128,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "RequirementSet": ", ".join(f"{r.id} {r.version}" for r in run.requirement_sets),
         "RequirementSetSha256": ", ".join(r.sha256 for r in run.requirement_sets),
         "Harness": f"veeam-role-verification {__version__}",
+        "NotSimulated": "; ".join(not_simulated(a for r in run.requirement_sets for a in r.actions)),
     }
     (folder / "environment.properties").write_text(
         "".join(f"{key}={value.replace(chr(10), ' ')}\n" for key, value in env.items())

@@ -50,6 +50,12 @@ def appliance_principal(value: str) -> Any:
     return AppliancePrincipal.parse(value)
 
 
+def kms_key(value: str) -> Any:
+    from verification.verdicts import KmsKey
+
+    return KmsKey.parse(value)
+
+
 def endpoint_url(value: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -132,10 +138,22 @@ OPTIONS: tuple[Option, ...] = (
         appliance_principal,
     ),
     Option(
+        "--kms-key",
+        "kms_key",
+        "the KMS key the worker uses: its key policy (kms:GetKeyPolicy) decides the kms: requirements "
+        "with the role's own permissions (live only)",
+        "ARN",
+        kms_key,
+    ),
+    Option(
         "--requirements",
         "requirements",
-        "requirement set to verify against (default: veeam-flr-worker-prod)",
+        "requirement set to verify against: NAME[@VERSION][:PART,PART] or a file (default: veeam-flr-worker-prod); "
+        "repeat it for a role used for several operations: the union is verified, a shared requirement once",
         "NAME|PATH",
+        None,
+        [],
+        "append",
     ),
     Option("--aws-profile", "aws_profile", "AWS profile for the live API (default: boto3's credential chain)", "NAME"),
     Option(

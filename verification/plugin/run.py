@@ -22,7 +22,7 @@ from verification.plugin.keys import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, 
 from verification.requirements import DEFAULT_SET, RequirementSet, load_requirement_set
 
 __all__ = ["CASE_KEY", "CAUSE_KEY", "RUN_KEY", "VERDICT_KEY", "Run", "Target", "build_run", "case_id"]
-from verification.verdicts import AppliancePrincipal, RoleFacts, gather
+from verification.verdicts import AppliancePrincipal, KmsKey, RoleFacts, gather
 
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 
@@ -60,6 +60,10 @@ class Run:
     resolved: list[tuple[int, str]] = field(default_factory=list)
     #: Fleet mode (``--prefetch``, ``--concurrency``): see ``verification.plugin.fleet``.
     fleet: Any = None
+    #: The exit status settled at session finish (see ``summary.exit_status``), for the terminal summary.
+    exit_status: int | None = None
+    #: ``--kms-key``: the key whose policy decides the kms: requirements too.
+    kms_key: KmsKey | None = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -108,7 +112,8 @@ class Run:
     def gather(self, arn: str) -> RoleFacts:
         """Ask the role's backend for its facts (on whichever thread calls)."""
         target = self.targets[arn]
-        return gather(self.backend(target.connection), target.ref, target.requirements, target.appliance)
+        backend = self.backend(target.connection)
+        return gather(backend, target.ref, target.requirements, target.appliance, self.kms_key)
 
     @property
     def requirement_sets(self) -> list[RequirementSet]:
@@ -119,11 +124,21 @@ class Run:
 def build_run(config: pytest.Config) -> Run | None:
     """The run the options ask for, or None when they name nothing to verify."""
     option = config.option
+    run = _build_run(config)
+    if run is not None and option.kms_key is not None:
+        if run.backend_name != "live":
+            raise InputError("--kms-key needs the live API: a snapshot holds no KMS key policies")
+        run.kms_key = option.kms_key
+    return run
+
+
+def _build_run(config: pytest.Config) -> Run | None:
+    option = config.option
     if option.targets:
         return _build_targets_run(config)
     roles: list[RoleRef] = list(option.role_arns)
     appliance: AppliancePrincipal | None = option.appliance
-    requirements = load_requirement_set(option.requirements or DEFAULT_SET)
+    requirements = load_requirement_set(requirements_spec(option))
     if option.demo:
         import yaml
 
@@ -154,7 +169,7 @@ def build_run(config: pytest.Config) -> Run | None:
         **_live_options(option),
         "account": roles[0].account if len({ref.account for ref in roles}) == 1 else None,
     }
-    if option.aws_region and not option.endpoint_url:
+    if option.aws_region:  # with --endpoint-url too: a region of another partition is never the role's
         partition = region_partition(option.aws_region)
         for ref in roles:
             if ref.partition != partition:
@@ -164,6 +179,11 @@ def build_run(config: pytest.Config) -> Run | None:
                 )
     source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
     return Run(targets, "live", {"default": live}, source, api_calls=live["counter"])
+
+
+def requirements_spec(option: Any) -> str:
+    """``--requirements`` as one spec: the union of every set given (``A+B``), else the default set."""
+    return "+".join(option.requirements or ()) or DEFAULT_SET
 
 
 def _live_options(option: Any) -> dict[str, Any]:
@@ -211,7 +231,7 @@ def _build_targets_run(config: pytest.Config) -> Run:
     sets: dict[str, RequirementSet] = {}
     for item in resolved:
         spec = by_index[item.index]
-        name = spec.requirements or option.requirements or DEFAULT_SET
+        name = spec.requirements or requirements_spec(option)
         if name not in sets:
             sets[name] = load_requirement_set(name)
         appliance = spec.appliance or option.appliance

@@ -2,6 +2,11 @@
 
 The step summary is Markdown (a table, a row per role) appended to ``$GITHUB_STEP_SUMMARY`` when set,
 or to ``--step-summary FILE``, so a nightly job's page says which role failed and why.
+
+The exit status tells a nightly job "a role is wrong" from "the check could not run": 0 every
+requirement met, 1 some requirement failed, ``EXIT_UNCHECKED`` (10) some could not be checked and
+none failed; pytest's own statuses (2 interrupted, 3 internal error, 4 usage error or bad input,
+5 nothing collected, 6 too many warnings) keep their meaning.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 import pytest
 
 from verification import __version__
+from verification.backends.simulation import not_simulated
 from verification.plugin.run import RUN_KEY, Run
 from verification.plugin.xdist import send_worker_output
 
@@ -25,7 +31,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     lines = [f"verification: {len(run.targets)} role(s); source: {run.source}; harness {__version__}"]
     for req in run.requirement_sets:
-        lines.append(f"requirements: {req.id} {req.version} (sha256 {req.sha256[:16]}...)")
+        shown = req.name if req.members else req.id + req.selection
+        lines.append(f"requirements: {shown} {req.version} (sha256 {req.sha256[:16]}...)")
+    unseen = not_simulated(action for req in run.requirement_sets for action in req.actions)
+    lines.append(f"not seen by any simulation: {'; '.join(unseen)}")
     if any(
         t.appliance is None and any(r.principal == "appliance" for r in t.requirements.by_kind("trust"))
         for t in run.targets.values()
@@ -48,6 +57,21 @@ def role_status(counts: Counter[str]) -> str:
     return "ok"
 
 
+#: Some requirements could not be checked (broken) and none failed: clear of pytest's own 0-6.
+EXIT_UNCHECKED = 10
+
+
+def exit_status(run: Run, exitstatus: int, tests_failed: int) -> int:
+    """The run's exit status: pytest's, except ``EXIT_UNCHECKED`` when every failure is a broken requirement."""
+    if exitstatus != pytest.ExitCode.TESTS_FAILED:
+        return exitstatus
+    failed = sum(counts["failed"] for counts in run.outcomes.values())
+    broken = sum(counts["broken"] for counts in run.outcomes.values())
+    if failed == 0 and broken and broken == tests_failed:  # no other test of the session failed either
+        return EXIT_UNCHECKED
+    return exitstatus
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Per role: passed, failed and broken counts and the top root causes; failing roles first."""
     run = config.stash.get(RUN_KEY, None)
@@ -55,7 +79,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     terminalreporter.section("role verification")
     for role, counts in sorted(run.outcomes.items(), key=_failing_first):
-        status = "FAILED" if counts["failed"] or counts["broken"] else "ok"
+        status = role_status(counts)
         line = (
             f"{status:<6} {role}: {counts['passed']} passed, {counts['failed']} failed, "
             f"{counts['broken']} broken, {counts['skipped']} skipped"
@@ -69,6 +93,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if run.fleet is not None:
         for line in run.fleet.summary_lines():
             terminalreporter.write_line(line)
+    if run.exit_status == EXIT_UNCHECKED:
+        terminalreporter.write_line(
+            f"exit status {EXIT_UNCHECKED}: some requirements could not be checked, none failed "
+            "(fix what the 'could not check' lines say and run again)"
+        )
 
 
 def _cell(text: str) -> str:
@@ -127,6 +156,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     send_worker_output(config, run)
     if hasattr(config, "workerinput"):
         return
+    run.exit_status = session.exitstatus = exit_status(run, session.exitstatus, session.testsfailed)
     target = config.option.step_summary or os.environ.get("GITHUB_STEP_SUMMARY")
     if target and run.outcomes:
         with Path(target).open("a", encoding="utf-8") as out:

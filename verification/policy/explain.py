@@ -6,7 +6,7 @@ local and offline answers with one reader.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from verification.policy.model import Evaluation
@@ -16,15 +16,20 @@ _DECISION_RANK = {"explicitDeny": 0, "implicitDeny": 1, "allowed": 2}
 
 
 def simulation_results(
-    evaluations: Sequence[Evaluation], actions: Sequence[str], *, per_resource: bool = True
+    evaluations: Sequence[Evaluation],
+    actions: Sequence[str],
+    *,
+    per_resource: bool = True,
+    principal_arn: str | None = None,
 ) -> list[dict[str, Any]]:
     """One ``EvaluationResult`` per action, in the order asked; LookupError if an action has none.
 
     With ``per_resource`` (ResourceArns were given) the answer is shaped as IAM answers since 2026:
     the top level holds the most restrictive decision over the resources and
-    ``ResourceSpecificResults`` the per-resource detail. AWS names the resource with an ARN template
-    at the top; without the service catalogue this gives the ARN itself when there is one resource,
-    and ``*`` otherwise.
+    ``ResourceSpecificResults`` the per-resource detail. AWS names the resource at the top with the
+    action's ARN template or ``*``; without the service catalogue this gives ``*``, never an ARN that
+    was asked about. ``EvalDecisionDetails`` is there only when a resource is in another account
+    than ``principal_arn``'s (a cross-account simulation), as AWS answers since 2026.
     """
     by_action: dict[str, list[Evaluation]] = {}
     for evaluation in evaluations:
@@ -42,9 +47,10 @@ def simulation_results(
         deciding = min(group, key=lambda e: _DECISION_RANK[e.decision])
         top = deciding.to_result()
         top["EvalActionName"] = action
-        top["EvalResourceName"] = group[0].resource if len(group) == 1 else "*"
+        top["EvalResourceName"] = "*"
         top["MissingContextValues"] = []
-        top["EvalDecisionDetails"] = {}
+        if _cross_account(principal_arn, (e.resource for e in group)):
+            top["EvalDecisionDetails"] = {"IAM Policy": deciding.decision}
         orgs = [e.allowed_by_organizations for e in group if e.allowed_by_organizations is not None]
         if orgs:
             top["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": all(orgs)}
@@ -63,3 +69,14 @@ def simulation_results(
         top["ResourceSpecificResults"] = specific
         results.append(top)
     return results
+
+
+def _account(arn: str | None) -> str:
+    parts = (arn or "").split(":")
+    return parts[4] if len(parts) >= 6 and parts[0] == "arn" else ""
+
+
+def _cross_account(principal_arn: str | None, resources: Iterable[str]) -> bool:
+    """Whether some resource names an account other than the principal's (resources without one do not)."""
+    own = _account(principal_arn)
+    return bool(own) and any(_account(r) not in ("", own) for r in resources)

@@ -116,13 +116,21 @@ class MatchedStatement:
     end: Position
     sid: str | None = None
     index: int = 0
+    #: Where AWS says the statement starts: just after the ``[`` or ``,`` before its ``{``.
+    reported_start: Position | None = None
+
+    @property
+    def lines(self) -> str:
+        """``lines a-b`` as AWS's answer would give them, so every report names the same lines."""
+        return f"lines {(self.reported_start or self.start).line}-{self.end.line}"
 
     def to_result(self) -> dict[str, Any]:
-        """The ``MatchedStatements`` entry of a SimulatePrincipalPolicy result."""
+        """The ``MatchedStatements`` entry of a SimulatePrincipalPolicy result, positions as AWS counts."""
+        start = self.reported_start or self.start
         return {
             "SourcePolicyId": self.policy_id,
             "SourcePolicyType": self.policy_type,
-            "StartPosition": {"Line": self.start.line, "Column": self.start.column},
+            "StartPosition": {"Line": start.line, "Column": start.column},
             "EndPosition": {"Line": self.end.line, "Column": self.end.column},
         }
 

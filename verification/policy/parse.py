@@ -203,7 +203,7 @@ def _build(document: Mapping[str, Any], text: str, *, policy_id: str, policy_typ
 def _statement(
     raw: Any,
     index: int,
-    span: tuple[Position, Position],
+    span: tuple[Position, Position, Position],
     *,
     policy_id: str,
     policy_type: str,
@@ -261,7 +261,7 @@ def _statement(
         except PolicyError as exc:
             raise PolicyError(policy_id, f"{where}/{exc.element}", exc.message) from None
 
-    start, end = span
+    start, end, reported = span
     return Statement(
         index=index,
         sid=sid,
@@ -282,6 +282,7 @@ def _statement(
             end=end,
             sid=sid,
             index=index,
+            reported_start=reported,
         ),
     )
 
@@ -326,11 +327,14 @@ def _principal(value: Any, policy_id: str, element: str) -> PrincipalMatcher:
     return PrincipalMatcher(entries)
 
 
-def _statement_spans(text: str, count: int) -> list[tuple[Position, Position]]:
-    """1-based (start, end) of each statement object in ``text``; end is just past the closing brace.
+def _statement_spans(text: str, count: int) -> list[tuple[Position, Position, Position]]:
+    """1-based (start, end, reported start) of each statement object in ``text``.
 
-    Only called on text that already parsed as JSON. For a statement that cannot be located (a
-    mapping whose text was regenerated differently) the policy's own bounds are used.
+    ``start`` is the statement's ``{`` and ``end`` just past its ``}``. ``reported start`` is where
+    AWS's simulator says a statement starts: just after the ``[`` or ``,`` that precedes it (the
+    ``{`` itself for a lone statement object). Only called on text that already parsed as JSON. For a
+    statement that cannot be located (a mapping whose text was regenerated differently) the policy's
+    own bounds are used.
     """
     decoder = json.JSONDecoder()
     line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
@@ -343,7 +347,7 @@ def _statement_spans(text: str, count: int) -> list[tuple[Position, Position]]:
         match = _WS.match(text, i)
         return match.end() if match else i
 
-    offsets: list[tuple[int, int]] = []
+    offsets: list[tuple[int, int, int]] = []
     i = skip(0)
     if text[i : i + 1] == "{":
         i = skip(i + 1)
@@ -351,24 +355,26 @@ def _statement_spans(text: str, count: int) -> list[tuple[Position, Position]]:
             key, i = decoder.raw_decode(text, i)
             i = skip(skip(i) + 1)
             if key == "Statement" and text[i] == "[":
+                after_delimiter = i + 1
                 j = skip(i + 1)
                 offsets = []
                 while text[j] != "]":
                     _, end = decoder.raw_decode(text, j)
-                    offsets.append((j, end))
+                    offsets.append((j, end, after_delimiter))
                     j = skip(end)
                     if text[j] == ",":
+                        after_delimiter = j + 1
                         j = skip(j + 1)
                 i = j + 1
             else:
                 start = i
                 _, i = decoder.raw_decode(text, i)
                 if key == "Statement":
-                    offsets = [(start, i)]
+                    offsets = [(start, i, start)]
             i = skip(i)
             if text[i : i + 1] == ",":
                 i = skip(i + 1)
     if len(offsets) != count:
-        whole = (position(0), position(len(text.rstrip())))
+        whole = (position(0), position(len(text.rstrip())), position(0))
         return [whole] * count
-    return [(position(s), position(e)) for s, e in offsets]
+    return [(position(s), position(e), position(r)) for s, e, r in offsets]

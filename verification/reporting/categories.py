@@ -23,8 +23,13 @@ _ROOT_CAUSES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Allowed only under conditions", ("failed",), r"(?:allowed only when|trust policy allows .* only when)"),
     ("Trust not granted", ("failed",), r"trust policy does not allow"),
     ("Trust explicitly denied", ("failed",), r"trust policy explicitly denies"),
-    ("The appliance role may not assume the role", ("failed",), r"the appliance role .* is not allowed sts:AssumeRole"),
+    (
+        "The appliance role may not assume the role",
+        ("failed",),
+        r"the appliance role .* (?:may not assume this role|does not exist)",
+    ),
     ("No instance profile", ("failed",), r"not in any instance profile"),
+    ("Not allowed by the KMS key policy", ("failed",), r"not allowed by the key policy"),
     ("Could not check", ("broken",), r"could not check:"),
 )
 

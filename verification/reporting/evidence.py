@@ -39,6 +39,7 @@ from typing import Any
 
 from verification import __version__
 from verification.backends import Backend, SimulationResult
+from verification.backends.simulation import not_simulated
 from verification.errors import CheckError
 from verification.reporting.remediation import POLICY_FILE, TRUST_FILE, CheckedRemediation, check, propose
 from verification.requirements import RequirementSet
@@ -330,12 +331,14 @@ def finish(
     import botocore
 
     bundle.mkdir(parents=True, exist_ok=True)
-    copied: dict[str, str] = {}
+    copied: dict[str, list[str]] = {}
     for req in requirement_sets:
-        target = bundle / "requirements" / req.path.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(req.path.read_bytes())
-        copied[req.sha256] = target.relative_to(bundle).as_posix()
+        # A union's every file, and a selection's choice of parts, so the replay verifies the same.
+        for member in req.sources:
+            target = bundle / "requirements" / member.path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(member.path.read_bytes())
+            copied.setdefault(req.sha256, []).append(target.relative_to(bundle).as_posix() + member.selection)
     merged, scps, methods = _merge_roles(bundle)
     accounts = sorted({arn.split(":")[4] for arn in targets})
     snapshot: dict[str, Any] = {
@@ -356,7 +359,7 @@ def finish(
             "--snapshot",
             f"DIR/{REPLAY_SNAPSHOT.as_posix()}",
             "--requirements",
-            f"DIR/{copied[req.sha256]}",
+            "+".join(f"DIR/{name}" for name in copied[req.sha256]),
         ]
         appliances = set()
         for arn, (target_set, appliance) in targets.items():
@@ -376,10 +379,12 @@ def finish(
         "region": region,
         "harness": {"name": "veeam-role-verification", "version": __version__, "git_revision": git_revision()},
         "requirement_sets": [
-            {"id": r.id, "version": r.version, "sha256": r.sha256, "file": copied[r.sha256]} for r in requirement_sets
+            {"id": r.id, "version": r.version, "sha256": r.sha256, "file": "+".join(copied[r.sha256])}
+            for r in requirement_sets
         ],
         "backend": backend,
         "source": source,
+        "not_simulated": not_simulated(a for r in requirement_sets for a in r.actions),
         "botocore": botocore.__version__,
         "python": platform.python_version(),
         "roles": {arn: role_dir(Path("."), arn).as_posix() for arn in targets},

@@ -18,7 +18,7 @@ from typing import Any
 from verification.backends import Backend, RoleRef, SimulationResult
 from verification.errors import CheckError, InputError
 from verification.policy import Context, PolicyError, Principal, evaluate_trust, parse_policy
-from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict
+from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, trusted_roles
 
 #: The inline policy name the proposed ``put-role-policy`` uses.
 POLICY_NAME = "VeeamRoleMissingPermissions"
@@ -158,7 +158,10 @@ def propose(
             blocked.setdefault(key, []).append(requirement.action)
         elif requirement.kind == "trust" and verdict.cause == "trust-missing":
             principal = _trust_principal(verdict, appliance)
-            if principal is not None and principal not in principals:
+            widening = _widens_trust(principal, facts)
+            if widening:
+                other.append(f"{requirement.id}: {widening}")
+            elif principal is not None and principal not in principals:
                 principals.append(principal)
         elif requirement.kind == "instance-profile" and verdict.cause == "no-instance-profile":
             profile_commands = tuple(part.strip() for part in verdict.remedy.split("&&"))
@@ -193,13 +196,34 @@ def _trust_principal(verdict: Verdict, appliance: AppliancePrincipal | None) -> 
     return None
 
 
+def _widens_trust(principal: tuple[str, str] | None, facts: RoleFacts) -> str:
+    """Why trusting ``principal`` would widen the trust ("" when it would not).
+
+    Trusting an account lets every identity of it that its own policies allow assume the role. Where
+    the trust already names a role of that account, the fix is to check that role, never to trust
+    the whole account.
+    """
+    if principal is None or facts.role is None or principal[0] != "AWS":
+        return ""
+    account = Principal("AWS", principal[1]).account
+    if account is None or not (principal[1] == account or principal[1].endswith(":root")):
+        return ""
+    named = trusted_roles(facts.role.trust_policy, account)
+    if not named:
+        return ""
+    return (
+        f"the trust names {', '.join(named)}; pass that role's ARN as --appliance-principal instead of the "
+        f"account {account}: trusting the whole account would widen the trust"
+    )
+
+
 def _blocker_source(verdict: Verdict, facts: RoleFacts) -> str:
     """Name the deny, SCP or boundary as precisely as the answer allows."""
     requirement = verdict.requirement
     if verdict.cause == "boundary":
         return (facts.role.boundary_arn if facts.role else None) or "of the role"
     assert requirement.action is not None
-    result = facts.simulations.get((requirement.action.lower(), requirement.resource))
+    result = facts.simulations.get(requirement.simulation_key)
     names = _statement_names(result) if result is not None else ""
     if verdict.cause == "scp":
         return names or "of the organization (the IAM API does not say which)"
@@ -213,7 +237,7 @@ def _statement_names(result: SimulationResult) -> str:
     explanation = result.explanation
     statement = getattr(explanation, "statement", None)
     if statement is not None and getattr(statement, "effect", "") == "Deny":
-        return f"{statement.policy_id} (lines {statement.start.line}-{statement.end.line})"
+        return f"{statement.policy_id} ({statement.lines})"
     parts = []
     for matched in result.matched_statements:
         start = matched.get("StartPosition") or {}

@@ -1,9 +1,11 @@
-"""IAM's policy size quotas, checked on policies read from files (snapshots).
+"""IAM's policy size quotas, per policy type, checked on policies read from files (snapshots).
 
 AWS refuses to store a policy over these sizes, so a snapshot holding one was not exported from a
 real account (hand-edited, or corrupted): verifying against it could pass a role AWS never had.
-IAM does not count white space. Source:
-https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+IAM does not count white space. The quotas bind what customers write: customer managed policies
+(attached or used as a boundary), a role's inline policies together, and its trust policy. AWS
+managed policies (``arn:aws:iam::aws:policy/...``) have none: ReadOnlyAccess alone is over 80,000
+characters. Source: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any
 
 #: All inline policies of one role, together.
 ROLE_INLINE_TOTAL = 10_240
-#: One managed policy (customer or AWS managed; also a permissions boundary).
-MANAGED_POLICY = 6_144
-#: A role's trust policy: 2,048 by default, raisable by quota request to at most 4,096.
+#: One customer managed policy (attached, or used as a permissions boundary). AWS managed: no quota.
+CUSTOMER_MANAGED_POLICY = 6_144
+#: A role's trust policy: 2,048 by default (``AssumeRolePolicySizeQuota``), raisable to at most 4,096.
+TRUST_POLICY_DEFAULT = 2_048
 TRUST_POLICY_MAX = 4_096
 
 
@@ -56,17 +59,26 @@ def check_role_policies(
     managed: Mapping[str, Any],
     trust: Any = None,
 ) -> None:
-    """Check one role's policies against IAM's quotas.
+    """Check one role's policies against the quotas of their types.
 
     ``inline`` is (name, document) pairs; ``managed`` maps policy ARN → default version document
-    (attached policies and the boundary); ``trust`` is the trust policy document, if any.
+    (attached policies and the boundary); ``trust`` is the trust policy document, if any. A trust
+    policy is held to the largest quota an account can be granted (4,096), since the snapshot does
+    not say whether this account's was raised.
     """
     total = sum(policy_size(document) for _, document in inline)
     check_size(total, ROLE_INLINE_TOTAL, f"the inline policies of role {role_name} together")
     for arn, document in managed.items():
-        check_size(policy_size(document), MANAGED_POLICY, f"managed policy {arn}")
+        if not is_aws_managed(arn):
+            check_size(policy_size(document), CUSTOMER_MANAGED_POLICY, f"customer managed policy {arn}")
     if trust is not None:
         check_size(policy_size(trust), TRUST_POLICY_MAX, f"the trust policy of role {role_name}")
+
+
+def is_aws_managed(arn: str) -> bool:
+    """An AWS managed policy (``arn:<partition>:iam::aws:policy/...``): written by AWS, no size quota."""
+    parts = arn.split(":")
+    return len(parts) >= 6 and parts[2] == "iam" and parts[4] == "aws" and parts[5].startswith("policy/")
 
 
 def check_account_role(account: Any, role_arn: str) -> None:

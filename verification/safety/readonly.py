@@ -18,6 +18,8 @@ ALLOWED: dict[str, re.Pattern[str]] = {
     "sts": re.compile(r"^(GetCallerIdentity|AssumeRole)$"),
     # Exactly what snapshot export reads to find the SCPs that apply to the account.
     "organizations": re.compile(r"^(DescribeOrganization|ListParents|ListPoliciesForTarget|DescribePolicy)$"),
+    # --kms-key: the key's policy, so the engine can decide the kms: requirements against it.
+    "kms": re.compile(r"^GetKeyPolicy$"),
 }
 
 

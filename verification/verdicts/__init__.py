@@ -9,6 +9,7 @@ could not be had (then the requirement is broken, never passed).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from verification.backends import Backend, InstanceProfile, Role, RoleRef, Simul
 from verification.errors import CheckError, InputError
 from verification.policy import PolicyError, Principal, evaluate_trust, parse_policy
 from verification.policy.model import Evaluation
-from verification.requirements import Requirement, RequirementSet
+from verification.requirements import Requirement, RequirementSet, context_suffix
 from verification.verdicts import double_entry
 
 # re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
@@ -58,6 +59,28 @@ class AppliancePrincipal:
         return Principal("AWS", self.role_arn or self.account)
 
 
+KMS_KEY_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]{1,128})$", re.ASCII)
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    """The KMS key the role works with (``--kms-key``): its key policy decides the ``kms:`` requirements too."""
+
+    arn: str
+    account: str
+
+    @classmethod
+    def parse(cls, value: str) -> KmsKey:
+        """Accept a key ARN (an alias cannot be read with kms:GetKeyPolicy); InputError otherwise."""
+        value = value.strip()
+        if match := KMS_KEY_RE.match(value):
+            return cls(value, match[3])
+        raise InputError(
+            f"--kms-key {value!r} is not a KMS key ARN: give arn:aws:kms:REGION:ACCOUNT:key/KEY-ID "
+            "(an alias cannot be read with kms:GetKeyPolicy)"
+        )
+
+
 @dataclass
 class RoleFacts:
     """Everything the backend said about one role, or why it could not say it."""
@@ -68,6 +91,9 @@ class RoleFacts:
     simulations: dict[tuple[str, str], SimulationResult] = field(default_factory=dict)
     appliance_side: SimulationResult | None = None
     errors: dict[str, CheckError] = field(default_factory=dict)
+    #: ``--kms-key`` and its default key policy, when the requirements hold kms: actions.
+    kms_key: KmsKey | None = None
+    key_policy: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +111,11 @@ class Verdict:
 
 
 def gather(
-    backend: Backend, ref: RoleRef, requirements: RequirementSet, appliance: AppliancePrincipal | None
+    backend: Backend,
+    ref: RoleRef,
+    requirements: RequirementSet,
+    appliance: AppliancePrincipal | None,
+    kms_key: KmsKey | None = None,
 ) -> RoleFacts:
     """Ask the backend, once, for every fact this role's requirements need.
 
@@ -104,19 +134,24 @@ def gather(
             facts.profiles = backend.list_instance_profiles(ref)
         except CheckError as error:
             facts.errors["profiles"] = error
-    by_resource: dict[str, list[str]] = {}
+    # One simulation per distinct (resource, context) a requirement asks with: a requirement's own
+    # resource and context (the page's condition, such as ec2:ResourceTag/EfsIndexWorker) go into
+    # ResourceArns and ContextEntries, so "allowed with that context" is what is checked.
+    by_scope: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], list[str]] = {}
     for requirement in requirements.by_kind("permission"):
         assert requirement.action is not None
-        by_resource.setdefault(requirement.resource, []).append(requirement.action)
+        by_scope.setdefault((requirement.resource, requirement.context), []).append(requirement.action)
     context = request_context(ref.arn)
     try:
-        for resource, actions in by_resource.items():
-            answers = backend.simulate(ref.arn, actions, resources=(resource,), context=context, evidence_key=ref.arn)
+        for (resource, own), actions in by_scope.items():
+            asked = {**context, **{key: list(values) for key, values in own}}
+            answers = backend.simulate(ref.arn, actions, resources=(resource,), context=asked, evidence_key=ref.arn)
+            scope = resource + context_suffix(own)
             for result in answers:
                 if result.specific and result.resource != resource:
                     raise CheckError(f"the simulation answered for {result.resource}, which was not asked about")
                 # One resource was asked for: newer APIs may name it by an ARN template instead.
-                _keep_strictest(facts.simulations, (result.action.lower(), resource), result)
+                _keep_strictest(facts.simulations, (result.action.lower(), scope), result)
     except CheckError as error:
         facts.errors["simulation"] = error
     if (
@@ -143,6 +178,14 @@ def gather(
         except (CheckError, InputError) as error:
             # A snapshot of the role's account does not hold an appliance role of another account.
             facts.errors["appliance"] = error if isinstance(error, CheckError) else CheckError(str(error))
+    if kms_key is not None and any(
+        (r.action or "").lower().startswith("kms:") for r in requirements.by_kind("permission")
+    ):
+        facts.kms_key = kms_key
+        try:
+            facts.key_policy = backend.get_key_policy(kms_key.arn, evidence_key=ref.arn)
+        except CheckError as error:
+            facts.errors["kms-key"] = error
     return facts
 
 
@@ -176,11 +219,12 @@ def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrinci
     """The verdict for one requirement; CheckError when it could not be checked."""
     if requirement.kind == "permission":
         verdict = _judge_permission(requirement, facts)
-        assert requirement.action is not None
-        checked: Verdict = double_entry.check(
-            verdict, facts.simulations[(requirement.action.lower(), requirement.resource)]
-        )
-        return checked
+        answer = facts.simulations.get(requirement.simulation_key)
+        if answer is not None:  # double entry: the engine's second opinion, when it was asked
+            verdict = double_entry.check(verdict, answer)
+        if facts.kms_key is not None and (requirement.action or "").lower().startswith("kms:"):
+            return _with_key_policy(requirement, facts, verdict)
+        return verdict
     if requirement.kind == "trust":
         return _judge_trust(requirement, facts, appliance)
     return _judge_instance_profile(requirement, facts)
@@ -225,7 +269,7 @@ def _judge_instance_profile(requirement: Requirement, facts: RoleFacts) -> Verdi
 def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
     _need(facts, "simulation")
     assert requirement.action is not None
-    result = facts.simulations.get((requirement.action.lower(), requirement.resource))
+    result = facts.simulations.get(requirement.simulation_key)
     if result is None:
         raise CheckError(
             f"could not check: the simulation returned no result for {requirement.action} on {requirement.resource}",
@@ -236,7 +280,7 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
     scoped = tuple(getattr(result.explanation, "scoped_denies", ()) or ())
     # A live answer (it has the engine's second opinion) is AWS's verdict: its scoped denies become a note.
     if scoped and result.decision != "explicitDeny" and result.second_opinion is None:
-        where = ", ".join(dict.fromkeys(f"{s.policy_id} (lines {s.start.line}-{s.end.line})" for s in scoped))
+        where = ", ".join(dict.fromkeys(f"{s.policy_id} ({s.lines})" for s in scoped))
         return Verdict(
             requirement,
             facts.ref,
@@ -257,7 +301,10 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
         reason = f"allowed{' by ' + where if where else ''}"
         return Verdict(requirement, facts.ref, True, reason, "met", note=note, evidence=evidence)
     if result.decision == "explicitDeny":
-        if result.allowed_by_organizations is False:
+        # AWS lists the Deny of an identity policy or boundary, never an SCP's: an explicit deny that
+        # names no statement (and no engine explanation) is the organization's, in either dialect.
+        unnamed = not result.matched_statements and result.explanation is None
+        if result.allowed_by_organizations is False or (unnamed and result.allowed_by_organizations is None):
             return _scp(requirement, facts, evidence)
         where = _statement_names(result) or "a Deny statement"
         kind = _explained_layer(result)
@@ -306,6 +353,78 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
         "implicitly denied: no statement allows it",
         "implicit-deny",
         f"add {action} (Resource {requirement.resource}) to a policy attached to the role",
+        evidence=evidence,
+    )
+
+
+def _with_key_policy(requirement: Requirement, facts: RoleFacts, verdict: Verdict) -> Verdict:
+    """A kms: requirement decided by the key policy together with the role's own permissions.
+
+    AWS grants a KMS call only when the key policy allows it: by naming the role (then the role needs
+    no allow of its own, though an explicit deny, its boundary or an SCP still block), or by
+    delegating to the account's IAM policies (then the role's own permissions decide), see
+    https://docs.aws.amazon.com/kms/latest/developerguide/determining-access.html.
+    """
+    _need(facts, "kms-key")
+    assert facts.kms_key is not None and facts.key_policy is not None and requirement.action is not None
+    name = f"the key policy of {facts.kms_key.arn}"
+    try:
+        policy = parse_policy(json.dumps(facts.key_policy, indent=4), policy_id="key policy", policy_type="resource")
+        evaluation = evaluate_trust(
+            policy, Principal("AWS", facts.ref.arn), role_arn=facts.kms_key.arn, action=requirement.action
+        )
+    except PolicyError as error:
+        raise CheckError(f"could not check: {name} cannot be evaluated: {error}") from error
+    evidence = {**verdict.evidence, "KeyPolicy": facts.key_policy, "KeyPolicyEvaluation": evaluation.to_result()}
+    action = requirement.action
+    if evaluation.decision == "explicitDeny":
+        where = _evaluation_statement(evaluation)
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"explicitly denied by {name} ({where})",
+            "explicit-deny",
+            f"remove or narrow the Deny ({where}) in {name} for {action}; adding an Allow to the role will not help",
+            evidence=evidence,
+        )
+    if evaluation.decision != "allowed" and evaluation.explanation.missing_condition_keys:
+        keys = evaluation.explanation.missing_condition_keys
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"allowed by {name} only when {', '.join(keys)} {_are(keys)} present",
+            "conditional",
+            f"check that the worker's requests carry {', '.join(keys)}, or grant {action} in {name} without them",
+            evidence=evidence,
+        )
+    if evaluation.decision != "allowed":
+        statement = json.dumps(
+            {"Effect": "Allow", "Principal": {"AWS": facts.ref.arn}, "Action": action, "Resource": "*"}
+        )
+        root = f"arn:{facts.ref.partition}:iam::{facts.kms_key.account}:root"
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"not allowed by {name}: it neither names the role nor delegates to IAM policies",
+            "key-policy",
+            f"add to {name}: {statement}; or let IAM policies decide with an Allow for {root}",
+            evidence=evidence,
+        )
+    if evaluation.explanation.requires_caller_allow:  # delegated to IAM (or another account's key)
+        note = f"{name} lets IAM policies decide: the role's own permissions were judged"
+        return dataclasses.replace(verdict, note="; ".join(n for n in (verdict.note, note) if n), evidence=evidence)
+    if verdict.met or verdict.cause in ("explicit-deny", "scp", "boundary"):
+        return dataclasses.replace(verdict, evidence=evidence)
+    return Verdict(
+        requirement,
+        facts.ref,
+        True,
+        f"allowed by {name}, which names the role",
+        "met",
+        note=f"the role's own policies do not grant it ({verdict.reason}); the key policy alone does",
         evidence=evidence,
     )
 
@@ -398,6 +517,15 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
                 f"check that {who} supplies {keys}, or add: {statement}",
                 evidence=evidence,
             )
+        if requirement.principal == "appliance" and appliance is not None and appliance.role_arn is None:
+            named = trusted_roles(facts.role.trust_policy, appliance.account)
+            if named:
+                # Trusting the whole account would widen the trust: ask for the role instead.
+                raise CheckError(
+                    f"could not check: the trust names {', '.join(named)}, not the whole account "
+                    f"{appliance.account}: pass --appliance-principal {named[0]} (the appliance's role) to check it",
+                    "the harness never proposes trusting a whole account where the trust names one of its roles",
+                )
         extra = f"; it names deleted principals by unique id: {dangling}" if dangling else ""
         return Verdict(
             requirement,
@@ -427,16 +555,24 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
             raise CheckError(f"could not check: the appliance role's side: {failure.message}", failure.hint)
         elif side is not None:
             evidence["ApplianceSide"] = dict(side.raw)
-            if side.decision != "allowed":
+            blocked = _appliance_blocker(side)
+            if blocked:
                 return Verdict(
                     requirement,
                     facts.ref,
                     False,
-                    f"the appliance role {appliance.role_arn} is not allowed sts:AssumeRole on this role "
-                    f"({side.decision})",
+                    f"the appliance role {appliance.role_arn} may not assume this role: {blocked}",
                     "appliance-side",
-                    f'allow sts:AssumeRole on {facts.ref.arn} (or Resource "*") in {appliance.role_arn}\'s policies',
+                    f"lift it in {appliance.role_arn}'s account: no policy change to this role can",
                     evidence=evidence,
+                )
+            if side.decision != "allowed" and evaluation.explanation.requires_caller_allow:
+                # AWS also needs the caller's allow here, but granting it is the Impersonation role's
+                # requirement (Veeam's "Before You Begin"), checked when that role is verified.
+                note = (
+                    f"the trust names the account {appliance.account}, so AWS also needs {appliance.role_arn} to "
+                    f"allow sts:AssumeRole on this role, and it does not ({side.decision}): that permission is "
+                    "the Impersonation role's requirement; grant it there, or name the role's ARN in this trust"
                 )
         elif appliance.role_arn and appliance.account != facts.ref.account:
             note = (
@@ -465,11 +601,48 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
     )
 
 
+def trusted_roles(trust_policy: Mapping[str, Any], account: str) -> list[str]:
+    """Role and user ARNs of ``account`` that the trust policy's Allow statements name as AWS principals."""
+    statements = trust_policy.get("Statement", [])
+    named: list[str] = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        values = principal.get("AWS", []) if isinstance(principal, Mapping) else []
+        for value in [values] if isinstance(values, str) else values if isinstance(values, list) else []:
+            parts = str(value).split(":")
+            if len(parts) >= 6 and parts[4] == account and parts[5].startswith(("role/", "user/")):
+                named.append(str(value))
+    return list(dict.fromkeys(named))
+
+
+def _appliance_blocker(side: SimulationResult) -> str:
+    """What blocks the appliance role even where this role's trust names it: "" when nothing does.
+
+    A same-account role named by ARN in a trust policy needs no allow of its own, but an explicit
+    deny in its policies, its permissions boundary and the organization's SCPs still apply
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+    """
+    if side.allowed_by_organizations is False:
+        return "a service control policy denies it sts:AssumeRole"
+    if side.decision == "explicitDeny":
+        where = _statement_names(side)
+        if not where and side.explanation is None:
+            return "a service control policy denies it sts:AssumeRole"
+        return f"its policies explicitly deny sts:AssumeRole ({where or 'a Deny statement'})"
+    if side.allowed_by_boundary is False:
+        return "its permissions boundary does not allow sts:AssumeRole"
+    if side.decision not in ("allowed", "implicitDeny"):
+        raise CheckError(f"could not check: unknown EvalDecision {side.decision!r} for the appliance role")
+    return ""
+
+
 def _evaluation_statement(evaluation: Evaluation) -> str:
     statement = evaluation.explanation.statement
     if statement is None:
         return "a Deny statement"
-    return f"{statement.policy_id} lines {statement.start.line}-{statement.end.line}"
+    return f"{statement.policy_id} {statement.lines}"
 
 
 def _trust_statement(principal: Principal) -> str:

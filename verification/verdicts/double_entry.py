@@ -45,7 +45,7 @@ def check(verdict: Any, result: SimulationResult) -> Any:
         )
     scoped = tuple(getattr(other.explanation, "scoped_denies", ()) or ())
     if scoped and result.decision != "explicitDeny":
-        where = ", ".join(dict.fromkeys(f"{s.policy_id} (lines {s.start.line}-{s.end.line})" for s in scoped))
+        where = ", ".join(dict.fromkeys(f"{s.policy_id} ({s.lines})" for s in scoped))
         notes.append(
             f"the policy engine finds a Deny on some resources in {where}: the simulator, matching Resource "
             '"*" literally, does not show it'
@@ -61,7 +61,7 @@ def _explained(result: SimulationResult) -> dict[str, Any]:
     out: dict[str, Any] = {"layer": explanation.layer, "reason": explanation.reason}
     statement = explanation.statement
     if statement is not None:
-        out["statement"] = f"{statement.policy_id} (lines {statement.start.line}-{statement.end.line})"
+        out["statement"] = f"{statement.policy_id} ({statement.lines})"
     if explanation.failed_condition_keys:
         out["failed_condition_keys"] = list(explanation.failed_condition_keys)
     if explanation.missing_condition_keys:
@@ -74,5 +74,5 @@ def _because(result: SimulationResult) -> str:
     if explanation is None:
         return ""
     statement = explanation.statement
-    where = f" by {statement.policy_id} (lines {statement.start.line}-{statement.end.line})" if statement else ""
+    where = f" by {statement.policy_id} ({statement.lines})" if statement else ""
     return f" ({explanation.reason}{where})"
