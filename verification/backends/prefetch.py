@@ -311,26 +311,54 @@ class PrefetchBackend(Backend):
     ) -> dict[str, tuple[SimulationResult, str | None]] | CheckError:
         roles = self._verified[appliance]
         out: dict[str, tuple[SimulationResult, str | None]] = {}
-        key = f"appliance:{appliance}"
         try:
-            for start in range(0, len(roles), BATCH):
-                chunk = roles[start : start + BATCH]
-                answers = self.live.simulate(
-                    appliance, ["sts:AssumeRole"], resources=chunk, context=context, evidence_key=key
-                )
-                request_id = ",".join(e.request_id or "" for e in self.exchanges.pop(key, [])) or None
-                for result in answers:
-                    if result.action.lower() != "sts:assumerole" or result.resource not in chunk:
-                        continue
-                    one = dataclasses.replace(result, raw=_one_resource(result))
-                    known = out.get(result.resource)
-                    if known is None or _rank(one.decision) > _rank(known[0].decision):
-                        out[result.resource] = (one, request_id)
+            pending = [roles[start : start + BATCH] for start in range(0, len(roles), BATCH)]
+            while pending:
+                pending += self._settle(appliance, pending.pop(0), context, out)
         except CheckError as error:
             return error
         finally:
-            self.exchanges.pop(key, None)
+            self.exchanges.pop(f"appliance:{appliance}", None)
         return out
+
+    def _settle(
+        self,
+        appliance: str,
+        chunk: list[str],
+        context: Mapping[str, Sequence[str]] | None,
+        out: dict[str, tuple[SimulationResult, str | None]],
+    ) -> list[list[str]]:
+        """Simulate ``chunk`` at once; keep the roles whose answer is their own; return the chunks to ask again.
+
+        Since 2026 the top-level decision is the strictest over all the resources asked, SCPs included,
+        and the per-resource answers leave SCPs out. A role whose own answer is kinder than the top level
+        cannot be told apart from a role an SCP denies, when other roles are in the same request: it
+        is asked again with the other such roles only, and alone in the end, where the top level is its
+        own. Roles whose own answer is as strict as the top level are settled (1 extra call per account
+        when some roles are denied and the rest are not).
+        """
+        key = f"appliance:{appliance}"
+        answers = self.live.simulate(appliance, ["sts:AssumeRole"], resources=chunk, context=context, evidence_key=key)
+        request_id = ",".join(e.request_id or "" for e in self.exchanges.pop(key, [])) or None
+        unsettled: set[str] = set()
+        for result in answers:
+            if result.action.lower() != "sts:assumerole" or result.resource not in chunk:
+                continue
+            own = _own_decision(result)
+            if len(chunk) > 1 and own is not None and _rank(own) < _rank(str(result.raw.get("EvalDecision"))):
+                unsettled.add(result.resource)
+                continue
+            one = dataclasses.replace(result, raw=_one_resource(result))
+            known = out.get(result.resource)
+            if known is None or _rank(one.decision) > _rank(known[0].decision):
+                out[result.resource] = (one, request_id)
+        again = [arn for arn in chunk if arn in unsettled]
+        if not again:
+            return []
+        if len(again) < len(chunk):
+            return [again]
+        half = len(again) // 2  # no role settled: split, so each half's top level is nearer its own
+        return [again[:half], again[half:]]
 
     def _fix_check(
         self,
@@ -418,6 +446,14 @@ def _rank(decision: str) -> int:
     from verification.backends import restrictiveness
 
     return restrictiveness(decision)
+
+
+def _own_decision(result: SimulationResult) -> str | None:
+    """The resource's own decision in a 2026 answer (``ResourceSpecificResults``), else None (one per resource)."""
+    for item in result.raw.get("ResourceSpecificResults") or ():
+        if isinstance(item, Mapping) and item.get("EvalResourceName") == result.resource:
+            return str(item.get("EvalResourceDecision"))
+    return None
 
 
 def _one_resource(result: SimulationResult) -> dict[str, Any]:
