@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "safety": {"errors", "policy", "botocore"},
     "fleet": {"backends", "errors", "requirements", "verdicts", "yaml"},
     "snapshot": {"(root)", "backends", "errors", "safety", "boto3", "botocore"},
-    "backends": {"(root)", "errors", "policy", "safety", "fleet", "snapshot", "boto3", "botocore"},
+    "backends": {"(root)", "errors", "policy", "safety", "fleet", "snapshot", "boto3", "botocore", "yaml"},
     "verdicts": {"backends", "errors", "policy", "requirements"},
     "reporting": {"(root)", "backends", "errors", "policy", "requirements", "snapshot", "verdicts", "botocore"},
     "endpoint": {"errors", "policy", "snapshot", "boto3", "botocore", "moto"},

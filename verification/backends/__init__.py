@@ -38,6 +38,7 @@ __all__ = [
 REGISTRY = {
     "live": "verification.backends.live:LiveBackend",
     "snapshot": "verification.backends.snapshot:SnapshotBackend",
+    "template": "verification.backends.template:TemplateBackend",
 }
 
 ROLE_ARN_RE = re.compile(

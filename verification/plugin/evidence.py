@@ -53,6 +53,8 @@ def role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> None:
     details, scps = None, None
     if run.backend_name == "snapshot":
         details, scps = backend.snapshot.details, backend.scps  # type: ignore[attr-defined]
+    elif run.backend_name == "template":
+        details, scps = backend.details_for(facts.ref.arn), backend.scps  # type: ignore[attr-defined]
     elif config.option.demo:
         if state.details is None:
             state.details = json.loads((DEMO_FILE.parent / "account.json").read_text())

@@ -22,7 +22,7 @@ NOTHING_TO_VERIFY = (
     "(or --targets FILE), or try the bundled demo with --demo"
 )
 #: Options whose presence means "verify something": without any of them the plugin stays inert.
-VERIFY_OPTIONS = ("role_arns", "targets", "snapshot", "demo")
+VERIFY_OPTIONS = ("role_arns", "targets", "snapshot", "demo", "template", "plan")
 
 
 def _arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -76,6 +76,22 @@ def aws_region(value: str) -> str:
 
     if region_partition(value) is None:
         raise InputError(f"--aws-region {value!r} is not an AWS region botocore knows, such as us-east-1 or eu-west-1")
+    return value
+
+
+def parameter(value: str) -> tuple[str, str]:
+    """``KEY=VALUE`` for a template parameter (or a pseudo parameter such as AWS::StackName)."""
+    key, sep, given = value.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"--parameter {value!r} is not KEY=VALUE, such as Stage=prod")
+    return key.strip(), given
+
+
+def account_id(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{12}", value, re.ASCII):
+        raise InputError(f"--account {value!r} is not a 12-digit AWS account id")
     return value
 
 
@@ -240,6 +256,53 @@ OPTIONS: tuple[Option, ...] = (
         "N",
         concurrency,
         4,
+    ),
+    Option(
+        "--template",
+        "template",
+        "verify the roles a CloudFormation template (JSON/YAML) or CDK synth output declares, before deployment",
+        "FILE",
+        existing_file,
+    ),
+    Option(
+        "--plan",
+        "plan",
+        "verify the roles a Terraform plan declares (`terraform show -json PLANFILE` output), before apply",
+        "FILE",
+        existing_file,
+    ),
+    Option(
+        "--role",
+        "template_roles",
+        "with --template/--plan: a role's logical id or resource address (repeatable; default: every role)",
+        "NAME",
+        None,
+        [],
+        "append",
+    ),
+    Option(
+        "--parameter",
+        "parameters",
+        "with --template: a parameter's value, KEY=VALUE (repeatable; wins over --parameters-file and Defaults)",
+        "KEY=VALUE",
+        parameter,
+        [],
+        "append",
+    ),
+    Option(
+        "--parameters-file",
+        "parameters_file",
+        "with --template: parameter values, as `aws cloudformation` takes them ([{ParameterKey, ParameterValue}]) "
+        "or a KEY: VALUE mapping (JSON/YAML)",
+        "FILE",
+        existing_file,
+    ),
+    Option(
+        "--account",
+        "account",
+        "with --template/--plan: the account the roles will be deployed to (AWS::AccountId, ARNs)",
+        "ID",
+        account_id,
     ),
     Option(
         "--step-summary",

@@ -134,6 +134,19 @@ def build_run(config: pytest.Config) -> Run | None:
 
 def _build_run(config: pytest.Config) -> Run | None:
     option = config.option
+    if option.template or option.plan:
+        return _build_template_run(config)
+    for flag, name in (
+        ("--role", "template_roles"),
+        ("--parameter", "parameters"),
+        ("--parameters-file", "parameters_file"),
+    ):
+        if getattr(option, name, None):
+            raise InputError(
+                f"{flag} applies only with --template or --plan (a deployed role is named with --role-arn)"
+            )
+    if getattr(option, "account", None):
+        raise InputError("--account applies only with --template or --plan (a role ARN names its account)")
     if option.targets:
         return _build_targets_run(config)
     roles: list[RoleRef] = list(option.role_arns)
@@ -179,6 +192,63 @@ def _build_run(config: pytest.Config) -> Run | None:
                 )
     source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}"
     return Run(targets, "live", {"default": live}, source, api_calls=live["counter"])
+
+
+def _build_template_run(config: pytest.Config) -> Run:
+    """A run from ``--template`` or ``--plan``: the file read and every role's accounts built now, offline."""
+    from verification.backends.template import TemplateBackend
+
+    option = config.option
+    if option.template and option.plan:
+        raise InputError("give --template or --plan, not both: verify each file in its own run")
+    if option.role_arns or option.targets or option.demo:
+        raise InputError(
+            "--template/--plan cannot be combined with --role-arn, --targets or --demo: "
+            "select the file's roles with --role LOGICAL_ID (or Terraform address)"
+        )
+    settings = {
+        "template": option.template,
+        "plan": option.plan,
+        "parameters": _parameters(option),
+        "account": option.account,
+        "region": option.aws_region,
+        "snapshot": option.snapshot,
+        "scps": list(option.scps),
+    }
+    run = Run({}, "template", {"default": settings}, "")
+    backend = run.backend()
+    assert isinstance(backend, TemplateBackend)
+    refs = backend.select(option.template_roles)
+    backend.check(refs)
+    requirements = load_requirement_set(requirements_spec(option))
+    for ref in refs:
+        run.targets[ref.arn] = Target(ref, requirements, option.appliance)
+    _check_distinct_roles(run.targets, str(option.template or option.plan))
+    run.source = backend.description
+    return run
+
+
+def _parameters(option: Any) -> dict[str, str]:
+    """Template parameter values: the file's first, then each ``--parameter`` (which wins)."""
+    values: dict[str, str] = {}
+    path = option.parameters_file
+    if path is not None:
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise InputError(f"parameters file {path}: cannot read: {error}") from None
+        if isinstance(data, list) and all(isinstance(i, Mapping) and "ParameterKey" in i for i in data):
+            values.update({str(i["ParameterKey"]): str(i.get("ParameterValue", "")) for i in data})
+        elif isinstance(data, Mapping) and all(not isinstance(v, Mapping | list) for v in data.values()):
+            values.update({str(k): str(v) for k, v in data.items()})
+        else:
+            raise InputError(
+                f"parameters file {path}: expected [{{ParameterKey, ParameterValue}}, ...] or a KEY: VALUE mapping"
+            )
+    values.update(dict(option.parameters or ()))
+    return values
 
 
 def requirements_spec(option: Any) -> str:

@@ -40,6 +40,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         for t in run.targets.values()
     ):
         lines.append("trust:appliance will be skipped: no --appliance-principal given")
+    backend = run.backends.get("default")
+    lines += [f"warning: {text}" for text in getattr(backend, "warnings", ())]
     return lines
 
 

@@ -10,6 +10,7 @@ policies must allow. Cross-account, the identity side and the resource policy mu
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -242,25 +243,120 @@ def _evaluation(
     )
 
 
+_DECISIONS: dict[tuple[object, ...], Evaluation] = {}
+_DECISIONS_LIMIT = 1 << 16
+_LOWERED: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""A batch of actions lower-cased, one object per batch: each policy's plan memo then hits by identity."""
+
+
+def _layers(policies: PolicySet) -> tuple[tuple[Policy, ...], tuple[object, ...]]:
+    """Every policy of ``policies`` in a fixed order, and the layer shape that orders them.
+
+    The shape (identity count, boundary and resource presence, policies per SCP level) with the
+    policies' per-action fingerprints determines which statements land in which layer.
+    """
+    scps = tuple(policy for level in policies.scps for policy in level)
+    shape = (
+        len(policies.identity),
+        policies.boundary is not None,
+        policies.resource is not None,
+        tuple(len(level) for level in policies.scps),
+    )
+    extra = tuple(p for p in (policies.boundary, policies.resource) if p is not None)
+    return (*policies.identity, *extra, *scps), shape
+
+
+def _context_key(context: Context) -> frozenset[tuple[str, tuple[str, ...]]] | None:
+    """The context's values as a hashable key, or None when they cannot be (then nothing is memoised)."""
+    try:
+        key = frozenset(context.values.items())
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+_PREFIXES: dict[tuple[object, ...], int] = {}
+_NEXT_PREFIX = itertools.count()
+
+
+def _prefix(
+    resource: str, context_key: object, request: Request, policies: PolicySet, shape: tuple[object, ...]
+) -> int:
+    """A token for what a decision reads besides the action and the statements.
+
+    The resource, the context, the caller (which matters only to a resource policy) and the layer
+    shape. Tokens are never reused (the counter only grows), so equal tokens mean equal prefixes;
+    one int keeps the memo's keys cheap to hash.
+    """
+    caller = _caller(request, policies) if policies.resource is not None else None
+    key = (resource, context_key, caller, shape)
+    found = _PREFIXES.get(key)
+    if found is None:
+        if len(_PREFIXES) >= 4096:
+            _PREFIXES.clear()
+        found = _PREFIXES[key] = next(_NEXT_PREFIX)
+    return found
+
+
+def _remember(key: tuple[object, ...], evaluation: Evaluation) -> Evaluation:
+    if len(_DECISIONS) >= _DECISIONS_LIMIT:
+        _DECISIONS.clear()
+    _DECISIONS[key] = evaluation
+    return evaluation
+
+
 def evaluate(request: Request, policies: PolicySet) -> Evaluation:
-    """Decide one request against every layer of ``policies``, in AWS's order."""
+    """Decide one request against every layer of ``policies``, in AWS's order (memoised, see ``evaluate_uncached``)."""
+    context_key = _context_key(request.context)
+    if context_key is None:
+        return evaluate_uncached(request, policies)
     action_lower = request.action.lower()
+    ordered, shape = _layers(policies)
+    prefix = _prefix(request.resource, context_key, request, policies, shape)
+    key = (request.action, prefix, tuple(p.fingerprints_for(action_lower) for p in ordered))
+    found = _DECISIONS.get(key)
+    return found if found is not None else _remember(key, evaluate_uncached(request, policies))
+
+
+def evaluate_uncached(request: Request, policies: PolicySet) -> Evaluation:
+    """Decide one request against every layer of ``policies``, in AWS's order, without the memo.
+
+    ``evaluate`` and ``simulate`` give the same answers from a memo keyed on everything this reads;
+    the equivalence is a property test (tests/engine/test_memo.py).
+    """
+    action_lower = request.action.lower()
+    boundary_policy, resource_policy = policies.boundary, policies.resource
+    return _decide(
+        request,
+        policies,
+        _identity_candidates(policies, action_lower),
+        boundary_policy.statements_for(action_lower) if boundary_policy else (),
+        resource_policy.statements_for(action_lower) if resource_policy else (),
+        [_candidates(level, action_lower) for level in policies.scps],
+    )
+
+
+def _decide(
+    request: Request,
+    policies: PolicySet,
+    identity_statements: Sequence[Statement],
+    boundary_statements: Sequence[Statement],
+    resource_statements: Sequence[Statement],
+    scp_statements: Sequence[Sequence[Statement]],
+) -> Evaluation:
+    """The decision, given each layer's statements whose Action/NotAction matches (one list per SCP level)."""
     boundary_policy, resource_policy = policies.boundary, policies.resource
     caller = _caller(request, policies) if resource_policy is not None else None
 
-    identity = _scan(_identity_candidates(policies, action_lower), request, None)
-    boundary = _scan(boundary_policy.statements_for(action_lower), request, None) if boundary_policy else None
+    identity = _scan(identity_statements, request, None)
+    boundary = _scan(boundary_statements, request, None) if boundary_policy else None
     resource = (
-        _scan(
-            resource_policy.statements_for(action_lower),
-            request,
-            caller,
-            has_boundary=boundary_policy is not None,
-        )
+        _scan(resource_statements, request, caller, has_boundary=boundary_policy is not None)
         if resource_policy
         else None
     )
-    scp_levels = [_scan(_candidates(level, action_lower), request, None) for level in policies.scps]
+    scp_levels = [_scan(level, request, None) for level in scp_statements]
 
     referenced = identity.referenced_missing
     if boundary is not None or resource is not None:
@@ -371,18 +467,71 @@ def _resource_grant(
     return direct
 
 
+def _decide_planned(
+    request: Request, policies: PolicySet, ordered: Sequence[Policy], prints: Sequence[tuple[int, ...]]
+) -> Evaluation:
+    """``_decide`` with each layer's statements taken from the batch plan's tokens (in ``_layers`` order)."""
+    found = [
+        tuple(policy.statement_of(token) for token in tokens) for policy, tokens in zip(ordered, prints, strict=True)
+    ]
+    count = len(policies.identity)
+    identity = tuple(statement for statements in found[:count] for statement in statements)
+    boundary: tuple[Statement, ...] = ()
+    resource: tuple[Statement, ...] = ()
+    if policies.boundary is not None:
+        boundary = found[count]
+        count += 1
+    if policies.resource is not None:
+        resource = found[count]
+        count += 1
+    levels = []
+    for level in policies.scps:
+        levels.append(tuple(statement for statements in found[count : count + len(level)] for statement in statements))
+        count += len(level)
+    return _decide(request, policies, identity, boundary, resource, levels)
+
+
 def simulate(
     policies: PolicySet,
     actions: Iterable[str],
     resources: Sequence[str] = ("*",),
     context: Context = _EMPTY_CONTEXT,
 ) -> list[Evaluation]:
-    """One evaluation per action and resource, as SimulatePrincipalPolicy answers them."""
-    return [
-        evaluate(Request(action=action, resource=resource, context=context), policies)
-        for action in actions
-        for resource in resources
-    ]
+    """One evaluation per action and resource, as SimulatePrincipalPolicy answers them.
+
+    Each policy's matching statements are looked up once per action for the whole batch; a decision
+    already made for the same statements, request and context (another role holding the same
+    managed policies, or no matching statement at all) is reused from the memo.
+    """
+    context_key = _context_key(context)
+    if context_key is None:
+        return [
+            evaluate_uncached(Request(action=action, resource=resource, context=context), policies)
+            for action in actions
+            for resource in resources
+        ]
+    actions = tuple(actions)
+    lowered = _LOWERED.get(actions)
+    if lowered is None:
+        if len(_LOWERED) >= 8:
+            _LOWERED.clear()
+        lowered = _LOWERED[actions] = tuple(action.lower() for action in actions)
+    ordered, shape = _layers(policies)
+    plans = [policy.fingerprint_plan(lowered) for policy in ordered]
+    per_action = zip(*plans, strict=True) if plans else (() for _ in lowered)
+    template = Request(action="", context=context)
+    prefixes = [(resource, _prefix(resource, context_key, template, policies, shape)) for resource in resources]
+    found = _DECISIONS.get
+    results: list[Evaluation] = []
+    for action, prints in zip(actions, per_action, strict=True):
+        for resource, prefix in prefixes:
+            key = (action, prefix, prints)
+            evaluation = found(key)
+            if evaluation is None:
+                request = Request(action=action, resource=resource, context=context)
+                evaluation = _remember(key, _decide_planned(request, policies, ordered, prints))
+            results.append(evaluation)
+    return results
 
 
 def evaluate_trust(

@@ -6,7 +6,7 @@ local and offline answers with one reader.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from verification.policy.model import Evaluation
@@ -31,6 +31,7 @@ def simulation_results(
     was asked about. ``EvalDecisionDetails`` is there only when a resource is in another account
     than ``principal_arn``'s (a cross-account simulation), as AWS answers since 2026.
     """
+    own = _account(principal_arn)
     by_action: dict[str, list[Evaluation]] = {}
     for evaluation in evaluations:
         by_action.setdefault(evaluation.action.lower(), []).append(evaluation)
@@ -44,12 +45,12 @@ def simulation_results(
             result["EvalActionName"] = action
             results.append(result)
             continue
-        deciding = min(group, key=lambda e: _DECISION_RANK[e.decision])
+        deciding = group[0] if len(group) == 1 else min(group, key=lambda e: _DECISION_RANK[e.decision])
         top = deciding.to_result()
         top["EvalActionName"] = action
         top["EvalResourceName"] = "*"
         top["MissingContextValues"] = []
-        if _cross_account(principal_arn, (e.resource for e in group)):
+        if own and any(_account(e.resource) not in ("", own) for e in group):
             top["EvalDecisionDetails"] = {"IAM Policy": deciding.decision}
         orgs = [e.allowed_by_organizations for e in group if e.allowed_by_organizations is not None]
         if orgs:
@@ -72,11 +73,8 @@ def simulation_results(
 
 
 def _account(arn: str | None) -> str:
-    parts = (arn or "").split(":")
-    return parts[4] if len(parts) >= 6 and parts[0] == "arn" else ""
-
-
-def _cross_account(principal_arn: str | None, resources: Iterable[str]) -> bool:
-    """Whether some resource names an account other than the principal's (resources without one do not)."""
-    own = _account(principal_arn)
-    return bool(own) and any(_account(r) not in ("", own) for r in resources)
+    """The account segment of an ARN; "" for ``*`` and for ARNs without one."""
+    if not arn or not arn.startswith("arn:"):
+        return ""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) >= 6 else ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Literal
 
 from verification.policy import variables
@@ -26,6 +27,7 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _ARN_SEGMENTS = 6
 
 
+@lru_cache(maxsize=4096)
 def _wildcard_to_regex(pattern: str, *, segment_bound: bool) -> str:
     """Regex source for an IAM wildcard pattern; ``segment_bound`` keeps wildcards out of colons."""
     star, one = ("[^:]*", "[^:]") if segment_bound else (".*", ".")
@@ -35,11 +37,12 @@ def _wildcard_to_regex(pattern: str, *, segment_bound: bool) -> str:
 class ActionMatcher:
     """Action or NotAction patterns, matched case-insensitively against a lower-cased action."""
 
-    __slots__ = ("exact", "match_all", "regex")
+    __slots__ = ("exact", "match_all", "regex", "services")
 
     def __init__(self, patterns: Iterable[str]) -> None:
         exact: set[str] = set()
         wild: list[str] = []
+        services: set[str] | None = set()
         self.match_all = False
         for pattern in patterns:
             lowered = pattern.lower()
@@ -49,6 +52,13 @@ class ActionMatcher:
                 wild.append(_wildcard_to_regex(lowered, segment_bound=False))
             else:
                 exact.add(lowered)
+            service, colon, _ = lowered.partition(":")
+            if not colon or "*" in service or "?" in service:
+                services = None
+            elif services is not None:
+                services.add(service)
+        self.services: frozenset[str] | None = None if services is None else frozenset(services)
+        """Service prefixes an action must have to match, or None when any service may (``*``, ``s*:Get``)."""
         self.exact = frozenset(exact)
         self.regex = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL) if wild else None
 

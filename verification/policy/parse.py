@@ -11,8 +11,10 @@ Source: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_gram
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import re
+import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,21 +88,157 @@ class Policy:
     document: Mapping[str, Any]
     statements: tuple[Statement, ...]
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
+    _fingerprints: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    _by_service: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
+    _plans: dict[tuple[str, ...], tuple[tuple[int, ...], ...]] = field(default_factory=dict, repr=False)
+    _tokens: list[int] = field(default_factory=list, repr=False)
+    _by_token: dict[int, Statement] = field(default_factory=dict, repr=False)
 
     def statements_for(self, action_lower: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction matches ``action_lower``, memoised per action."""
         found = self._by_action.get(action_lower)
         if found is None:
-            found = tuple(s for s in self.statements if s.actions.matches(action_lower) != s.not_action)
+            found = tuple(
+                s for s in self._service_statements(action_lower) if s.actions.matches(action_lower) != s.not_action
+            )
             if len(self._by_action) > 4096:
                 self._by_action.clear()
+                self._fingerprints.clear()
             self._by_action[action_lower] = found
+        return found
+
+    @property
+    def tokens(self) -> list[int]:
+        """One fingerprint token per statement, in order (computed on first use).
+
+        A statement's fingerprint is everything but Action/NotAction that a decision reads from it:
+        its MatchedStatement (policy name, type, positions, Sid), the policy's version and kind, and
+        the rest of its JSON. Equal tokens mean equal fingerprints (see ``_token``): once their
+        actions matched, such statements decide every request alike and name themselves alike, so the
+        decision memo (decide.py) keys on tokens to share work across roles holding equal statements.
+        """
+        if not self._tokens and self.statements:
+            with _TOKENS_LOCK:  # computed once: plans and statement_of must see the same tokens
+                if not self._tokens:
+                    raw = self.document["Statement"]
+                    raw_statements = [raw] if isinstance(raw, Mapping) else raw
+                    for statement, element in zip(self.statements, raw_statements, strict=True):
+                        rest = json.dumps({k: v for k, v in element.items() if k not in ("Action", "NotAction")})
+                        self._tokens.append(_token((statement.matched, self.version, self.kind, rest)))
+        return self._tokens
+
+    def fingerprints_for(self, action_lower: str) -> tuple[int, ...]:
+        """The fingerprint tokens of ``statements_for(action_lower)``, in order (memoised alike)."""
+        found = self._fingerprints.get(action_lower)
+        if found is None:
+            tokens = self.tokens
+            found = tuple(tokens[s.index] for s in self.statements_for(action_lower))
+            self._fingerprints[action_lower] = found
+        return found
+
+    def statement_of(self, token: int) -> Statement:
+        """The statement of this policy whose fingerprint token is ``token`` (unique within a policy)."""
+        by_token = self._by_token
+        if not by_token:
+            by_token.update(zip(self.tokens, self.statements, strict=True))
+        return by_token[token]
+
+    def fingerprint_plan(self, lowered: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
+        """``fingerprints_for`` of each action of a batch, memoised per batch (a managed policy serves many roles).
+
+        Works statement by statement: a statement of exact actions looks its few actions up in the
+        batch; one with wildcards tests only the batch's actions of its services (NotAction takes the
+        other services' actions untested); a wildcard in the service part tests every action.
+        """
+        found = self._plans.get(lowered)
+        if found is not None:
+            return found
+        positions, services = _batch_index(lowered)
+        plan: list[tuple[int, ...]] = [()] * len(lowered)
+        for statement, token in zip(self.statements, self.tokens, strict=True):
+            matcher, negated, single = statement.actions, statement.not_action, (token,)
+            matched: list[int]
+            if matcher.match_all or matcher.services is None:
+                matched = [p for p, action in enumerate(lowered) if matcher.matches(action) != negated]
+            elif matcher.regex is None and not negated:
+                matched = [p for action in matcher.exact for p in positions.get(action, ())]
+            else:
+                inside = (p for service in matcher.services for p in services.get(service, ()))
+                matched = [p for p in inside if matcher.matches(lowered[p]) != negated]
+                if negated:
+                    # Actions of other services cannot match the patterns: NotAction takes them all.
+                    others = (spots for service, spots in services.items() if service not in matcher.services)
+                    matched += [p for spots in others for p in spots]
+            for p in matched:
+                current = plan[p]
+                plan[p] = current + single if current else single
+        found = tuple(plan)
+        if len(self._plans) >= 8:
+            self._plans.clear()
+        self._plans[lowered] = found
+        return found
+
+    def _service_statements(self, action_lower: str) -> tuple[Statement, ...]:
+        """The statements that can match an action of this service prefix, in order.
+
+        A statement listing only patterns of other services (``ec2:*``, ``s3:GetObject``) cannot
+        match, so most actions test one or two statements of a long policy instead of all of them.
+        NotAction statements and patterns with a wildcard in the service match any service.
+        """
+        service = action_lower.partition(":")[0]
+        found = self._by_service.get(service)
+        if found is None:
+            found = tuple(
+                s
+                for s in self.statements
+                if s.not_action or s.actions.services is None or service in s.actions.services
+            )
+            if len(self._by_service) > 1024:
+                self._by_service.clear()
+            self._by_service[service] = found
         return found
 
     @property
     def dangling_principals(self) -> tuple[str, ...]:
         """Bare unique ids (AROA…, AIDA…) in Principal elements: principals that were deleted."""
         return tuple(d for s in self.statements if s.principals for d in s.principals.dangling)
+
+
+_BATCHES: dict[tuple[str, ...], tuple[dict[str, list[int]], dict[str, list[int]]]] = {}
+
+
+def _batch_index(lowered: tuple[str, ...]) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Positions of each action, and of each service prefix's actions, in a batch (memoised per batch)."""
+    found = _BATCHES.get(lowered)
+    if found is None:
+        positions: dict[str, list[int]] = {}
+        services: dict[str, list[int]] = {}
+        for position, action in enumerate(lowered):
+            positions.setdefault(action, []).append(position)
+            services.setdefault(action.partition(":")[0], []).append(position)
+        if len(_BATCHES) >= 8:
+            _BATCHES.clear()
+        found = _BATCHES[lowered] = (positions, services)
+    return found
+
+
+_TOKENS: dict[tuple[object, ...], int] = {}
+_NEXT_TOKEN = itertools.count()
+_TOKENS_LOCK = threading.Lock()
+
+
+def _token(fingerprint: tuple[object, ...]) -> int:
+    """One int per distinct fingerprint: ints hash and compare faster in the decision memo's keys.
+
+    Tokens are never reused (the counter only grows), so equal tokens always mean equal
+    fingerprints; forgetting the table only costs sharing between statements parsed before and after.
+    """
+    found = _TOKENS.get(fingerprint)
+    if found is None:
+        if len(_TOKENS) >= 1 << 16:
+            _TOKENS.clear()
+        found = _TOKENS[fingerprint] = next(_NEXT_TOKEN)
+    return found
 
 
 def parse_policy(source: str | bytes | Mapping[str, Any], *, policy_id: str, policy_type: str) -> Policy:

@@ -94,6 +94,10 @@ class RoleFacts:
     #: ``--kms-key`` and its default key policy, when the requirements hold kms: actions.
     kms_key: KmsKey | None = None
     key_policy: Mapping[str, Any] | None = None
+    #: Verdicts already reached, by requirement id, by a backend that weighs several possible
+    #: accounts at once (a template: each parameter value, both branches of an undecidable
+    #: condition, unknowns at their least and most permissive); a CheckError when undecided.
+    decided: dict[str, Verdict | CheckError] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,13 @@ def gather(
 
     A failure is kept per fact, so a role whose simulation failed still gets its trust verdicts.
     When the role itself cannot be read, nothing else is asked: every requirement is then broken.
+    A backend that offers several possible accounts (``possible_accounts``: a template) is weighed
+    over all of them (``verification.verdicts.weigh``).
     """
+    if hasattr(backend, "possible_accounts"):
+        from verification.verdicts.weigh import gather_weighed
+
+        return gather_weighed(backend, ref, requirements, appliance)  # type: ignore[arg-type]
     facts = RoleFacts(ref)
     try:
         facts.role = backend.get_role(ref)
@@ -217,6 +227,11 @@ def _keep_strictest(
 
 def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
     """The verdict for one requirement; CheckError when it could not be checked."""
+    decided = facts.decided.get(requirement.id)
+    if isinstance(decided, CheckError):
+        raise decided
+    if decided is not None:
+        return decided
     if requirement.kind == "permission":
         verdict = _judge_permission(requirement, facts)
         answer = facts.simulations.get(requirement.simulation_key)

@@ -1,0 +1,106 @@
+"""Terraform plans: after and after_unknown, links through configuration references, plan-level faults."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.template.helpers import ACCOUNT, FLR, PLAN_KNOWN, PLAN_UNKNOWNS, backend, outcomes
+from tests.template.test_cloudformation import tally
+from verification.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def known() -> dict[str, dict[str, tuple[str, str]]]:
+    return outcomes(backend(PLAN_KNOWN, account=ACCOUNT), FLR)
+
+
+@pytest.fixture(scope="module")
+def unknowns() -> dict[str, dict[str, tuple[str, str]]]:
+    return outcomes(backend(PLAN_UNKNOWNS, account=ACCOUNT), FLR)
+
+
+def test_the_compliant_role_of_a_known_plan_passes(known: Any) -> None:
+    assert tally(known["plan.json/aws_iam_role.worker"]) == {"passed": 85}
+
+
+def test_the_broken_role_of_a_known_plan_fails_as_offline(known: Any) -> None:
+    per = known["plan.json/aws_iam_role.denied"]
+    assert tally(per) == {"passed": 73, "failed": 12}
+    assert per["permission:ec2:DeleteVolume"] == ("failed", "explicitly denied by no-deletes (lines 3-12)")
+    # The boundary's ARN is known only after apply: the configuration's reference names its policy.
+    assert per["permission:sqs:SendMessage"][0] == "passed"
+    assert per["permission:kms:ListKeys"] == (
+        "failed",
+        f"not allowed by the permissions boundary arn:aws:iam::{ACCOUNT}:policy/VeeamFLRWorkerTfBoundary",
+    )
+    assert per["instance-profile"] == ("failed", "not in any instance profile")
+
+
+def test_an_exclusive_attachment_set_in_another_account_is_not_assumed() -> None:
+    """The exclusive set names a policy ARN in 123456789012: without --account it may be another policy."""
+    per = outcomes(backend(PLAN_KNOWN), FLR, roles=("aws_iam_role.worker",))["plan.json/aws_iam_role.worker"]
+    assert per["permission:ec2:CreateTags"][0] == "passed"  # granted inline, not by the exclusive set
+    outcome, message = per["permission:kms:CreateGrant"]
+    assert outcome == "broken"
+    assert "aws_iam_role_policy_attachments_exclusive.worker" in message
+
+
+def test_name_prefix_roles_are_linked_through_configuration_references(unknowns: Any) -> None:
+    per = unknowns["plan.json/aws_iam_role.worker"]
+    assert tally(per) == {"passed": 85}
+    assert per["instance-profile"] == ("passed", "in instance profile(s): aws_iam_instance_profile.worker")
+
+
+def test_a_policy_known_only_after_apply_is_broken_and_named(unknowns: Any) -> None:
+    per = unknowns["plan.json/aws_iam_role.guarded"]
+    assert tally(per) == {"passed": 3, "broken": 82}
+    message = per["permission:ec2:CreateTags"][1]
+    assert "resource_changes[11].change.after.policy (aws_iam_role_policy.guarded_logs)" in message
+    assert "(it reads data.aws_iam_policy_document.logs_guard)" in message
+
+
+def test_a_boundary_known_only_after_apply_is_broken(unknowns: Any) -> None:
+    per = unknowns["plan.json/aws_iam_role.bounded"]
+    assert tally(per) == {"passed": 3, "broken": 82}
+    assert "aws_iam_policy.bucket_boundary.policy is known only after apply" in per["permission:ec2:CreateTags"][1]
+
+
+def _plan(tmp_path: Path, change: Any) -> Path:
+    data = json.loads(PLAN_KNOWN.read_text())
+    change(data)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_an_incomplete_or_errored_plan_is_read_with_a_warning(tmp_path: Path) -> None:
+    def partial(data: dict[str, Any]) -> None:
+        data["complete"] = False
+        data["errored"] = True
+
+    path = _plan(tmp_path, partial)
+    assert backend(path, account=ACCOUNT).warnings == [
+        f"plan {path}: complete is false: applying it leaves more to plan; verdicts cover only this plan",
+        f"plan {path}: errored is true: the plan stopped on an error and may be partial",
+    ]
+
+
+def test_a_newer_major_format_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = _plan(tmp_path, lambda data: data.update(format_version="2.0"))
+    with pytest.raises(InputError) as caught:
+        backend(path)
+    assert str(caught.value) == f"plan {path}: format_version 2.0 is not supported: this reader knows 1.x"
+
+
+def test_a_deleted_role_is_not_verified(tmp_path: Path) -> None:
+    def delete(data: dict[str, Any]) -> None:
+        for change in data["resource_changes"]:
+            if change["address"] == "aws_iam_role.denied":
+                change["change"] = {**copy.deepcopy(change["change"]), "actions": ["delete"], "after": None}
+
+    assert backend(_plan(tmp_path, delete)).role_keys() == ["aws_iam_role.worker"]
