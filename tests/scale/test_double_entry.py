@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any, cast
 
-from verification.backends import Role, RoleRef, SimulationResult
-from verification.backends.prefetch import second_opinions
+from verification.backends import Exchange, Role, RoleRef, SimulationResult
+from verification.backends.prefetch import PrefetchBackend, second_opinions
+from verification.backends.simulation import read_results
 from verification.backends.snapshot import SnapshotBackend
 from verification.errors import CheckError
 from verification.requirements import load_requirement_set
@@ -88,3 +90,43 @@ def test_an_engine_that_could_not_decide_leaves_aws_verdict_with_a_note() -> Non
     (live,) = second_opinions([engine[0]], CheckError("the policy engine could not decide: bad document"))
     verdict = verdict_for(live)
     assert verdict.met is True and "could not decide" in verdict.note
+
+
+class BatchedSimulator:
+    """A 2026-dialect simulator: the appliance may not assume role c (its policy), and an SCP denies role b.
+
+    Per-resource answers leave the SCP out; the top level is the strictest over every role asked.
+    """
+
+    def __init__(self) -> None:
+        self.exchanges: dict[str, list[Exchange]] = {}
+        self.account = "111111111111"
+        self.endpoint_url = None
+        self.asked: list[list[str]] = []
+
+    def simulate(self, principal_arn: str, actions: list[str], **kwargs: Any) -> list[SimulationResult]:
+        resources = list(kwargs["resources"])
+        self.asked.append([r.rsplit("/", 1)[-1] for r in resources])
+        own = {r: "explicitDeny" if r.endswith("/c") else "allowed" for r in resources}
+        top = "explicitDeny" if any(r.endswith(("/b", "/c")) for r in resources) else "allowed"
+        answer = {
+            "EvalActionName": "sts:AssumeRole",
+            "EvalResourceName": "*",
+            "EvalDecision": top,
+            "ResourceSpecificResults": [{"EvalResourceName": r, "EvalResourceDecision": d} for r, d in own.items()],
+        }
+        return read_results([answer])
+
+
+def test_a_batched_appliance_side_never_reads_a_pass_from_another_roles_answer() -> None:
+    """Role b is denied by an SCP that only the top level shows: it is asked alone and stays denied."""
+    simulator = BatchedSimulator()
+    roles = [f"arn:aws:iam::111111111111:role/{name}" for name in "abc"]
+    appliance = "arn:aws:iam::111111111111:role/VeeamImpersonation"
+    backend = PrefetchBackend(cast(Any, simulator), verified={appliance: roles})
+    decisions = {
+        arn.rsplit("/", 1)[-1]: backend.simulate(appliance, ["sts:AssumeRole"], resources=(arn,))[0].decision
+        for arn in roles
+    }
+    assert decisions == {"a": "allowed", "b": "explicitDeny", "c": "explicitDeny"}
+    assert simulator.asked == [["a", "b", "c"], ["a", "b"], ["a"], ["b"]]
