@@ -9,6 +9,7 @@ fault it is about really happened.
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import struct
 import threading
@@ -147,6 +148,30 @@ def truncated_page(keep: int = 2) -> Effect:
     return effect
 
 
+def flip_decision(action_name: str, to: str = "implicitDeny") -> Effect:
+    """Forward a SimulatePrincipalPolicy, then change every decision about ``action_name`` to ``to``.
+
+    The answer stays well-formed and self-consistent (top level and per resource alike): it is what a
+    simulator that decides differently from the engine would say.
+    """
+
+    def effect(handler: _Handler, call: Call) -> bool:
+        status, body, content_type = handler.forward()
+        ET.register_namespace("", IAM_NS)
+        root = ET.fromstring(body)
+        for member in root.iter(f"{{{IAM_NS}}}member"):
+            name = member.find(f"{{{IAM_NS}}}EvalActionName")
+            if name is None or (name.text or "").lower() != action_name.lower():
+                continue
+            for tag in ("EvalDecision", "EvalResourceDecision"):
+                for decision in member.iter(f"{{{IAM_NS}}}{tag}"):
+                    decision.text = to
+        handler.reply(status, ET.tostring(root), content_type)
+        return True
+
+    return effect
+
+
 def kill(on_kill: Callable[[], None]) -> Effect:
     """The endpoint dies: stop the upstream, stop listening, and drop this and every later connection."""
 
@@ -156,6 +181,57 @@ def kill(on_kill: Callable[[], None]) -> Effect:
         return True
 
     return effect
+
+
+class Meter:
+    """Round-trip latency on every call, and each call's time per account, to check the pace afterwards.
+
+    Accounts are told apart by the access key that signs a request: an ``AssumeRole`` answer names
+    the key it hands out, and its ``RoleArn`` the account (moto maps assumed credentials to it).
+    Calls signed by any other key count under ``"caller"``.
+    """
+
+    def __init__(self, low: float, high: float, seed: int = 15) -> None:
+        import random
+
+        self.low, self.high = low, high
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._keys: dict[str, str] = {}
+        #: Per account: (time sent on, operation) of every call, in arrival order.
+        self.calls: dict[str, list[tuple[float, str]]] = {}
+
+    def effect(self) -> Effect:
+        """Wait 50-100 ms (``low``-``high``), forward, and record the call under its account."""
+
+        def effect(handler: _Handler, call: Call) -> bool:
+            key = re.search(r"Credential=([^/]+)/", handler.headers.get("Authorization", ""))
+            with self._lock:
+                wait = self._random.uniform(self.low, self.high)
+                account = self._keys.get(key[1], "caller") if key else "caller"
+                self.calls.setdefault(account, []).append((time.monotonic(), call.action))
+            time.sleep(wait)
+            status, body, content_type = handler.forward()
+            if call.action == "AssumeRole" and status == 200:
+                issued = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", body)
+                arn = call.params.get("RoleArn", "")
+                if issued and arn.count(":") >= 5:
+                    with self._lock:
+                        self._keys[issued[1].decode()] = arn.split(":")[4]
+            handler.reply(status, body, content_type)
+            return True
+
+        return effect
+
+    def busiest(self, account: str, window: float = 1.0) -> int:
+        """The most calls of ``account`` sent within any ``window`` seconds."""
+        times = sorted(t for t, _ in self.calls.get(account, ()))
+        most, start = 0, 0
+        for end, moment in enumerate(times):
+            while moment - times[start] > window:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
 
 # --- matchers --------------------------------------------------------------------------------------

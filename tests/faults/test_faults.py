@@ -70,9 +70,16 @@ def requirements_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def verify(proxy_url: str, requirements: Path, workdir: Path) -> SuiteRun:
-    """The suite over both demo roles, through the proxy, with small retry counts."""
+    """The suite over both demo roles, through the proxy, with small retry counts, one role's calls at a time.
+
+    Per-role mode (``--prefetch never``), one call at a time (``--concurrency 1``): each fault here
+    hits one role's own calls, and faults that last from a point on (expiry, a dead endpoint) hit the
+    roles after it. Fleet mode shares calls between roles (GAAD, the appliance side) and fetches
+    roles together; its faults are in tests/scale/test_prefetch.py.
+    """
     return run_suite(
         [
+            "--prefetch", "never", "--concurrency", "1",
             "--requirements", str(requirements),
             "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/{GOOD}",
             "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/{BAD}",

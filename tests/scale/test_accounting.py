@@ -113,7 +113,8 @@ def pytest_sessionfinish(session):
 
 def test_a_roles_facts_are_let_go_after_its_last_test_and_never_fetched_twice(fleet: Fleet, tmp_path: Path) -> None:
     """Serial over 15 roles: memory does not grow with every role verified (facts are released after a
-    role's last test), and releasing them costs no call (one GetRole and one profile listing per role)."""
+    role's last test), and releasing them costs no call (fleet mode: one GAAD page per account, one
+    simulation per role, one appliance simulation per account, one fix check per failing role)."""
     (tmp_path / "facts_probe.py").write_text(PROBE)
     targets = pattern_targets(fleet, tmp_path / "targets.json")
     result = run_suite(
@@ -124,4 +125,7 @@ def test_a_roles_facts_are_let_go_after_its_last_test_and_never_fetched_twice(fl
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]  # one role lacks an action
     assert "facts still held: 0; roles with tests left: 0" in result.stdout
     line = next(line for line in result.stdout.splitlines() if line.startswith("  per operation: "))
-    assert "iam:GetRole 15, iam:ListInstanceProfilesForRole 15," in line
+    assert line == (
+        "  per operation: iam:GetAccountAuthorizationDetails 5, iam:ListRoles 5, iam:SimulatePrincipalPolicy 25, "
+        "sts:AssumeRole 5"
+    )

@@ -64,23 +64,29 @@ def test_unpaced_work_is_balanced_by_role(unpaced_run: tuple[str, Path], fleet: 
     assert any(len(used) == 2 for used in _workers_by(stdout, "account").values())
     roles_per_worker = Counter(next(iter(used)) for used in by_role.values())
     assert len(roles_per_worker) == 2 and min(roles_per_worker.values()) >= 5, roles_per_worker
+    # Fleet mode: each worker reads an account's GAAD once and batches its appliance side once; each
+    # role is still simulated once, wherever it ran (and each failing role's fix checked once).
+    pairs = sum(len(used) for used in _workers_by(stdout, "account").values())
     line = next(line for line in stdout.splitlines() if line.startswith("  per operation: "))
-    assert "iam:GetRole 15, iam:ListInstanceProfilesForRole 15," in line  # still one of each per role
+    counts = {op: int(n) for op, n in re.findall(r"(\S+:\w+) (\d+)", line)}
+    assert "iam:GetRole" not in counts and "iam:ListInstanceProfilesForRole" not in counts, line
+    assert counts["iam:GetAccountAuthorizationDetails"] == pairs, line
+    assert counts["iam:SimulatePrincipalPolicy"] == 15 + pairs + 5, line
 
 
 def test_the_summary_counts_every_workers_calls_and_lists_roles_once(parallel_run: tuple[str, Path]) -> None:
-    """15 roles: one call of each kind per role, two simulations; ListRoles once per account, in the controller."""
+    """15 roles in fleet mode: a GAAD page per account, one simulation per role and one of the appliance side
+    per account; ListRoles once per account, in the controller."""
     stdout, workdir = parallel_run
     expected = {
-        "iam:GetRole": 15,
-        "iam:ListInstanceProfilesForRole": 15,
+        "iam:GetAccountAuthorizationDetails": 5,
         "iam:ListRoles": 5,
-        "iam:SimulatePrincipalPolicy": 35,  # role + appliance side each, and a fix check per failing role
+        "iam:SimulatePrincipalPolicy": 25,  # each role, the appliance side per account, a fix check per failing role
         "sts:AssumeRole": 10,  # per account: once in the controller (ListRoles), once in its worker
     }
     line = next(line for line in stdout.splitlines() if line.startswith("  per operation: "))
     assert line == "  per operation: " + ", ".join(f"{op} {n}" for op, n in expected.items())
-    assert "; 4.33 IAM calls per role over 15 role(s)" in stdout
+    assert "; 2.00 IAM calls per role over 15 role(s)" in stdout
     (bundle,) = (workdir / "reports" / "evidence").iterdir()
     assert "api-calls.json" in (bundle / "manifest.json").read_text()  # covered by the bundle's checksums
     for recorded_in in (workdir / "reports" / "allure-results", bundle):

@@ -97,6 +97,9 @@ class SimulationResult:
     explanation: Any = None
     #: Read from ``ResourceSpecificResults`` (so ``resource`` is one the caller asked about).
     specific: bool = False
+    #: Double entry (fleet mode): the engine's own answer to the same question (a ``SimulationResult``),
+    #: or the ``CheckError`` that kept it from answering; None when the engine was not asked.
+    second_opinion: Any = None
 
     @classmethod
     def from_results(

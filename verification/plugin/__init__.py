@@ -59,12 +59,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _start(config: pytest.Config) -> None:
-    from verification.plugin import allure_output, collection, demo, evidence, judging, summary
+    from verification.plugin import allure_output, collection, demo, evidence, fleet, judging, summary
     from verification.plugin.run import RUN_KEY, build_run
 
     run = build_run(config)
     if run is None:
         raise InputError(NOTHING_TO_VERIFY)
+    fleet.configure(config, run)
     if config.option.demo:
         demo.start_demo_endpoint(config, run)
     config.stash[RUN_KEY] = run

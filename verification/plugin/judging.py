@@ -15,6 +15,7 @@ from verification.plugin import allure_output
 from verification.plugin.evidence import role_evidence
 from verification.plugin.run import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, Run
 from verification.verdicts import Verdict, judge
+from verification.verdicts.double_entry import DISAGREE
 
 #: How many reasons a role keeps for the step summary (the rest are counted).
 REASONS_KEPT = 5
@@ -89,6 +90,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     run = item.config.stash.get(RUN_KEY, None)
     if case is not None and run is not None:
         tally(run, case, report, item.stash.get(CAUSE_KEY, "unknown"))
+        verdict = item.stash.get(VERDICT_KEY, None)
+        if report.when == "call" and run.fleet is not None and verdict is not None and "Engine" in verdict.evidence:
+            run.fleet.note_checked(case[0], verdict.note.startswith(DISAGREE))
         if report.when == "teardown":
             run.test_finished(case[0])
     return report

@@ -113,6 +113,16 @@ def positive_int(value: str) -> int:
     return int(value)
 
 
+def concurrency(value: str) -> int:
+    """``--concurrency``: fetches in flight per account, 1 (off) to 10 (a botocore client's connection pool)."""
+    if not value.isdigit() or not 1 <= int(value) <= 10:
+        raise InputError(
+            f"--concurrency {value!r} is not a whole number from 1 (one call at a time) to 10 (fetches in flight "
+            "per account)"
+        )
+    return int(value)
+
+
 def max_rate(value: str) -> float:
     from verification.fleet.pacing import parse_rate
 
@@ -258,6 +268,23 @@ OPTIONS: tuple[Option, ...] = (
         "0 turns pacing off)",
         "N",
         max_rate,
+    ),
+    Option(
+        "--prefetch",
+        "prefetch",
+        "read each account's roles from GetAccountAuthorizationDetails pages and batch the appliance's "
+        "simulation: auto (when a run verifies at least 2 roles of the account), always, or never (per-role calls)",
+        default="auto",
+        choices=("auto", "always", "never"),
+    ),
+    Option(
+        "--concurrency",
+        "concurrency",
+        "live API calls in flight per account, fetched ahead of the tests under the per-account pace "
+        "(default 4; 1 turns it off)",
+        "N",
+        concurrency,
+        4,
     ),
     Option(
         "--template",

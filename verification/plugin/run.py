@@ -63,6 +63,8 @@ class Run:
     resolved: list[tuple[int, str]] = field(default_factory=list)
     #: The run's regions (--regions; offline, else --aws-region; () for each backend's own) and --context.
     scope: Scope = field(default_factory=Scope)
+    #: Fleet mode (``--prefetch``, ``--concurrency``): see ``verification.plugin.fleet``.
+    fleet: Any = None
     #: The exit status settled at session finish (see ``summary.exit_status``), for the terminal summary.
     exit_status: int | None = None
     #: ``--kms-key``: the key whose policy decides the kms: requirements too.
@@ -71,7 +73,10 @@ class Run:
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
         if connection not in self.backends:
-            self.backends[connection] = create_backend(self.backend_name, **self.connections[connection])
+            backend = create_backend(self.backend_name, **self.connections[connection])
+            if self.fleet is not None:
+                backend = self.fleet.wrap(self, connection, backend)
+            self.backends[connection] = backend
         return self.backends[connection]
 
     @property
@@ -103,11 +108,18 @@ class Run:
     def role_facts(self, arn: str) -> RoleFacts:
         """Facts for one role, fetched once per process."""
         if arn not in self.facts:
-            target = self.targets[arn]
-            backend = self.backend(target.connection)
-            scope = replace(self.scope, regions=target.regions or self.scope.regions)
-            self.facts[arn] = gather(backend, target.ref, target.requirements, target.appliance, self.kms_key, scope)
+            if self.fleet is not None:
+                self.facts[arn] = self.fleet.facts(self, arn)
+            else:
+                self.facts[arn] = self.gather(arn)
         return self.facts[arn]
+
+    def gather(self, arn: str) -> RoleFacts:
+        """Ask the role's backend for its facts (on whichever thread calls)."""
+        target = self.targets[arn]
+        backend = self.backend(target.connection)
+        scope = replace(self.scope, regions=target.regions or self.scope.regions)
+        return gather(backend, target.ref, target.requirements, target.appliance, self.kms_key, scope)
 
     @property
     def requirement_sets(self) -> list[RequirementSet]:

@@ -100,6 +100,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"       root causes: {top}")
     for line in run.api_calls.summary_lines(len(run.targets)):
         terminalreporter.write_line(line)
+    if run.fleet is not None:
+        for line in run.fleet.summary_lines():
+            terminalreporter.write_line(line)
     if run.exit_status == EXIT_UNCHECKED:
         terminalreporter.write_line(
             f"exit status {EXIT_UNCHECKED}: some requirements could not be checked, none failed "
@@ -144,6 +147,8 @@ def step_summary(run: Run) -> str:
             + " |"
         )
     api = run.api_calls.summary_lines(len(run.targets))
+    if run.fleet is not None:
+        api += run.fleet.summary_lines()
     if api:
         lines += ["", *[f"- {_cell(line.strip())}" for line in api]]
     return "\n".join(lines) + "\n"
@@ -155,6 +160,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     run = config.stash.get(RUN_KEY, None)
     if run is None:
         return
+    if run.fleet is not None:
+        run.fleet.close()
+        run.fleet.collect(run)
     send_worker_output(config, run)
     if hasattr(config, "workerinput"):
         return

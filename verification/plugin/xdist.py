@@ -43,6 +43,8 @@ class XdistHooks:
         counts = output.get("verification_api_calls")
         if counts:
             self.run.api_calls.merge(counts)
+        if self.run.fleet is not None and output.get("verification_fleet"):
+            self.run.fleet.merge(output["verification_fleet"])
         for role, tally in (output.get("verification_tally") or {}).items():
             self.run.outcomes[role].update(tally["outcomes"])
             self.run.causes[role].update(tally["causes"])
@@ -54,6 +56,8 @@ def send_worker_output(config: pytest.Config, run: Run) -> None:
     if not hasattr(config, "workeroutput"):
         return
     config.workeroutput["verification_api_calls"] = run.api_calls.as_dict()
+    if run.fleet is not None:
+        config.workeroutput["verification_fleet"] = run.fleet.as_dict()
     config.workeroutput["verification_tally"] = {
         role: {"outcomes": dict(counts), "causes": dict(run.causes[role]), "reasons": run.reasons[role]}
         for role, counts in run.outcomes.items()

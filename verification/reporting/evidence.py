@@ -108,6 +108,8 @@ def verdict_records(
                     remedy=verdict.remedy,
                     note=verdict.note,
                 )
+                if "answer" in (verdict.evidence.get("Engine") or {}):
+                    record["engine"] = verdict.evidence["Engine"]  # double entry: the engine's answer beside AWS's
         records.append(record)
     return records, verdicts
 

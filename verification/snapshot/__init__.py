@@ -73,6 +73,19 @@ def load_snapshot(path: Path) -> Snapshot:
     return Snapshot(path=path, sha256=sha256, details=details, account_id=_account_of(details))
 
 
+def details_from_pages(pages: Any, source: str) -> dict[str, Any]:
+    """GetAccountAuthorizationDetails pages (as botocore returns them) merged and checked like a snapshot file.
+
+    The live fleet mode reads an account with the same checks an offline run applies; a fault is an
+    ``InputError`` naming ``source``.
+    """
+
+    def fault(message: str) -> InputError:
+        return InputError(f"{source}: {message}")
+
+    return _merge_details(list(pages), fault)
+
+
 def load_scp_files(paths: Iterable[Path]) -> list[list[dict[str, Any]]]:
     """Read SCP files, one organization level each (root → OUs → account).
 

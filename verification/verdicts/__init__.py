@@ -25,6 +25,7 @@ from verification.requirements import Requirement, RequirementSet
 from verification.scope.catalogue import representative_arns, touched_types
 from verification.scope.context import merge, requirement_context, session_context
 from verification.scope.regions import action_regions, describe
+from verification.verdicts import double_entry
 
 # re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
@@ -356,6 +357,9 @@ def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrinci
         return decided
     if requirement.kind == "permission":
         verdict = _judge_permission(requirement, facts)
+        answer = facts.simulations.get(requirement.simulation_key)
+        if answer is not None:  # double entry: the engine's second opinion, when it was asked
+            verdict = double_entry.check(verdict, answer)
         if facts.kms_key is not None and (requirement.action or "").lower().startswith("kms:"):
             return _with_key_policy(requirement, facts, verdict)
         return verdict

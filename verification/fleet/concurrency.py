@@ -1,0 +1,122 @@
+"""Round-trips in parallel: roles' facts fetched ahead of the tests that need them, on threads, per account.
+
+May import: the standard library only (the work itself is a callable); never pytest or Allure.
+
+Against AWS a run waits on round-trips, not on CPU. ``FactsPool`` keeps up to ``concurrency``
+fetches in flight per account, for the roles this process will verify next, in the order the tests
+need them. The per-account pacer (a token bucket shared by the account's clients, thread-safe) still
+bounds the rate of each account; botocore clients are shared between threads, as botocore allows.
+Fetched facts wait for their tests; at most ``ahead`` per account, so memory stays bounded at any
+fleet size, and at most ``accounts`` accounts are fetched at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+#: Default for ``--concurrency``: fetches in flight per account (the pacer's burst is 4 requests).
+DEFAULT_CONCURRENCY = 4
+
+
+class FactsPool(Generic[T]):
+    """Fetch ``fetch(key)`` ahead of ``get(key)``, for keys in ``order``, grouped by ``account_of(key)``."""
+
+    def __init__(
+        self,
+        order: Iterable[str],
+        account_of: Callable[[str], str],
+        fetch: Callable[[str], T],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        ahead: int | None = None,
+        accounts: int = 8,
+        only_current_account: bool = False,
+    ) -> None:
+        """``only_current_account``: never start on an account before one of its keys is asked for.
+
+        Under pytest-xdist a process does not know which accounts it will be given, only that a paced
+        account is given whole; fetching ahead into another account would fetch another worker's roles.
+        """
+        self._fetch = fetch
+        self._account_of = account_of
+        self.concurrency = max(1, concurrency)
+        self._ahead = ahead if ahead is not None else 4 * self.concurrency
+        self._max_accounts = max(1, accounts)
+        self._only_current = only_current_account
+        self._queues: dict[str, deque[str]] = {}
+        for key in order:
+            self._queues.setdefault(account_of(key), deque()).append(key)
+        self._futures: dict[str, Future[T]] = {}
+        self._waiting: dict[str, int] = {}  # per account: submitted, not yet taken by get()
+        self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._started: list[str] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def get(self, key: str) -> T:
+        """The key's result: fetched ahead already, or now on a pool thread (errors raise here, as ``fetch`` raised)."""
+        account = self._account_of(key)
+        with self._lock:
+            if account not in self._started and account in self._queues:
+                self._started.append(account)
+            future = self._futures.pop(key, None)
+            if future is None:
+                queue = self._queues.get(account)
+                if queue is not None and key in queue:
+                    queue.remove(key)
+                future = self._submit(account, key)
+            self._waiting[account] = self._waiting.get(account, 1) - 1
+            self._top_up()
+        return future.result()
+
+    def _submit(self, account: str, key: str) -> Future[T]:
+        executor = self._executors.get(account)
+        if executor is None:
+            executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"facts-{account}")
+            self._executors[account] = executor
+        self._waiting[account] = self._waiting.get(account, 0) + 1
+        return executor.submit(self._fetch, key)
+
+    def _top_up(self) -> None:
+        """Keep each active account's window full; start the next accounts while fewer than allowed are active."""
+        if self._closed:
+            return
+        if not self._only_current:
+            for account in self._queues:
+                if len(self._active()) >= self._max_accounts:
+                    break
+                if account not in self._started and self._queues[account]:
+                    self._started.append(account)
+        for account in self._active():
+            queue = self._queues[account]
+            while queue and self._waiting.get(account, 0) < self._ahead:
+                key = queue.popleft()
+                self._futures[key] = self._submit(account, key)
+            if not queue and not self._waiting.get(account, 0):
+                self._retire(account)
+
+    def _active(self) -> list[str]:
+        return [a for a in self._started if self._queues.get(a) or self._waiting.get(a, 0) > 0]
+
+    def _retire(self, account: str) -> None:
+        executor = self._executors.pop(account, None)
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+    def close(self) -> None:
+        """Stop fetching ahead; wait for fetches in flight (their results are dropped)."""
+        with self._lock:
+            self._closed = True
+            executors = list(self._executors.values())
+            self._executors.clear()
+            for future in self._futures.values():
+                future.cancel()
+            self._futures.clear()
+        for executor in executors:
+            executor.shutdown(wait=True, cancel_futures=True)
