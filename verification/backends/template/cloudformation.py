@@ -96,14 +96,19 @@ class _Link:
 _NO_VALUE = object()
 
 
+def read_text(path: Path, kind: str) -> str:
+    """A template's or plan's text; one InputError line naming the file when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{kind} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{kind} {path}: cannot read: {error}") from None
+
+
 def load_template(path: Path) -> dict[str, Any]:
     """Read a template file; one InputError line when it is not a CloudFormation template."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"template {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"template {path}: cannot read: {error}") from None
+    text = read_text(path, "template")
     try:
         data = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, Loader=_Loader)
     except json.JSONDecodeError as error:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from verification.backends.template.cloudformation import read_text
 from verification.backends.template.managed import ManagedPolicies
 from verification.backends.template.model import (
     PLACEHOLDER_ACCOUNT,
@@ -39,12 +40,7 @@ _ATTACHING = (
 
 def load_plan(path: Path) -> dict[str, Any]:
     """Read a plan's JSON; one InputError line when it is not a Terraform plan this reader knows."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"plan {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"plan {path}: cannot read: {error}") from None
+    text = read_text(path, "plan")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
