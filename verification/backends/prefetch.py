@@ -10,8 +10,8 @@ in ``ResourceArns``. The role's own simulation stays one live call per role.
 
 The pages are read with the snapshot backend's parser, so the facts are the ones an offline run
 would see; with the role's policies in hand, the engine decides every action as well (double
-entry): each live answer carries the engine's (``SimulationResult.second_opinion``), and its
-explanation when the two agree. The verdict still follows AWS.
+entry): each live answer carries the engine's answer to the same request, per region, resource and
+context (``SimulationResult.second_opinion``). The verdict still follows AWS.
 
 When GAAD is refused (the verifier policy lists it as optional) or fails, the backend falls back to
 the live per-role calls and says so once (``fallback``).
@@ -39,6 +39,7 @@ from verification.backends import (
 )
 from verification.backends.live import MAX_ITEMS, LiveBackend
 from verification.errors import CheckError, InputError
+from verification.policy.account import AccountError
 
 #: The GAAD filter: roles and customer managed policies. AWS managed policies are read one by one
 #: (GetPolicy, GetPolicyVersion) when a verified role uses them: the full list is megabytes.
@@ -419,6 +420,16 @@ class PrefetchBackend(Backend):
         if info is None:
             return None
         raw = info.raw
+        texts = [json.dumps(doc, default=str) for _, doc in info.inline] + list(extra_policies)
+        for arn in [*info.attached, *([info.boundary_arn] if info.boundary_arn else [])]:
+            try:
+                texts.append(json.dumps(offline.account.managed_document(arn, used_by=principal_arn), default=str))
+            except AccountError:  # a policy the pages lack: whether it names the role cannot be told
+                return None
+        # The session's context names the role itself (aws:PrincipalArn, aws:userid); policies that
+        # read neither (nor any policy variable) answer two such roles alike, so the fingerprint may
+        # leave them out. A policy that reads them keeps them in: its roles are asked one by one.
+        names_role = any(marker in text.lower() for text in texts for marker in _ROLE_MARKERS)
         data = {
             "inline": sorted([name, json.dumps(doc, sort_keys=True, default=str)] for name, doc in info.inline),
             "attached": sorted(info.attached),
@@ -427,7 +438,7 @@ class PrefetchBackend(Backend):
             "actions": list(actions),
             "resources": list(resources),
             "extra": list(extra_policies),
-            "context": _context_key(context),
+            "context": _context_key(context, frozenset() if names_role else _ROLE_KEYS),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -436,9 +447,16 @@ class PrefetchBackend(Backend):
 _CLOCK_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
 
 
-def _context_key(context: Mapping[str, Sequence[str]] | None) -> str:
-    """The request context as a cache key, without the clock."""
-    kept = {k.lower(): sorted(v) for k, v in (context or {}).items() if k.lower() not in _CLOCK_KEYS}
+#: Session context keys whose values name the role itself (its ARN, its unique id).
+_ROLE_KEYS = frozenset({"aws:principalarn", "aws:userid"})
+#: What a policy document holds when its decision may depend on which role asks.
+_ROLE_MARKERS = ("aws:principalarn", "aws:userid", "aws:username", "${")
+
+
+def _context_key(context: Mapping[str, Sequence[str]] | None, leave_out: frozenset[str] = frozenset()) -> str:
+    """The request context as a cache key, without the clock (and without ``leave_out``)."""
+    skipped = _CLOCK_KEYS | leave_out
+    kept = {k.lower(): sorted(v) for k, v in (context or {}).items() if k.lower() not in skipped}
     return json.dumps(kept, sort_keys=True)
 
 
@@ -469,22 +487,30 @@ def _one_resource(result: SimulationResult) -> dict[str, Any]:
 def second_opinions(
     live: list[SimulationResult], engine: list[SimulationResult] | CheckError
 ) -> list[SimulationResult]:
-    """Each live answer with the engine's answer for the same action and resource (double entry).
+    """Each live answer with the engine's answer to the same request (double entry).
 
-    When both decide alike, the live answer also carries the engine's explanation (statement, lines,
-    condition keys), so a live failure is explained as exactly as an offline one. An answer that
-    the organization's SCPs decided is not compared: the engine is not given the SCPs here.
+    Both were asked the same actions on the same ``ResourceArns`` with the same context; a live
+    answer for one resource (``ResourceSpecificResults``, or one result per resource) is compared with
+    the engine's answer for that resource, and a top-level answer that stands for every resource
+    asked (an ARN template) with the engine's strictest over them. The live answer keeps its own
+    fields (the verdict follows AWS); the engine's, explanation included, is ``second_opinion``. An
+    answer that the organization's SCPs decided is not compared: the engine is not given the SCPs here.
     """
     if isinstance(engine, CheckError):
         return [dataclasses.replace(result, second_opinion=engine) for result in live]
     by_key = {(e.action.lower(), e.resource): e for e in engine}
+    strictest: dict[str, SimulationResult] = {}
+    for answer in engine:
+        known = strictest.get(answer.action.lower())
+        if known is None or _rank(answer.decision) > _rank(known.decision):
+            strictest[answer.action.lower()] = answer
     out = []
     for result in live:
-        other = by_key.get((result.action.lower(), result.resource)) or by_key.get((result.action.lower(), "*"))
+        other = by_key.get((result.action.lower(), result.resource))
+        if other is None and not result.specific:
+            other = strictest.get(result.action.lower())
         if other is None or result.allowed_by_organizations is False:
             out.append(result)
-        elif other.decision == result.decision:
-            out.append(dataclasses.replace(result, explanation=other.explanation, second_opinion=other))
         else:
             out.append(dataclasses.replace(result, second_opinion=other))
     return out

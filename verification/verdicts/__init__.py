@@ -357,15 +357,32 @@ def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrinci
         return decided
     if requirement.kind == "permission":
         verdict = _judge_permission(requirement, facts)
-        answer = facts.simulations.get(requirement.simulation_key)
+        answer = _double_entry_answer(requirement, facts)
         if answer is not None:  # double entry: the engine's second opinion, when it was asked
-            verdict = double_entry.check(verdict, answer)
+            other = answer.second_opinion
+            engine_reason = None
+            if isinstance(other, SimulationResult) and other.decision == answer.decision and not verdict.met:
+                engine_reason = _judge_one(requirement, facts, other).reason
+            verdict = double_entry.check(verdict, answer, engine_reason)
         if facts.kms_key is not None and (requirement.action or "").lower().startswith("kms:"):
             return _with_key_policy(requirement, facts, verdict)
         return verdict
     if requirement.kind == "trust":
         return _judge_trust(requirement, facts, appliance)
     return _judge_instance_profile(requirement, facts)
+
+
+def _double_entry_answer(requirement: Requirement, facts: RoleFacts) -> SimulationResult | None:
+    """The judged answer whose second opinion the verdict carries: a disagreeing one first, else the worst.
+
+    Each check (region, resource) has its own live answer and the engine's answer to that same
+    request; the one shown is the one the verdict rests on, unless the engine disagrees elsewhere.
+    """
+    answers = [c.result for c in facts.checks.get(requirement.id, ()) if c.result.second_opinion is not None]
+    disagreeing = [
+        r for r in answers if isinstance(r.second_opinion, CheckError) or r.second_opinion.decision != r.decision
+    ]
+    return max(disagreeing or answers, key=lambda r: (restrictiveness(r.decision), r.resource == "*"), default=None)
 
 
 def _need(facts: RoleFacts, what: str) -> None:

@@ -21,8 +21,13 @@ from verification.errors import CheckError
 DISAGREE = "simulator and engine disagree"
 
 
-def check(verdict: Any, result: SimulationResult) -> Any:
-    """``verdict`` (a ``Verdict``) with the engine's answer in its evidence, and a note when the two differ."""
+def check(verdict: Any, result: SimulationResult, engine_reason: str | None = None) -> Any:
+    """``verdict`` (a ``Verdict``) with the engine's answer in its evidence, and a note when the two differ.
+
+    ``engine_reason``: the reason the engine's answer gives on its own. When the two agree and it
+    says more than AWS's answer (a conditional Allow: AWS lists the keys of every statement), it is
+    a note; the verdict's reason stays the one AWS's answer gives, as without double entry.
+    """
     other = result.second_opinion
     if other is None:
         return verdict
@@ -37,6 +42,8 @@ def check(verdict: Any, result: SimulationResult) -> Any:
         evidence["Engine"] = {"EvalDecision": other.decision}
     else:
         evidence["Engine"] = {"EvalDecision": other.decision, "answer": dict(other.raw), **_explained(other)}
+    if engine_reason and other.decision == result.decision and engine_reason != verdict.reason:
+        notes.insert(0, f"the policy engine, reading the role's policies: {engine_reason}{_where(other)}")
     if other.decision != result.decision:
         notes.insert(
             0,
@@ -67,6 +74,11 @@ def _explained(result: SimulationResult) -> dict[str, Any]:
     if explanation.missing_condition_keys:
         out["missing_condition_keys"] = list(explanation.missing_condition_keys)
     return out
+
+
+def _where(result: SimulationResult) -> str:
+    statement = getattr(result.explanation, "statement", None)
+    return f" ({statement.policy_id}, {statement.lines})" if statement is not None else ""
 
 
 def _because(result: SimulationResult) -> str:
