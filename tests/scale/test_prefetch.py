@@ -258,14 +258,16 @@ def test_identical_fix_checks_are_asked_once(both: tuple[Verified, Verified]) ->
     prefetched, per_role = both
     assert per_role.fix_checks() - prefetched.fix_checks() >= 9 * 4, (per_role.fix_checks(), prefetched.fix_checks())
     assert "fix checks: " in prefetched.run.stdout
-    remediation = json.loads(
-        next(
-            (prefetched.workdir / "reports" / "evidence").glob(f"*/roles/{ACCOUNT}_{name(10)}/remediation.json")
-        ).read_text()
-    )
-    check = remediation["check"]
-    assert check["verified"] is True and check["allowed"] == ["ec2:CopySnapshot"], check
-    assert "the identical check of" in json.dumps(check["simulations"]), check["simulations"]
+    # Which of the ten asks first depends on the threads' timing: one role holds the simulation, the
+    # other nine name the identical check that answered them.
+    shared = 0
+    for number in range(0, ROLES, 10):
+        evidence = prefetched.workdir / "reports" / "evidence"
+        (path,) = evidence.glob(f"*/roles/{ACCOUNT}_{name(number)}/remediation.json")
+        check = json.loads(path.read_text())["check"]
+        assert check["verified"] is True and check["allowed"] == ["ec2:CopySnapshot"], check
+        shared += "the identical check of" in json.dumps(check["simulations"])
+    assert shared == ROLES // 10 - 1
 
 
 def test_a_disagreement_follows_aws_and_is_noted(account: tuple[str, Path], tmp_path: Path) -> None:

@@ -78,6 +78,8 @@ class PrefetchBackend(Backend):
         self._loaded = False
         self._appliance: dict[str, dict[str, tuple[SimulationResult, str | None]] | CheckError] = {}
         self._fixes: dict[str, tuple[str, list[SimulationResult], str | None]] = {}
+        #: One lock per fix fingerprint: identical checks asked at once on two threads wait for the first.
+        self._fix_locks: dict[str, threading.Lock] = {}
         self._page_of: dict[str, str | None] = {}
         #: Fix checks answered from an identical earlier one (same policies, same question).
         self.fix_checks_reused = 0
@@ -378,6 +380,24 @@ class PrefetchBackend(Backend):
         policy documents, names, boundary and tags are equal get the same answer.
         """
         fingerprint = self._fingerprint(offline, principal_arn, actions, resources, extra_policies, context)
+        if not fingerprint:
+            return self._ask_fix(principal_arn, actions, resources, extra_policies, context, key, None)
+        with self._lock:
+            lock = self._fix_locks.setdefault(fingerprint, threading.Lock())
+        with lock:
+            return self._ask_fix(principal_arn, actions, resources, extra_policies, context, key, fingerprint)
+
+    def _ask_fix(
+        self,
+        principal_arn: str,
+        actions: Sequence[str],
+        resources: Sequence[str],
+        extra_policies: Sequence[str],
+        context: Mapping[str, Sequence[str]] | None,
+        key: str,
+        fingerprint: str | None,
+    ) -> list[SimulationResult]:
+        """Answer a fix check from an identical earlier one, or ask it (and remember the answer)."""
         with self._lock:
             known = self._fixes.get(fingerprint) if fingerprint else None
         if known is not None:
