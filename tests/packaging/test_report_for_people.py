@@ -125,3 +125,24 @@ def test_demo_without_the_demo_extra_says_what_to_install(tmp_path: Path) -> Non
     assert endpoint.stderr.strip().splitlines() == [
         "python -m verification endpoint needs the [demo] extra: pip install 'veeam-role-verification[demo]'"
     ]
+
+
+def test_passing_results_attach_small_evidence_and_failing_ones_all_of_it(tmp_path: Path) -> None:
+    """At fleet scale every passing test's attachment counts: per-resource answers are counted there,
+    and shown in full where the requirement is not met (and once per role in the API exchanges)."""
+    done = run_pytest(tmp_path, "--demo", "-k", "ec2:CreateTags or ec2:DeleteSnapshot")
+    assert done.returncode == 1, done.stdout[-2000:]
+    seen = {}
+    for path in (tmp_path / "reports" / "allure-results").glob("*-result.json"):
+        result = json.loads(path.read_text())
+        for attachment in result.get("attachments", []):
+            if attachment["name"].endswith(" evidence"):
+                body = (tmp_path / "reports" / "allure-results" / attachment["source"]).read_text()
+                seen[(result["status"], attachment["name"])] = body
+    passed = [body for (status, _), body in seen.items() if status == "passed"]
+    failed = [body for (status, _), body in seen.items() if status == "failed"]
+    assert passed and failed
+    for body in passed:
+        assert len(body.encode()) < 4096
+        assert "per-resource answer(s) (allowed " in json.loads(body)["ResourceSpecificResults"]
+    assert all(isinstance(json.loads(body)["ResourceSpecificResults"], list) for body in failed)

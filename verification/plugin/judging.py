@@ -6,6 +6,7 @@ pass); one that is not met fails with a one-line reason and what to change.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -68,13 +69,33 @@ def assert_verdict(verdict: Verdict) -> None:
     __tracebackhide__ = True
     # Set in the call phase: allure-pytest renames the result after setup.
     allure_output.title(f"{verdict.role.label}: {verdict.requirement.title}")
-    allure_output.attach_json(f"{verdict.requirement.id} evidence", dict(verdict.evidence), pretty=not verdict.met)
+    allure_output.attach_json(f"{verdict.requirement.id} evidence", attached_evidence(verdict), pretty=not verdict.met)
     if verdict.note:
         allure_output.attach_text("note", verdict.note)
     if not verdict.met:
         if verdict.remedy:
             allure_output.attach_text("what to change", verdict.remedy)
         pytest.fail(f"{verdict.reason}\nwhat to change: {verdict.remedy}", pytrace=False)
+
+
+def attached_evidence(verdict: Verdict) -> dict[str, Any]:
+    """A requirement's evidence as its Allure result shows it.
+
+    A met requirement's per-resource answers are counted, not repeated: they are in the role's API
+    exchanges (attached once per role) and in the evidence bundle, and at 15 resources per action
+    they made every passing test's attachment several KiB (thousands of files at fleet scale). A
+    requirement that is not met shows them all.
+    """
+    body = dict(verdict.evidence)
+    per_resource = body.get("ResourceSpecificResults")
+    if verdict.met and isinstance(per_resource, list) and per_resource:
+        decisions = Counter(str(r.get("EvalResourceDecision")) for r in per_resource if isinstance(r, dict))
+        counted = ", ".join(f"{decision} {n}" for decision, n in sorted(decisions.items()))
+        body["ResourceSpecificResults"] = (
+            f"{len(per_resource)} per-resource answer(s) ({counted}): "
+            "in the role's API exchanges and the evidence bundle"
+        )
+    return body
 
 
 @pytest.hookimpl(wrapper=True)
