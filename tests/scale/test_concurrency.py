@@ -20,12 +20,15 @@ class Recorder:
         self.running: Counter[str] = Counter()
         self.most: Counter[str] = Counter()
         self.fetched: list[str] = []
+        #: The most fetches in flight at once, over all accounts.
+        self.peak = 0
 
     def __call__(self, key: str) -> str:
         account = key.split("/")[0]
         with self.lock:
             self.running[account] += 1
             self.most[account] = max(self.most[account], self.running[account])
+            self.peak = max(self.peak, sum(self.running.values()))
             self.fetched.append(key)
         time.sleep(self.delay)
         with self.lock:
@@ -43,14 +46,12 @@ def test_every_key_is_fetched_once_and_in_flight_stays_within_concurrency_per_ac
     fetch = Recorder()
     order = keys(3, 12)
     pool = FactsPool(order, lambda key: key.split("/")[0], fetch, concurrency=3)
-    start = time.perf_counter()
     assert [pool.get(key) for key in order] == [f"facts of {key}" for key in order]
-    elapsed = time.perf_counter() - start
     pool.close()
     assert sorted(fetch.fetched) == sorted(order)  # nothing fetched twice, nothing lost
     assert max(fetch.most.values()) <= 3 and min(fetch.most.values()) >= 2, fetch.most
-    # 36 fetches of 20 ms one at a time take 0.72 s; three accounts, three at a time, far less.
-    assert elapsed < 0.72 / 2, elapsed
+    # Several accounts are fetched at once, each within its own limit (observed, not timed).
+    assert fetch.peak > 3, fetch.peak
 
 
 def test_only_the_current_account_is_fetched_ahead_on_an_xdist_worker() -> None:
