@@ -16,7 +16,6 @@ figures; it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import tempfile
@@ -25,7 +24,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.bench_scale import ACCOUNTS, SUITE, Endpoint, Measured, appliance_in, basetemp, clean_env, items_of, run  # noqa: E402
+from benchmarks.bench_scale import (  # noqa: E402
+    ACCOUNTS,
+    SUITE,
+    Endpoint,
+    Measured,
+    basetemp,
+    clean_env,
+    items_of,
+    run,
+    write_targets,
+)
 from tests.faults import proxy as fp  # noqa: E402
 
 #: The token bucket's burst (verification.fleet.pacing.DEFAULT_BURST).
@@ -34,17 +43,7 @@ BURST = 4
 
 def verify(folder: Path, url: str, rate: float, concurrency: int, prefetch: str) -> Measured:
     """The suite over every seeded role, one pattern entry per account, paced and through the proxy."""
-    folder.mkdir()
-    entries = [
-        {
-            "account": account,
-            "role_name": "VeeamWorker*",
-            "assume_role_arn": f"arn:aws:iam::{account}:role/RoleVerification",
-            "appliance_principal": appliance_in(account),
-        }
-        for account in ACCOUNTS
-    ]
-    (folder / "targets.json").write_text(json.dumps({"targets": entries}))
+    write_targets(folder)
     command = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider", "--targets", "targets.json"]
     command += ["--endpoint-url", url, "--alluredir", "allure-results", "-n", "0", "--max-rate", str(rate)]
     command += ["--concurrency", str(concurrency), "--prefetch", prefetch]

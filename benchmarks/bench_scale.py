@@ -152,8 +152,8 @@ def baseline(folder: Path, items: int, workers: int) -> Measured:
     return run(command + basetemp(folder), folder, clean_env())
 
 
-def verification(folder: Path, url: str, workers: int) -> Measured:
-    """The suite over every seeded role, from a targets file of one pattern entry per account."""
+def write_targets(folder: Path) -> None:
+    """A new folder holding ``targets.json``: one pattern entry per seeded account."""
     folder.mkdir()
     entries = [
         {
@@ -165,6 +165,11 @@ def verification(folder: Path, url: str, workers: int) -> Measured:
         for account in ACCOUNTS
     ]
     (folder / "targets.json").write_text(json.dumps({"targets": entries}))
+
+
+def verification(folder: Path, url: str, workers: int) -> Measured:
+    """The suite over every seeded role, from a targets file of one pattern entry per account."""
+    write_targets(folder)
     command = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider", "--targets", "targets.json"]
     command += ["--endpoint-url", url, "--alluredir", "allure-results", "-n", str(workers)]
     return run(command + basetemp(folder), folder, clean_env())
