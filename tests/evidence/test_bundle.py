@@ -180,3 +180,24 @@ def test_allure_writes_one_result_per_test_and_no_fixture_containers(demo_run: V
         requirement = next(label["value"] for label in result["labels"] if label["name"] == "requirement")
         if result["status"] != "skipped":
             assert f"{requirement} evidence" in [attachment["name"] for attachment in result["attachments"]]
+
+
+def test_a_compacted_exchange_is_written_as_it_was_read() -> None:
+    """A role's raw answers wait for their evidence as JSON text; what is written is the same answer."""
+    from datetime import UTC, datetime
+
+    from verification.backends import Exchange, exchanges_json
+
+    created = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    response = {"Role": {"RoleName": "Worker", "CreateDate": created, "Tags": []}}
+    exchange = Exchange("GetRole", {"RoleName": "Worker"}, response, "req-1")
+    before = json.loads(exchanges_json([exchange]))
+    exchange.compact()
+    assert json.loads(exchanges_json([exchange])) == before
+    assert before[0] == {
+        "operation": "GetRole",
+        "request_id": "req-1",
+        "params": {"RoleName": "Worker"},
+        "response": {"Role": {"RoleName": "Worker", "CreateDate": str(created), "Tags": []}},
+    }
+    assert exchange.response["Role"]["RoleName"] == "Worker"  # still readable, decoded from the text

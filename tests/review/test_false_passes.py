@@ -47,6 +47,7 @@ from verification.policy import (
     simulate,
 )
 from verification.requirements import Requirement, RequirementSet
+from verification.scope.catalogue import representative_arns
 from verification.verdicts import AppliancePrincipal, Verdict, gather, judge
 
 ACCOUNT = "123456789012"
@@ -324,6 +325,88 @@ def test_resource_specific_result_for_another_resource_is_not_a_pass() -> None:
         )
     ]
     assert_not_a_pass(GET_OBJECT, FakeBackend(answer))
+
+
+# The harness reads only the answers a verdict needs out of ResourceArns' cross product (each action
+# on ``*`` and its own resource types); what it leaves unread must never make an answer kinder.
+
+OBJECT_ARN = "arn:aws:s3:::example/example"
+QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:example"  # what the unread answers are about
+
+
+def test_unread_answers_still_count_towards_the_top_level_deny() -> None:
+    """An SCP's deny sits only in the top level (2026): it applies to the answers read, whatever else was asked."""
+    answer = [
+        result(
+            "explicitDeny",
+            ResourceSpecificResults=[
+                {"EvalResourceName": r, "EvalResourceDecision": "allowed"} for r in ("*", OBJECT_ARN, QUEUE_ARN)
+            ],
+        )
+    ]
+    request = SimulationRequest(
+        ROLE, ("s3:GetObject",), ("*", OBJECT_ARN, QUEUE_ARN), wanted=frozenset({("s3:getobject", "*")})
+    )
+    read = request.read(answer)
+    assert [(r.resource, r.decision) for r in read] == [("*", "explicitDeny")]
+    assert_not_a_pass(GET_OBJECT, FakeBackend(answer))
+
+
+def test_a_wanted_answer_missing_from_the_reply_is_broken() -> None:
+    """AWS answered other resources but not one the verdict reads: broken, never judged on the rest."""
+    send = Requirement("permission:sqs:SendMessage", "permission", "s", "critical", action="sqs:SendMessage")
+    attach = Requirement("permission:ec2:AttachVolume", "permission", "s", "critical", action="ec2:AttachVolume")
+    (queue,) = representative_arns("sqs:SendMessage", partition="aws", region="us-east-1", account=ACCOUNT)
+    instance = representative_arns("ec2:AttachVolume", partition="aws", region="us-east-1", account=ACCOUNT)[0]
+    answer = [
+        result(
+            "allowed",
+            action="sqs:SendMessage",
+            # Its own queue is not answered; an instance (asked for ec2:AttachVolume) is.
+            ResourceSpecificResults=[
+                {"EvalResourceName": "*", "EvalResourceDecision": "allowed"},
+                {"EvalResourceName": instance, "EvalResourceDecision": "allowed"},
+            ],
+        ),
+        result(
+            "allowed",
+            action="ec2:AttachVolume",
+            ResourceSpecificResults=[{"EvalResourceName": "*", "EvalResourceDecision": "allowed"}],
+        ),
+    ]
+    facts = gather(FakeBackend(answer), RoleRef.parse(ROLE), requirement_set(send, attach), None)
+    with pytest.raises(CheckError, match=f"returned no result for sqs:SendMessage on {queue}"):
+        judge(send, facts, None)
+
+
+def test_an_answer_about_a_resource_not_asked_is_refused_even_when_unread() -> None:
+    answer = [
+        result(
+            "allowed",
+            ResourceSpecificResults=[
+                {"EvalResourceName": "*", "EvalResourceDecision": "allowed"},
+                {"EvalResourceName": "arn:aws:s3:::someone-else/x", "EvalResourceDecision": "allowed"},
+            ],
+        )
+    ]
+    request = SimulationRequest(ROLE, ("s3:GetObject",), ("*",), wanted=frozenset({("s3:getobject", "*")}))
+    assert {r.resource for r in request.read(answer)} == {"*", "arn:aws:s3:::someone-else/x"}
+    assert_not_a_pass(GET_OBJECT, FakeBackend(answer))
+
+
+def test_an_unread_resource_in_the_older_dialect_is_skipped_but_a_read_deny_is_kept() -> None:
+    answer = [
+        result("allowed", resource="*"),
+        result("explicitDeny", resource=OBJECT_ARN),
+        result("allowed", resource=QUEUE_ARN),
+    ]
+    request = SimulationRequest(
+        ROLE,
+        ("s3:GetObject",),
+        ("*", OBJECT_ARN, QUEUE_ARN),
+        wanted=frozenset({("s3:getobject", "*"), ("s3:getobject", OBJECT_ARN)}),
+    )
+    assert [(r.resource, r.decision) for r in request.read(answer)] == [("*", "allowed"), (OBJECT_ARN, "explicitDeny")]
 
 
 def test_allowed_but_not_allowed_by_boundary_is_not_a_pass() -> None:

@@ -79,3 +79,18 @@ def test_a_key_not_in_the_order_is_fetched_when_asked() -> None:
     pool = FactsPool([], lambda key: "a", lambda key: key.upper(), concurrency=2)
     assert pool.get("x") == "X"
     pool.close()
+
+
+def test_facts_waiting_for_their_tests_stay_within_the_total_window() -> None:
+    """A role's answers take about a MiB until read: fetched-ahead facts are bounded over all accounts."""
+    fetch = Recorder(delay=0.0)
+    order = keys(5, 40)
+    pool = FactsPool(order, lambda key: key.split("/")[0], fetch, concurrency=4, ahead=16, total=20)
+    assert pool.get("0/0") == "facts of 0/0"
+    time.sleep(0.1)  # let the pool fill its window (observed, not timed)
+    fetched = Counter(key.split("/")[0] for key in fetch.fetched)
+    assert sum(fetched.values()) <= 1 + 20, fetched
+    assert len(fetched) >= 4, fetched  # the window is shared between accounts, not taken by the first
+    assert [pool.get(key) for key in order[1:]] == [f"facts of {key}" for key in order[1:]]
+    pool.close()
+    assert sorted(fetch.fetched) == sorted(order)

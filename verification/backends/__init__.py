@@ -10,9 +10,10 @@ The tests never know which backend answered. Backends know nothing of pytest or 
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,14 +123,65 @@ class InstanceProfile:
     role_names: tuple[str, ...] = ()
 
 
-@dataclass
 class Exchange:
-    """One raw API exchange (or engine answer), kept as evidence."""
+    """One raw API exchange (or engine answer), kept as evidence.
 
-    operation: str
-    params: Mapping[str, Any]
-    response: Mapping[str, Any]
-    request_id: str | None = None
+    Once its answers are read, an exchange is ``compact``-ed: kept as its JSON text (one string)
+    instead of the parsed reply, which for one role's simulation is ten thousand dicts and lists
+    that would otherwise wait, and be walked by the garbage collector, until the role's evidence is
+    written. The evidence writers use that text as it is (``to_json``), so it is encoded once.
+    """
+
+    __slots__ = ("_response", "_text", "operation", "params", "request_id")
+
+    def __init__(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        response: Mapping[str, Any],
+        request_id: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.params = params
+        self.request_id = request_id
+        self._response: Mapping[str, Any] | None = response
+        self._text: str | None = None
+
+    @property
+    def response(self) -> Mapping[str, Any]:
+        """The answer as parsed (decoded again from the text once compacted: values are then JSON's)."""
+        if self._response is not None:
+            return self._response
+        decoded: Mapping[str, Any] = json.loads(self.to_json())["response"]
+        return decoded
+
+    def as_dict(self) -> dict[str, Any]:
+        """The exchange as the evidence records it."""
+        return {
+            "operation": self.operation,
+            "request_id": self.request_id,
+            "params": self.params,
+            "response": self.response,
+        }
+
+    def to_json(self) -> str:
+        """The exchange as compact JSON (the stdlib's C encoder; dates and the like as strings)."""
+        if self._text is None:
+            self._text = json.dumps(self.as_dict(), separators=(",", ":"), default=str)
+        return self._text
+
+    def compact(self) -> None:
+        """Keep the JSON text only: let the parsed answer go."""
+        self.to_json()
+        self._response = None
+
+    def __repr__(self) -> str:
+        return f"Exchange({self.operation!r}, request_id={self.request_id!r})"
+
+
+def exchanges_json(exchanges: Iterable[Exchange]) -> str:
+    """A JSON array of exchanges, from each one's text (encoded once, however often it is written)."""
+    return "[" + ",".join(exchange.to_json() for exchange in exchanges) + "]"
 
 
 class Backend(ABC):
@@ -172,9 +224,16 @@ class Backend(ABC):
         context: Mapping[str, Sequence[str]] | None = None,
         extra_policies: Sequence[str] = (),
         evidence_key: str | None = None,
+        wanted: frozenset[tuple[str, str]] | None = None,
     ) -> list[SimulationResult]:
-        """Simulate ``actions`` for a principal (all pages), optionally with extra identity policies."""
-        request = SimulationRequest(principal_arn, tuple(actions), tuple(resources), context, tuple(extra_policies))
+        """Simulate ``actions`` for a principal (all pages), optionally with extra identity policies.
+
+        ``wanted`` names the (lower-cased action, resource) answers the caller reads (see
+        ``SimulationRequest.wanted``); None returns every answer.
+        """
+        request = SimulationRequest(
+            principal_arn, tuple(actions), tuple(resources), context, tuple(extra_policies), wanted
+        )
         return self.answer(request, evidence_key or principal_arn)
 
     @abstractmethod

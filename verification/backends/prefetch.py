@@ -242,38 +242,23 @@ class PrefetchBackend(Backend):
             return [self._appliance_side(principal_arn, resources[0], context, key)]
         offline = self._details()
         if offline is None or offline.account.find_role(principal_arn) is None:
-            return self.live.simulate(
-                principal_arn,
-                actions,
-                resources=resources,
-                context=context,
-                extra_policies=extra_policies,
-                evidence_key=key,
-            )
+            return self.live.answer(request, key)
         if extra_policies:
             return self._fix_check(offline, principal_arn, actions, resources, extra_policies, context, key)
-        results = self.live.simulate(principal_arn, actions, resources=resources, context=context, evidence_key=key)
+        results = self.live.answer(request, key)
         if not self.double_entry:
             return results
-        return second_opinions(results, self._engine(offline, principal_arn, actions, resources, context))
+        return second_opinions(results, self._engine(offline, request))
 
-    def _engine(
-        self,
-        offline: Any,
-        principal_arn: str,
-        actions: Sequence[str],
-        resources: Sequence[str],
-        context: Mapping[str, Sequence[str]] | None,
-    ) -> list[SimulationResult] | CheckError:
-        """The engine's answers for the same question (no SCPs: the live API applies those itself)."""
+    def _engine(self, offline: Any, request: SimulationRequest) -> list[SimulationResult] | CheckError:
+        """The engine's answers to the same question, the wanted ones only (no SCPs: AWS applies those)."""
+        key = f"engine:{request.principal_arn}"
         try:
-            answers: list[SimulationResult] = offline.simulate(
-                principal_arn, actions, resources=resources, context=context, evidence_key=f"engine:{principal_arn}"
-            )
+            answers: list[SimulationResult] = offline.answer(request, key)
         except (CheckError, InputError) as error:
             return CheckError(f"the policy engine could not decide: {error}")
         finally:
-            offline.exchanges.pop(f"engine:{principal_arn}", None)
+            offline.exchanges.pop(key, None)
         return answers
 
     def _appliance_side(

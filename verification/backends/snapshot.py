@@ -111,16 +111,27 @@ class SnapshotBackend(Backend):
                 except PolicyError as error:
                     raise CheckError(f"SimulatePrincipalPolicy: InvalidInput: {error}") from None
             policies = dataclasses.replace(policies, identity=(*policies.identity, *extra))
-        evaluations = simulate(policies, request.actions, request.resources, Context.of(request.context))
-        results = simulation_results(evaluations, request.actions, principal_arn=request.principal_arn)
-        response = {"EvaluationResults": results, "IsTruncated": False}
-        self.record(evidence_key, Exchange("SimulatePrincipalPolicy", request.params, response))
-
-        explanations = {(e.action.lower(), e.resource): e.explanation for e in evaluations}
-        return [
-            dataclasses.replace(result, explanation=explanations.get((result.action.lower(), result.resource)))
-            for result in request.read(results)
-        ]
+        context = Context.of(request.context)
+        # The engine's calls are free: decide each action only on the resources whose answer is wanted,
+        # one batch per resource set (each recorded as the simulation of that set would be answered).
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for action in request.actions:
+            groups.setdefault(request.pairs_of(action), []).append(action)
+        out: list[SimulationResult] = []
+        for resources, actions in groups.items():
+            if not resources:
+                continue
+            asked = dataclasses.replace(request, actions=tuple(actions), resources=resources, wanted=None)
+            evaluations = simulate(policies, actions, resources, context)
+            results = simulation_results(evaluations, actions, principal_arn=request.principal_arn)
+            response = {"EvaluationResults": results, "IsTruncated": False}
+            self.record(evidence_key, Exchange("SimulatePrincipalPolicy", asked.params, response))
+            explanations = {(e.action.lower(), e.resource): e.explanation for e in evaluations}
+            out.extend(
+                dataclasses.replace(result, explanation=explanations.get((result.action.lower(), result.resource)))
+                for result in asked.read(results)
+            )
+        return out
 
     def _role(self, arn: str) -> RoleInfo:
         """The role named by ``arn``; InputError when the snapshot does not hold it."""

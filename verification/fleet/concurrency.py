@@ -6,8 +6,10 @@ Against AWS a run waits on round-trips, not on CPU. ``FactsPool`` keeps up to ``
 fetches in flight per account, for the roles this process will verify next, in the order the tests
 need them. The per-account pacer (a token bucket shared by the account's clients, thread-safe) still
 bounds the rate of each account; botocore clients are shared between threads, as botocore allows.
-Fetched facts wait for their tests; at most ``ahead`` per account, so memory stays bounded at any
-fleet size, and at most ``accounts`` accounts are fetched at once.
+Fetched facts wait for their tests: at most ``ahead`` per account and ``total`` in all (a role's
+answers take about a MiB until its tests have read them), so memory stays bounded at any fleet size,
+and at most ``accounts`` accounts are fetched at once. The window is shared out one key per account
+in turn, so several accounts' paces are used together.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class FactsPool(Generic[T]):
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         ahead: int | None = None,
+        total: int | None = None,
         accounts: int = 8,
         only_current_account: bool = False,
     ) -> None:
@@ -47,6 +50,7 @@ class FactsPool(Generic[T]):
         self._account_of = account_of
         self.concurrency = max(1, concurrency)
         self._ahead = ahead if ahead is not None else 4 * self.concurrency
+        self._total = max(1, total if total is not None else 2 * self._ahead)
         self._max_accounts = max(1, accounts)
         self._only_current = only_current_account
         self._queues: dict[str, deque[str]] = {}
@@ -93,12 +97,20 @@ class FactsPool(Generic[T]):
                     break
                 if account not in self._started and self._queues[account]:
                     self._started.append(account)
-        for account in self._active():
-            queue = self._queues[account]
-            while queue and self._waiting.get(account, 0) < self._ahead:
-                key = queue.popleft()
-                self._futures[key] = self._submit(account, key)
-            if not queue and not self._waiting.get(account, 0):
+        active = self._active()
+        waiting = sum(self._waiting.values())
+        added = True
+        while added and waiting < self._total:
+            added = False
+            for account in active:
+                queue = self._queues[account]
+                if queue and self._waiting.get(account, 0) < self._ahead and waiting < self._total:
+                    key = queue.popleft()
+                    self._futures[key] = self._submit(account, key)
+                    waiting += 1
+                    added = True
+        for account in active:
+            if not self._queues[account] and not self._waiting.get(account, 0):
                 self._retire(account)
 
     def _active(self) -> list[str]:

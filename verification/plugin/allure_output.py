@@ -16,6 +16,7 @@ import allure
 import pytest
 
 from verification import __version__
+from verification.backends import exchanges_json
 from verification.backends.simulation import not_simulated
 from verification.errors import CheckError, InputError
 from verification.plugin.run import RUN_KEY, Run, Target
@@ -81,13 +82,10 @@ def attach_exchanges_once(run: Run, facts: RoleFacts) -> None:
         return
     run.attached.add(arn)
     exchanges = run.backend(run.targets[arn].connection).exchanges.get(arn, [])
-    attach_json(
-        f"API exchanges for {facts.ref.label}",
-        [
-            {"operation": e.operation, "request_id": e.request_id, "params": e.params, "response": e.response}
-            for e in exchanges
-        ],
-        pretty=False,
+    allure.attach(
+        exchanges_json(exchanges),
+        name=f"API exchanges for {facts.ref.label}",
+        attachment_type=allure.attachment_type.JSON,
     )
 
 

@@ -6,6 +6,7 @@ pass); one that is not met fails with a one-line reason and what to change.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from typing import Any
 
@@ -116,6 +117,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             run.fleet.note_checked(case[0], verdict.note.startswith(DISAGREE))
         if report.when == "teardown":
             run.test_finished(case[0])
+            # pytest keeps every item to the end of the session: a verdict left in its stash (with
+            # its per-resource evidence) would keep every test's evidence in memory, 85 per role.
+            with contextlib.suppress(KeyError):
+                del item.stash[VERDICT_KEY]
     return report
 
 

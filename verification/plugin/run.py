@@ -119,7 +119,11 @@ class Run:
         target = self.targets[arn]
         backend = self.backend(target.connection)
         scope = replace(self.scope, regions=target.regions or self.scope.regions)
-        return gather(backend, target.ref, target.requirements, target.appliance, self.kms_key, scope)
+        facts = gather(backend, target.ref, target.requirements, target.appliance, self.kms_key, scope)
+        # Read: the raw answers now wait only to be written as evidence, as text (see Exchange.compact).
+        for exchange in backend.exchanges.get(arn, ()):
+            exchange.compact()
+        return facts
 
     @property
     def requirement_sets(self) -> list[RequirementSet]:

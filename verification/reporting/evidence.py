@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from verification import __version__
-from verification.backends import Backend, SimulationResult
+from verification.backends import Backend, SimulationResult, exchanges_json
 from verification.backends.simulation import not_simulated
 from verification.errors import CheckError
 from verification.reporting.remediation import POLICY_FILE, TRUST_FILE, CheckedRemediation, check, propose
@@ -130,15 +130,9 @@ def write_role(
     without them the details are recorded from the answers. Returns the remediation, if any.
     """
     folder = role_dir(bundle, facts.ref.arn)
-    exchanges = [
-        {"operation": e.operation, "request_id": e.request_id, "params": e.params, "response": e.response}
-        for e in backend.exchanges.get(facts.ref.arn, [])
-    ]
-    _write_json(
-        folder / "exchanges.json",
-        {"role": facts.ref.arn, "backend": backend.name, "exchanges": exchanges},
-        compact=True,
-    )
+    head = json.dumps({"role": facts.ref.arn, "backend": backend.name}, separators=(",", ":"))
+    exchanges = exchanges_json(backend.exchanges.get(facts.ref.arn, []))
+    _write_text(folder / "exchanges.json", f'{head[:-1]},"exchanges":{exchanges}}}\n')
     records, verdicts = verdict_records(facts, requirements, appliance)
     _write_json(
         folder / "verdicts.json",

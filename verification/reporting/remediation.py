@@ -394,10 +394,7 @@ def check(
                         results[result.action.lower()] = result
     except (CheckError, InputError) as error:
         return CheckedRemediation(remediation, method, error=str(error))
-    simulations = tuple(
-        {"operation": e.operation, "request_id": e.request_id, "params": e.params, "response": e.response}
-        for e in backend.exchanges.pop(key, [])
-    )
+    simulations = tuple(e.as_dict() for e in backend.exchanges.pop(key, []))
     allowed, not_fixed = [], []
     for action in remediation.missing_actions:
         found = results.get(action.lower())

@@ -245,6 +245,8 @@ class _Call:
     context: dict[str, tuple[str, ...]]
     actions: dict[str, None] = field(default_factory=dict)
     resources: dict[str, None] = field(default_factory=dict)
+    #: The (lower-cased action, resource) answers a verdict reads: the rest of the cross product is not.
+    wanted: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: RequirementSet, scope: Scope) -> None:
@@ -299,12 +301,18 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
                     facts.contexts.append(context)
             call.actions[action] = None
             call.resources.update(dict.fromkeys(resources))
+            call.wanted.update((action.lower(), r) for r in resources)
             wanted.setdefault(requirement.id, []).extend((region, r, key) for r in resources)
     answers: dict[tuple[object, ...], SimulationResult] = {}
     for key, call in calls.items():
         asked = list(call.resources)
         results = backend.simulate(
-            ref.arn, list(call.actions), resources=asked, context=call.context, evidence_key=ref.arn
+            ref.arn,
+            list(call.actions),
+            resources=asked,
+            context=call.context,
+            evidence_key=ref.arn,
+            wanted=frozenset(call.wanted),
         )
         for result in results:
             for resource in _resources_answered(result, asked):
