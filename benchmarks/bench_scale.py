@@ -238,7 +238,9 @@ def main() -> None:
         folder = Path(tmp)
         print(f"seeded {args.roles} roles in {len(ACCOUNTS)} accounts in {endpoint.seconds:.1f} s")
 
+        before = endpoint.cpu_seconds()
         parallel = verification(folder / "verify-n2", endpoint.url, 2)
+        endpoint_cpu = endpoint.cpu_seconds() - before
         items = items_of(parallel)
         expected = args.roles * per_role
         print(f"verification -n 2: {parallel.seconds:.1f} s, exit {parallel.returncode}, {items} tests")
@@ -268,6 +270,11 @@ def main() -> None:
     print(f"roles: {args.roles} in {len(ACCOUNTS)} accounts; tests: {expected} ({per_role} per role)")
     print(f"wall time -n 2:   {parallel.seconds:.1f} s = {ratio:.2f}x the bare baseline ({bare.seconds:.1f} s)")
     print(f"  target <= 1.5x: {verdict(ratio <= 1.5)}")
+    share = endpoint_cpu / (2 * parallel.seconds)
+    print(
+        f"  the local endpoint (AWS's side of each call) used {endpoint_cpu:.1f} CPU-s of the same cores during it "
+        f"({endpoint_cpu / args.roles * 1000:.0f} ms per role; {share:.0%} of two cores)"
+    )
     if serial is not None and bare_serial is not None:
         speedup = serial.seconds / parallel.seconds
         print(
@@ -318,6 +325,11 @@ class Endpoint:
             self.close()
             raise SystemExit("the endpoint did not start")
         self.seconds = time.perf_counter() - start
+
+    def cpu_seconds(self) -> float:
+        """CPU time the endpoint process has used so far (Linux: utime + stime from /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         if self.process.stdin is not None:

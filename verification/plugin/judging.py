@@ -7,6 +7,7 @@ pass); one that is not met fails with a one-line reason and what to change.
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections import Counter
 from typing import Any
 
@@ -117,11 +118,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             run.fleet.note_checked(case[0], verdict.note.startswith(DISAGREE))
         if report.when == "teardown":
             run.test_finished(case[0])
+            if case[0] not in run.tests_left:
+                settle_memory()
             # pytest keeps every item to the end of the session: a verdict left in its stash (with
             # its per-resource evidence) would keep every test's evidence in memory, 85 per role.
             with contextlib.suppress(KeyError):
                 del item.stash[VERDICT_KEY]
     return report
+
+
+def settle_memory() -> None:
+    """After a role's last test: collect its garbage, then keep what lives on out of the collector's sight.
+
+    pytest keeps every test's reports to the end of the session, so the objects that live on grow
+    with the run, and each role's thousands of short-lived objects set off full collections that
+    walk all of them: at 1,000 roles that was 150 full collections and 32 s per xdist worker, and
+    it grows with the square of the fleet. ``gc.freeze`` moves what is alive now out of their reach
+    (frozen objects are still freed when nothing refers to them), and the collection just before it
+    means no garbage cycle is frozen with them. Both walk only what is new since the last role.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def tally(run: Run, case: tuple[str, str], report: pytest.TestReport, cause: str) -> None:
