@@ -389,3 +389,41 @@ def test_allure_history_ids_carry_on_from_earlier_runs(pytester: pytest.Pytester
         requirement = next(label["value"] for label in result["labels"] if label["name"] == "requirement")
         history[requirement] = result["historyId"]
     assert history == EARLIER_HISTORY_IDS
+
+
+def test_roles_take_turns_by_account_and_each_roles_tests_stay_together() -> None:
+    """Facts fetched ahead draw on every account's pace at once; a role's tests still run in a row."""
+    from verification.plugin.collection import pytest_collection_modifyitems
+    from verification.plugin.keys import CASE_KEY
+
+    class Item:
+        def __init__(self, role: str, requirement: str) -> None:
+            self.stash = pytest.Stash()
+            if role:
+                self.stash[CASE_KEY] = (role, requirement)
+            self.name = f"{role.rsplit('/', 1)[-1] or 'own test'}:{requirement}"
+
+    def role(account: str, name: str) -> str:
+        return f"arn:aws:iam::{account}:role/{name}"
+
+    items = [
+        Item(role("111111111111", "A1"), "trust"),
+        Item(role("111111111111", "A1"), "profile"),
+        Item(role("111111111111", "A2"), "trust"),
+        Item(role("111111111111", "A3"), "trust"),
+        Item(role("222222222222", "B1"), "trust"),
+        Item("", "mine"),
+        Item(role("222222222222", "B2"), "trust"),
+        Item(role("111111111111", "A2"), "profile"),
+    ]
+    pytest_collection_modifyitems(items)  # type: ignore[arg-type]
+    assert [item.name for item in items] == [
+        "own test:mine",
+        "A1:trust",
+        "A1:profile",
+        "B1:trust",
+        "A2:trust",
+        "A2:profile",
+        "B2:trust",
+        "A3:trust",
+    ]

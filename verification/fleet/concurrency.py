@@ -50,8 +50,8 @@ class FactsPool(Generic[T]):
         self._account_of = account_of
         self.concurrency = max(1, concurrency)
         self._ahead = ahead if ahead is not None else 4 * self.concurrency
-        self._total = max(1, total if total is not None else 2 * self._ahead)
         self._max_accounts = max(1, accounts)
+        self._total = max(1, total if total is not None else self._ahead * self._max_accounts)
         self._only_current = only_current_account
         self._queues: dict[str, deque[str]] = {}
         for key in order:

@@ -119,7 +119,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run each role's tests together: the terminal reads role by role, and its facts stay warm.
 
-    A stable sort by role keeps the file order of the tests within a role.
+    Roles take turns by account (the first role of each account, then the second of each...), so
+    that facts fetched ahead draw on every account's pace at once: IAM's limits are per account, and
+    one account's roles in a row would wait on that account's pace alone. A stable sort keeps the
+    file order of the tests within a role; tests of no role come first.
     """
 
     def role_of(item: pytest.Item) -> str:
@@ -127,7 +130,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return case[0] if case is not None else ""
 
     if any(role_of(item) for item in items):
-        order = {role: index for index, role in enumerate(dict.fromkeys(role_of(item) for item in items))}
+        turns: Counter[str] = Counter()
+        accounts: dict[str, int] = {}
+        order: dict[str, tuple[int, int]] = {"": (-1, -1)}
+        for role in dict.fromkeys(role_of(item) for item in items):
+            if role:
+                account = role.split(":")[4] if role.count(":") >= 5 else ""
+                order[role] = (turns[account], accounts.setdefault(account, len(accounts)))
+                turns[account] += 1
         items.sort(key=lambda item: order[role_of(item)])
 
 
