@@ -143,6 +143,20 @@ def test_pagination_returns_every_action_exactly_once(iam: Any) -> None:
     assert seen == actions
 
 
+def test_each_answer_carries_its_own_request_id_in_body_and_header(iam: Any) -> None:
+    """The request id is what evidence cites: the body's and the header's agree, and differ per call."""
+    role = make_role(iam, "sim-request-id", inline={"s3": doc(allow("s3:GetObject"))})
+
+    ids = []
+    for _ in range(2):
+        answer = iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["s3:GetObject"], ResourceArns=["*"])
+        metadata = answer["ResponseMetadata"]
+        assert metadata["RequestId"] == metadata["HTTPHeaders"]["x-amzn-requestid"]
+        ids.append(metadata["RequestId"])
+
+    assert ids[0] != ids[1] and "pending" not in ids
+
+
 def test_bad_marker_is_invalid_input(iam: Any) -> None:
     role = make_role(iam, "sim-marker")
     with pytest.raises(ClientError) as error:

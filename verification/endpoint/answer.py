@@ -33,43 +33,53 @@ def render(operation: str, result: Mapping[str, Any]) -> tuple[str, dict[str, st
     shape = _operation(operation).output_shape
     out = [f'<{operation}Response xmlns="{NAMESPACE}">']
     if shape is not None:
-        _element(shape, result, shape.serialization.get("resultWrapper", f"{operation}Result"), out)
+        _Writer().element(shape, result, shape.serialization.get("resultWrapper", f"{operation}Result"), out)
     out.append(f"<ResponseMetadata>{REQUEST_ID}</ResponseMetadata></{operation}Response>")
     return "".join(out), {"Content-Type": "text/xml"}
 
 
-def _members(shape: StructureShape, value: Mapping[str, Any], out: list[str]) -> None:
-    for name, member in shape.members.items():
-        item = value.get(name)
-        if item is not None:
-            _element(member, item, member.serialization.get("name", name), out)
+class _Writer:
+    """Writes one answer. A structure or list that occurs many times in it (the same object: one
+    statement's entry in a thousand results) is written once; every object is alive until the
+    answer is written, so its ``id`` names it that long."""
 
+    def __init__(self) -> None:
+        self.written: dict[tuple[int, str], str] = {}
 
-def _element(shape: Shape, value: Any, tag: str, out: list[str]) -> None:
-    if isinstance(shape, StructureShape):
+    def element(self, shape: Shape, value: Any, tag: str, out: list[str]) -> None:
+        if isinstance(shape, (StructureShape, ListShape)):
+            key = (id(value), tag)
+            text = self.written.get(key)
+            if text is None:
+                text = self.written[key] = self._composite(shape, value, tag)
+            out.append(text)
+        elif isinstance(shape, MapShape):
+            entries = [
+                f"<entry>{_scalar_element(shape.key, key, 'key')}{_scalar_element(shape.value, item, 'value')}</entry>"
+                for key, item in value.items()
+                if item is not None
+            ]
+            out.append(f"<{tag}>{''.join(entries)}</{tag}>" if entries else f"<{tag}/>")
+        else:
+            out.append(_scalar_element(shape, value, tag))
+
+    def _composite(self, shape: StructureShape | ListShape, value: Any, tag: str) -> str:
         body: list[str] = []
-        _members(shape, value, body)
-        out.append(f"<{tag}>{''.join(body)}</{tag}>" if body else f"<{tag}/>")
-    elif isinstance(shape, ListShape):
-        if shape.serialization.get("flattened"):
-            raise NotImplementedError(f"flattened list {shape.name}")  # IAM has none
-        body = []
-        member_tag = shape.member.serialization.get("name", "member")
-        empty = f"<{member_tag}/>" if isinstance(shape.member, StructureShape) else None
-        for item in value:
-            _element(shape.member, item, member_tag, body)
-            if body[-1] == empty:  # moto leaves out list items that are empty structures
-                body.pop()
-        out.append(f"<{tag}>{''.join(body)}</{tag}>" if body else f"<{tag}/>")
-    elif isinstance(shape, MapShape):
-        entries = [
-            f"<entry>{_scalar_element(shape.key, key, 'key')}{_scalar_element(shape.value, item, 'value')}</entry>"
-            for key, item in value.items()
-            if item is not None
-        ]
-        out.append(f"<{tag}>{''.join(entries)}</{tag}>" if entries else f"<{tag}/>")
-    else:
-        out.append(_scalar_element(shape, value, tag))
+        if isinstance(shape, StructureShape):
+            for name, member in shape.members.items():
+                item = value.get(name)
+                if item is not None:
+                    self.element(member, item, member.serialization.get("name", name), body)
+        else:
+            if shape.serialization.get("flattened"):
+                raise NotImplementedError(f"flattened list {shape.name}")  # IAM has none
+            member_tag = shape.member.serialization.get("name", "member")
+            empty = f"<{member_tag}/>" if isinstance(shape.member, StructureShape) else None
+            for item in value:
+                self.element(shape.member, item, member_tag, body)
+                if body[-1] == empty:  # moto leaves out list items that are empty structures
+                    body.pop()
+        return f"<{tag}>{''.join(body)}</{tag}>" if body else f"<{tag}/>"
 
 
 def _scalar_element(shape: Shape, value: Any, tag: str) -> str:

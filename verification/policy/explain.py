@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from verification.policy.model import Evaluation
+from verification.policy.model import Evaluation, MatchedStatement
 
 #: Lower is more restrictive.
 _DECISION_RANK = {"explicitDeny": 0, "implicitDeny": 1, "allowed": 2}
@@ -32,6 +32,16 @@ def simulation_results(
     than ``principal_arn``'s (a cross-account simulation), as AWS answers since 2026.
     """
     own = _account(principal_arn)
+    # One statement matches most of an answer's requests: its entry is written once and shared
+    # (the answer is read, never changed), and so is each distinct list of them.
+    written: dict[tuple[MatchedStatement, ...], list[dict[str, Any]]] = {}
+
+    def statements(evaluation: Evaluation) -> list[dict[str, Any]]:
+        found = written.get(evaluation.matched)
+        if found is None:
+            found = written[evaluation.matched] = [m.to_result() for m in evaluation.matched]
+        return found
+
     by_action: dict[str, list[Evaluation]] = {}
     for evaluation in evaluations:
         by_action.setdefault(evaluation.action.lower(), []).append(evaluation)
@@ -41,12 +51,12 @@ def simulation_results(
         if not group:
             raise LookupError(f"no evaluation for {action}")
         if not per_resource:
-            result = group[0].to_result()
+            result = group[0].to_result(statements(group[0]))
             result["EvalActionName"] = action
             results.append(result)
             continue
         deciding = group[0] if len(group) == 1 else min(group, key=lambda e: _DECISION_RANK[e.decision])
-        top = deciding.to_result()
+        top = deciding.to_result(statements(deciding))
         top["EvalActionName"] = action
         top["EvalResourceName"] = "*"
         top["MissingContextValues"] = []
@@ -57,15 +67,16 @@ def simulation_results(
             top["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": all(orgs)}
         specific = []
         for evaluation in group:
-            single = evaluation.to_result()
             entry: dict[str, Any] = {
                 "EvalResourceName": evaluation.resource,
                 "EvalResourceDecision": evaluation.decision,
-                "MatchedStatements": single["MatchedStatements"],
-                "MissingContextValues": single["MissingContextValues"],
+                "MatchedStatements": statements(evaluation),
+                "MissingContextValues": list(evaluation.missing_context),
             }
-            if "PermissionsBoundaryDecisionDetail" in single:
-                entry["PermissionsBoundaryDecisionDetail"] = single["PermissionsBoundaryDecisionDetail"]
+            if evaluation.allowed_by_boundary is not None:
+                entry["PermissionsBoundaryDecisionDetail"] = {
+                    "AllowedByPermissionsBoundary": evaluation.allowed_by_boundary
+                }
             specific.append(entry)
         top["ResourceSpecificResults"] = specific
         results.append(top)

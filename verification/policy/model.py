@@ -180,13 +180,17 @@ class Evaluation:
     allowed_by_organizations: bool | None = None
     allowed_by_boundary: bool | None = None
 
-    def to_result(self) -> dict[str, Any]:
-        """One ``EvaluationResult`` as SimulatePrincipalPolicy returns it."""
+    def to_result(self, statements: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """One ``EvaluationResult`` as SimulatePrincipalPolicy returns it.
+
+        ``statements`` is ``MatchedStatements`` already written (an answer shares the entries of
+        statements that match many of its requests); by default each is written anew.
+        """
         result: dict[str, Any] = {
             "EvalActionName": self.action,
             "EvalResourceName": self.resource,
             "EvalDecision": self.decision,
-            "MatchedStatements": [m.to_result() for m in self.matched],
+            "MatchedStatements": [m.to_result() for m in self.matched] if statements is None else statements,
             "MissingContextValues": list(self.missing_context),
         }
         if self.allowed_by_organizations is not None:
