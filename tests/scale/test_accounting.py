@@ -129,3 +129,23 @@ def test_a_roles_facts_are_let_go_after_its_last_test_and_never_fetched_twice(fl
         "  per operation: iam:GetAccountAuthorizationDetails 5, iam:ListRoles 5, iam:SimulatePrincipalPolicy 25, "
         "sts:AssumeRole 5"
     )
+
+
+def test_policy_documents_still_arrive_decoded_when_simulations_skip_the_walk(fleet: Fleet) -> None:
+    """botocore's policy decoding runs only where an answer can hold a policy; every such answer is decoded."""
+    account = fleet.accounts[0]
+    iam = backend_for(fleet, account, ApiCounter()).iam
+    role = fleet.workers[0]
+
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    inline = iam.get_role_policy(RoleName=role, PolicyName="worker")["PolicyDocument"]
+    details = iam.get_account_authorization_details(Filter=["Role"])["RoleDetailList"]
+    listed = next(r for r in details if r["RoleName"] == role)
+
+    assert trust["Statement"][0]["Action"] == "sts:AssumeRole"
+    assert inline["Statement"][0]["Effect"] == "Allow"
+    assert listed["AssumeRolePolicyDocument"] == trust
+    assert listed["RolePolicyList"][0]["PolicyDocument"] == inline
+    arn = fleet.arn(account, role)
+    simulated = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=["ec2:RunInstances"])
+    assert simulated["EvaluationResults"][0]["EvalDecision"] == "allowed"

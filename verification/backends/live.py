@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from botocore.credentials import (
     Credentials,
     DeferredRefreshableCredentials,
 )
+from botocore.handlers import json_decode_policies
+from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 from verification import __version__
 from verification.backends import (
@@ -113,6 +116,7 @@ class LiveBackend(Backend):
         """A read-only client, paced and counted under this backend's account, that knows IAM's answers."""
         client = readonly.client(session, service, **kwargs)
         check_answers(client)
+        decode_policies_only_where_answers_hold_them(client)
         if self._pacer is not None:
             self._pacer.install(client, self.account)
         if self._counter is not None:
@@ -340,6 +344,41 @@ def not_iam_answer(response: Mapping[str, Any], operation: str) -> str | None:
     if element != f"{operation}Response":
         return f"<{element}> instead of <{operation}Response>"
     return None
+
+
+def decode_policies_only_where_answers_hold_them(client: Any) -> None:
+    """botocore's IAM policy decoding, registered only for operations whose answer can hold a policy.
+
+    botocore walks every IAM answer for ``policyDocumentType`` strings to decode. A simulation's
+    answer holds none, and walking the 1,230 results of one role's simulation cost 4 ms, a tenth of
+    parsing it. The same handler still decodes every answer that can hold a policy document.
+    """
+    model = client.meta.service_model
+    if model.service_name != "iam":
+        return
+    events = client.meta.events
+    events.unregister("after-call.iam", json_decode_policies)
+    for operation in operations_with_policy_documents(model):
+        events.register(f"after-call.iam.{operation}", json_decode_policies)
+
+
+@functools.cache
+def operations_with_policy_documents(model: ServiceModel) -> frozenset[str]:
+    """The operations whose output shape holds a ``policyDocumentType`` anywhere within it."""
+
+    def holds(shape: Shape | None, seen: set[str]) -> bool:
+        if shape is None or shape.name in seen:
+            return False
+        seen.add(shape.name)
+        if isinstance(shape, StructureShape):
+            return any(holds(member, seen) for member in shape.members.values())
+        if isinstance(shape, ListShape):
+            return holds(shape.member, seen)
+        if isinstance(shape, MapShape):
+            return holds(shape.value, seen)
+        return shape.name == "policyDocumentType"
+
+    return frozenset(name for name in model.operation_names if holds(model.operation_model(name).output_shape, set()))
 
 
 def check_answers(client: Any) -> None:
