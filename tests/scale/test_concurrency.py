@@ -1,4 +1,4 @@
-"""FactsPool: facts fetched ahead, at most N in flight per account, in the order the tests need them."""
+"""FactsPool: facts fetched ahead, at most N in flight, accounts in turn, in the order the tests need them."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ class Recorder:
         self.running: Counter[str] = Counter()
         self.most: Counter[str] = Counter()
         self.fetched: list[str] = []
-        #: The most fetches in flight at once, over all accounts.
+        #: The most fetches in flight at once, over all accounts, and the most accounts among them.
         self.peak = 0
+        self.accounts_at_once = 0
 
     def __call__(self, key: str) -> str:
         account = key.split("/")[0]
@@ -29,6 +30,7 @@ class Recorder:
             self.running[account] += 1
             self.most[account] = max(self.most[account], self.running[account])
             self.peak = max(self.peak, sum(self.running.values()))
+            self.accounts_at_once = max(self.accounts_at_once, sum(1 for n in self.running.values() if n))
             self.fetched.append(key)
         time.sleep(self.delay)
         with self.lock:
@@ -42,16 +44,17 @@ def keys(accounts: int, roles: int) -> list[str]:
     return [f"{a}/{r}" for a in range(accounts) for r in range(roles)]
 
 
-def test_every_key_is_fetched_once_and_in_flight_stays_within_concurrency_per_account() -> None:
+def test_every_key_is_fetched_once_and_in_flight_stays_within_concurrency_over_all_accounts() -> None:
+    """The threads are the process's: more would only contend for the GIL while answers are read."""
     fetch = Recorder()
     order = keys(3, 12)
     pool = FactsPool(order, lambda key: key.split("/")[0], fetch, concurrency=3)
     assert [pool.get(key) for key in order] == [f"facts of {key}" for key in order]
     pool.close()
     assert sorted(fetch.fetched) == sorted(order)  # nothing fetched twice, nothing lost
-    assert max(fetch.most.values()) <= 3 and min(fetch.most.values()) >= 2, fetch.most
-    # Several accounts are fetched at once, each within its own limit (observed, not timed).
-    assert fetch.peak > 3, fetch.peak
+    assert fetch.peak == 3, fetch.peak
+    # Accounts are taken in turn, so several accounts' paces are used at once (observed, not timed).
+    assert fetch.accounts_at_once >= 2, fetch.accounts_at_once
 
 
 def test_only_the_current_account_is_fetched_ahead_on_an_xdist_worker() -> None:

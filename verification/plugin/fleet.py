@@ -124,7 +124,7 @@ class Fleet:
     def summary_lines(self) -> list[str]:
         lines = [f"warning: {warning}" for warning in self.warnings]
         if self.waited >= 0.05:
-            how = f"{self.concurrency} in flight per account" if self.concurrency > 1 else "one call at a time"
+            how = f"{self.concurrency} in flight" if self.concurrency > 1 else "one call at a time"
             lines.append(f"fleet: the tests waited {self.waited:.1f} s for facts ({how})")
         checked = sum(self.checked.values())
         if checked:

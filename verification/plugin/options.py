@@ -114,11 +114,11 @@ def positive_int(value: str) -> int:
 
 
 def concurrency(value: str) -> int:
-    """``--concurrency``: fetches in flight per account, 1 (off) to 10 (a botocore client's connection pool)."""
+    """``--concurrency``: fetches in flight per process, 1 (off) to 10 (a botocore client's connection pool)."""
     if not value.isdigit() or not 1 <= int(value) <= 10:
         raise InputError(
             f"--concurrency {value!r} is not a whole number from 1 (one call at a time) to 10 (fetches in flight "
-            "per account)"
+            "at once)"
         )
     return int(value)
 
@@ -280,7 +280,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--concurrency",
         "concurrency",
-        "live API calls in flight per account, fetched ahead of the tests under the per-account pace "
+        "live API calls in flight at once (per pytest process, accounts in turn), fetched ahead of the tests "
+        "under each account's pace "
         "(default 4; 1 turns it off)",
         "N",
         concurrency,
