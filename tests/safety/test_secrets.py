@@ -51,6 +51,14 @@ def files_under(folder: Path, since: float = 0.0) -> list[Path]:
     return found
 
 
+def read_if_still_there(path: Path) -> str:
+    """A file's text; "" if it went between listing and reading (a wheel build's scratch in the checkout)."""
+    try:
+        return path.read_bytes().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
 def leaks(text: str) -> list[str]:
     return [fragment for fragment in (*CANARIES, *FRAGMENTS) if fragment in text]
 
@@ -87,7 +95,7 @@ def test_no_credential_in_anything_a_run_writes(endpoint_url: str, tmp_path: Pat
     found = {
         str(path.relative_to(tmp_path) if tmp_path in path.parents else path.relative_to(ROOT)): hits
         for path in written
-        if (hits := leaks(path.read_bytes().decode("utf-8", "replace")))
+        if (hits := leaks(read_if_still_there(path)))
     }
     if hits := leaks(run.stdout):
         found["<stdout>"] = hits
