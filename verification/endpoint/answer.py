@@ -39,16 +39,19 @@ def render(operation: str, result: Mapping[str, Any]) -> tuple[str, dict[str, st
 
 
 class _Writer:
-    """Writes one answer. A structure or list that occurs many times in it (the same object: one
-    statement's entry in a thousand results) is written once; every object is alive until the
-    answer is written, so its ``id`` names it that long."""
+    """Writes one answer, each structure or list object once.
+
+    One statement's entry occurs thousands of times in a role's answer, as the same object (see
+    ``policy.explain.simulation_results``): it is written once. Every object is alive until the
+    answer is written, so its ``id`` names it that long.
+    """
 
     def __init__(self) -> None:
-        self.written: dict[tuple[int, str], str] = {}
+        self.written: dict[tuple[int, int, str], str] = {}
 
     def element(self, shape: Shape, value: Any, tag: str, out: list[str]) -> None:
         if isinstance(shape, (StructureShape, ListShape)):
-            key = (id(value), tag)
+            key = (id(value), id(shape), tag)
             text = self.written.get(key)
             if text is None:
                 text = self.written[key] = self._composite(shape, value, tag)
