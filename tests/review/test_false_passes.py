@@ -240,6 +240,23 @@ def test_verdict_trust_deny_by_principal_arn_is_not_a_pass() -> None:
     assert_not_a_pass(TRUST_APPLIANCE, FakeBackend(trust=trust, appliance_results=ok), APPLIANCE)
 
 
+def test_a_verdict_reached_for_one_appliance_is_not_reused_for_another() -> None:
+    """A role's verdicts are reached once and kept (the evidence bundle and each test read them):
+    a trust met for the appliance named must not be read back for an appliance it does not trust."""
+    trust = trust_doc(allow(Principal={"AWS": APPLIANCE_ROLE}, Action="sts:AssumeRole"))
+    ok = [result("allowed", "sts:AssumeRole", ROLE)]
+    backend = FakeBackend(trust=trust, appliance_results=ok)
+    facts = gather(backend, RoleRef.parse(ROLE), requirement_set(TRUST_APPLIANCE), APPLIANCE)
+    assert judge(TRUST_APPLIANCE, facts, APPLIANCE).met
+
+    other = AppliancePrincipal.parse(f"arn:aws:iam::{APPLIANCE_ACCOUNT}:role/SomeoneElse")
+    try:
+        verdict = judge(TRUST_APPLIANCE, facts, other)
+    except CheckError:
+        return
+    assert not verdict.met, f"false pass: {verdict.reason}"
+
+
 def test_verdict_trust_empty_appliance_side_answer_is_not_a_pass() -> None:
     assert_not_a_pass(TRUST_APPLIANCE, FakeBackend(appliance_results=[]), APPLIANCE)
 

@@ -138,6 +138,9 @@ class RoleFacts:
     #: accounts at once (a template: each parameter value, both branches of an undecidable
     #: condition, unknowns at their least and most permissive); a CheckError when undecided.
     decided: dict[str, Verdict | CheckError] = field(default_factory=dict)
+    #: What ``judge`` reached for each requirement (and appliance): the evidence bundle judges every
+    #: requirement at the role's first test, and each test then judges its own again.
+    judged: dict[tuple[str, AppliancePrincipal | None], Verdict | CheckError] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -357,7 +360,21 @@ def _keep_strictest(answers: dict[K, SimulationResult], key: K, result: Simulati
 
 
 def judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
-    """The verdict for one requirement; CheckError when it could not be checked."""
+    """The verdict for one requirement; CheckError when it could not be checked (each reached once per role)."""
+    key = (requirement.id, appliance)
+    judged = facts.judged.get(key)
+    if judged is None:
+        try:
+            judged = _judge(requirement, facts, appliance)
+        except CheckError as error:
+            judged = error
+        facts.judged[key] = judged
+    if isinstance(judged, CheckError):
+        raise judged.with_traceback(None)
+    return judged
+
+
+def _judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
     decided = facts.decided.get(requirement.id)
     if isinstance(decided, CheckError):
         raise decided
