@@ -20,8 +20,10 @@ class Recorder:
         self.running: Counter[str] = Counter()
         self.most: Counter[str] = Counter()
         self.fetched: list[str] = []
-        #: The most fetches in flight at once, over all accounts, and the most accounts among them.
-        self.peak = 0
+        #: The most fetches at once on the pool's own threads (a test may fetch one more itself).
+        self.pool_peak = 0
+        self.pool_running = 0
+        #: The most accounts among the fetches in flight at once.
         self.accounts_at_once = 0
 
     def __call__(self, key: str) -> str:
@@ -29,12 +31,15 @@ class Recorder:
         with self.lock:
             self.running[account] += 1
             self.most[account] = max(self.most[account], self.running[account])
-            self.peak = max(self.peak, sum(self.running.values()))
             self.accounts_at_once = max(self.accounts_at_once, sum(1 for n in self.running.values() if n))
             self.fetched.append(key)
+            pooled = threading.current_thread().name.startswith("facts")
+            self.pool_running += pooled
+            self.pool_peak = max(self.pool_peak, self.pool_running)
         time.sleep(self.delay)
         with self.lock:
             self.running[account] -= 1
+            self.pool_running -= pooled
         if key.endswith("/broken"):
             raise RuntimeError(f"cannot fetch {key}")
         return f"facts of {key}"
@@ -52,7 +57,7 @@ def test_every_key_is_fetched_once_and_in_flight_stays_within_concurrency_over_a
     assert [pool.get(key) for key in order] == [f"facts of {key}" for key in order]
     pool.close()
     assert sorted(fetch.fetched) == sorted(order)  # nothing fetched twice, nothing lost
-    assert fetch.peak == 3, fetch.peak
+    assert fetch.pool_peak == 3, fetch.pool_peak
     # Accounts are taken in turn, so several accounts' paces are used at once (observed, not timed).
     assert fetch.accounts_at_once >= 2, fetch.accounts_at_once
 
@@ -97,3 +102,25 @@ def test_facts_waiting_for_their_tests_stay_within_the_total_window() -> None:
     assert [pool.get(key) for key in order[1:]] == [f"facts of {key}" for key in order[1:]]
     pool.close()
     assert sorted(fetch.fetched) == sorted(order)
+
+
+def test_a_key_not_fetched_ahead_is_fetched_by_the_test_not_behind_the_window() -> None:
+    """A test must not wait for every fetch queued for later tests (the first key, or tests out of order)."""
+    gate = threading.Event()
+    threads: dict[str, str] = {}
+
+    def fetch(key: str) -> str:
+        threads[key] = threading.current_thread().name
+        if threads[key].startswith("facts"):
+            gate.wait(2)  # every pool thread is busy with later roles
+        return f"facts of {key}"
+
+    pool = FactsPool(keys(1, 10), lambda key: key.split("/")[0], fetch, concurrency=2, ahead=8)
+    try:
+        assert pool.get("0/0") == "facts of 0/0"
+        assert pool.get("0/9") == "facts of 0/9"
+    finally:
+        gate.set()
+        pool.close()
+    here = threading.current_thread().name
+    assert threads["0/0"] == here and threads["0/9"] == here, threads

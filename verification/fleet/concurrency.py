@@ -3,16 +3,16 @@
 May import: the standard library only (the work itself is a callable); never pytest or Allure.
 
 Against AWS a run waits on round-trips, not on CPU. ``FactsPool`` keeps up to ``concurrency``
-fetches in flight, for the roles this process will verify next, in the order the tests need them,
-taking accounts in turn. The per-account pacer (a token bucket shared by the account's clients,
-thread-safe) still bounds the rate of each account; botocore clients are shared between threads, as
-botocore allows.
+fetches in flight on its threads, for the roles this process will verify next, in the order the
+tests need them, taking accounts in turn; a test that asks for a role not fetched ahead fetches it
+itself, rather than wait behind the fetches queued for later tests. The per-account pacer (a token
+bucket shared by the account's clients, thread-safe) still bounds the rate of each account; botocore
+clients are shared between threads, as botocore allows.
 
 The threads are the process's, not each account's. Reading an answer is CPU work under the GIL, and
-threads beyond what the round-trips need only contend for it: with 4 threads per account in 5
-accounts, 100 roles behind a 50-100 ms proxy cost 22 CPU-s and 33,000 context switches; with 4
-threads in all, 18 CPU-s and 9,000, and the run took 19 s instead of 23 s (benchmarks/bench_fleet.py).
-One process reads at most a few answers a second; a few fetches in flight keep it busy.
+threads beyond what the round-trips need only contend for it (docs/nightly.md has the figures: 20
+threads for 5 accounts cost a fifth more CPU and four times the context switches of 4). One process
+reads at most a few answers a second; a few fetches in flight keep it busy.
 
 Fetched facts wait for their tests: at most ``ahead`` per account and ``total`` in all (a role's
 answers take about a MiB until its tests have read them), so memory stays bounded at any fleet size,
@@ -72,7 +72,7 @@ class FactsPool(Generic[T]):
         self._closed = False
 
     def get(self, key: str) -> T:
-        """The key's result: fetched ahead already, or now on a pool thread (errors raise here, as ``fetch`` raised)."""
+        """The key's result: fetched ahead already, or now on this thread (errors raise here, as ``fetch`` raised)."""
         account = self._account_of(key)
         with self._lock:
             if account not in self._started and account in self._queues:
@@ -82,10 +82,12 @@ class FactsPool(Generic[T]):
                 queue = self._queues.get(account)
                 if queue is not None and key in queue:
                     queue.remove(key)
-                future = self._submit(account, key)
-            self._waiting[account] = self._waiting.get(account, 1) - 1
+            else:
+                self._waiting[account] = self._waiting.get(account, 1) - 1
             self._top_up()
-        return future.result()
+        # Not fetched ahead (the first key, or tests taken out of order): fetched here and now, not
+        # behind the window of fetches queued for later tests.
+        return future.result() if future is not None else self._fetch(key)
 
     def _submit(self, account: str, key: str) -> Future[T]:
         if self._executor is None:
