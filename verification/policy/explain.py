@@ -35,6 +35,9 @@ def simulation_results(
     # One statement matches most of an answer's requests: its entry is written once and shared
     # (the answer is read, never changed), and so is each distinct list of them.
     written: dict[tuple[MatchedStatement, ...], list[dict[str, Any]]] = {}
+    # Most actions answer alike on a resource (the same statement allows them all): one entry per
+    # distinct answer. ``id`` names a list of ``written``, alive as long as this call.
+    entries: dict[tuple[object, ...], dict[str, Any]] = {}
 
     def statements(evaluation: Evaluation) -> list[dict[str, Any]]:
         found = written.get(evaluation.matched)
@@ -67,16 +70,26 @@ def simulation_results(
             top["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": all(orgs)}
         specific = []
         for evaluation in group:
-            entry: dict[str, Any] = {
-                "EvalResourceName": evaluation.resource,
-                "EvalResourceDecision": evaluation.decision,
-                "MatchedStatements": statements(evaluation),
-                "MissingContextValues": list(evaluation.missing_context),
-            }
-            if evaluation.allowed_by_boundary is not None:
-                entry["PermissionsBoundaryDecisionDetail"] = {
-                    "AllowedByPermissionsBoundary": evaluation.allowed_by_boundary
+            matched = statements(evaluation)
+            key = (
+                evaluation.resource,
+                evaluation.decision,
+                id(matched),
+                evaluation.missing_context,
+                evaluation.allowed_by_boundary,
+            )
+            entry = entries.get(key)
+            if entry is None:
+                entry = entries[key] = {
+                    "EvalResourceName": evaluation.resource,
+                    "EvalResourceDecision": evaluation.decision,
+                    "MatchedStatements": matched,
+                    "MissingContextValues": list(evaluation.missing_context),
                 }
+                if evaluation.allowed_by_boundary is not None:
+                    entry["PermissionsBoundaryDecisionDetail"] = {
+                        "AllowedByPermissionsBoundary": evaluation.allowed_by_boundary
+                    }
             specific.append(entry)
         top["ResourceSpecificResults"] = specific
         results.append(top)
