@@ -123,3 +123,22 @@ def test_an_allowed_that_the_organization_denies_is_still_contradictory() -> Non
     ]
     with pytest.raises(CheckError, match="contradictory"):
         SimulationResult.from_results(answer, ROLE)
+
+
+@pytest.mark.parametrize("organizations_detail", [True, False], ids=["with-organizations-detail", "without"])
+def test_an_scp_deny_over_allowed_resources_is_not_blamed_on_their_allow(organizations_detail: bool) -> None:
+    """Since 2026 the top level's MatchedStatements is the union of the per-resource ones (never an SCP's).
+
+    When the top level is stricter than every per-resource answer, none of those statements decided
+    it: what the per-resource answers leave out, an SCP, did. The reason must not name the Allow
+    that the per-resource answers matched as an explicit deny ("remove the Deny in ..." would send
+    the administrator to the wrong policy).
+    """
+    [scp] = [r for r in recorded("2026") if r["EvalActionName"] == "sqs:SendMessage"]
+    union = dict(scp, MatchedStatements=scp["ResourceSpecificResults"][0]["MatchedStatements"])
+    if not organizations_detail:
+        union.pop("OrganizationsDecisionDetail")
+    requirement = permission("sqs:SendMessage")
+    facts = gather(Recorded([union]), RoleRef.parse(ROLE), requirement_set(requirement), None)
+    verdict = judge(requirement, facts, None)
+    assert (verdict.met, verdict.cause, verdict.reason) == (False, "scp", "denied by a service control policy")

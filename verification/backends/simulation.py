@@ -160,12 +160,13 @@ def read_results(
                 # Each answer keeps its action's top level as ``raw`` (its evidence). Cut down to the
                 # answers wanted, it no longer holds the rest of a 1,230-answer reply in memory.
                 raw = result if wanted is None else {**result, "ResourceSpecificResults": kept}
+                stricter = restrictiveness(top) > strictest
                 for item in kept:
                     decision = str(item["EvalResourceDecision"])
                     source: Mapping[str, Any] = item
-                    if restrictiveness(top) > strictest:
-                        decision, source = top, _stricter_top(result, item)
-                    out.append(_one(raw, item["EvalResourceName"], decision, source, True, principal_arn))
+                    if stricter:
+                        decision, source = top, _stricter_top(item)
+                    out.append(_one(raw, item["EvalResourceName"], decision, source, True, principal_arn, stricter))
             else:
                 name = result.get("EvalResourceName", "*")
                 action = str(result["EvalActionName"]).lower()
@@ -177,10 +178,15 @@ def read_results(
     return out
 
 
-def _stricter_top(top: Mapping[str, Any], item: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The fields that explain a top-level decision stricter than the resource's own."""
+def _stricter_top(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The fields that explain a top-level decision stricter than every per-resource one: no statement.
+
+    Since 2026 the top level's ``MatchedStatements`` is the union of the per-resource ones, and none
+    of those decided it (each resource's answer is kinder): what they leave out, the organization's
+    policies, did. Naming them would blame the role's own Allow for an explicit deny.
+    """
     merged = dict(item)
-    merged["MatchedStatements"] = top.get("MatchedStatements") or []
+    merged["MatchedStatements"] = []
     return merged
 
 
@@ -191,8 +197,14 @@ def _one(
     source: Mapping[str, Any],
     specific: bool,
     principal_arn: str | None,
+    organizations_decided: bool = False,
 ) -> SimulationResult:
-    organizations = top.get("OrganizationsDecisionDetail") or {}
+    """One answer; with ``organizations_decided`` (a top level stricter than every per-resource answer,
+    which leave only the organization's policies out) the organization did not allow it even when the
+    answer carries no ``OrganizationsDecisionDetail``."""
+    organizations = top.get("OrganizationsDecisionDetail") or (
+        {"AllowedByOrganizations": False} if organizations_decided else {}
+    )
     boundary = source.get("PermissionsBoundaryDecisionDetail") or top.get("PermissionsBoundaryDecisionDetail") or {}
     matched = tuple(
         {**statement, "SourcePolicyId": policy_name(str(statement["SourcePolicyId"]), principal_arn)}
