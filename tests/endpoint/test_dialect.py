@@ -88,3 +88,20 @@ def test_each_action_keeps_its_own_answer_on_a_resource_that_actions_share() -> 
     assert (
         get["ResourceSpecificResults"][1]["MatchedStatements"] != put["ResourceSpecificResults"][1]["MatchedStatements"]
     )
+
+
+def test_the_top_level_matched_statements_are_the_union_over_the_resources() -> None:
+    """AWS since 2026: the top level lists every statement the per-resource answers matched, each once."""
+    worker = policy(
+        "worker",
+        "role",
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::bucket/locked"},
+    )
+    policies = PolicySet(identity=(worker,), principal_arn=ROLE)
+    resources = ("arn:aws:s3:::bucket/open", "arn:aws:s3:::bucket/locked", "arn:aws:s3:::bucket/other")
+    [put] = simulation_results(simulate(policies, ["s3:PutObject"], resources, Context()), ["s3:PutObject"])
+    per_resource = [s["MatchedStatements"] for s in put["ResourceSpecificResults"]]
+    assert [len(m) for m in per_resource] == [1, 1, 1]
+    assert put["EvalDecision"] == "explicitDeny"
+    assert put["MatchedStatements"] == per_resource[0] + per_resource[1]

@@ -25,11 +25,12 @@ def simulation_results(
     """One ``EvaluationResult`` per action, in the order asked; LookupError if an action has none.
 
     With ``per_resource`` (ResourceArns were given) the answer is shaped as IAM answers since 2026:
-    the top level holds the most restrictive decision over the resources and
-    ``ResourceSpecificResults`` the per-resource detail. AWS names the resource at the top with the
-    action's ARN template or ``*``; without the service catalogue this gives ``*``, never an ARN that
-    was asked about. ``EvalDecisionDetails`` is there only when a resource is in another account
-    than ``principal_arn``'s (a cross-account simulation), as AWS answers since 2026.
+    the top level holds the most restrictive decision over the resources with the union of their
+    matched statements, and ``ResourceSpecificResults`` the per-resource detail. AWS names the
+    resource at the top with the action's ARN template or ``*``; without the service catalogue this
+    gives ``*``, never an ARN that was asked about. ``EvalDecisionDetails`` is there only when a
+    resource is in another account than ``principal_arn``'s (a cross-account simulation), as AWS
+    answers since 2026.
     """
     own = _account(principal_arn)
     # One statement matches most of an answer's requests: its entry is written once and shared
@@ -43,6 +44,17 @@ def simulation_results(
         found = written.get(evaluation.matched)
         if found is None:
             found = written[evaluation.matched] = [m.to_result() for m in evaluation.matched]
+        return found
+
+    def union(group: list[Evaluation]) -> list[dict[str, Any]]:
+        """The top level's ``MatchedStatements``: every per-resource answer's, each statement once."""
+        first = group[0].matched
+        if all(e.matched == first for e in group):
+            return statements(group[0])
+        merged = tuple(dict.fromkeys(m for e in group for m in e.matched))
+        found = written.get(merged)
+        if found is None:
+            found = written[merged] = [m.to_result() for m in merged]
         return found
 
     by_action: dict[str, list[Evaluation]] = {}
@@ -59,7 +71,7 @@ def simulation_results(
             results.append(result)
             continue
         deciding = group[0] if len(group) == 1 else min(group, key=lambda e: _DECISION_RANK[e.decision])
-        top = deciding.to_result(statements(deciding))
+        top = deciding.to_result(union(group))
         top["EvalActionName"] = action
         top["EvalResourceName"] = "*"
         top["MissingContextValues"] = []
