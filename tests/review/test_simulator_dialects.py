@@ -134,8 +134,8 @@ def test_an_scp_deny_over_allowed_resources_is_not_blamed_on_their_allow(organiz
     that the per-resource answers matched as an explicit deny ("remove the Deny in ..." would send
     the administrator to the wrong policy).
     """
-    [scp] = [r for r in recorded("2026") if r["EvalActionName"] == "sqs:SendMessage"]
-    union = dict(scp, MatchedStatements=scp["ResourceSpecificResults"][0]["MatchedStatements"])
+    [union] = [r for r in recorded("2026") if r["EvalActionName"] == "sqs:SendMessage"]
+    assert union["MatchedStatements"] == union["ResourceSpecificResults"][0]["MatchedStatements"]
     if not organizations_detail:
         union.pop("OrganizationsDecisionDetail")
     requirement = permission("sqs:SendMessage")
