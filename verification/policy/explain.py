@@ -40,22 +40,18 @@ def simulation_results(
     # distinct answer. ``id`` names a list of ``written``, alive as long as this call.
     entries: dict[tuple[object, ...], dict[str, Any]] = {}
 
-    def statements(evaluation: Evaluation) -> list[dict[str, Any]]:
-        found = written.get(evaluation.matched)
+    def statements(matched: tuple[MatchedStatement, ...]) -> list[dict[str, Any]]:
+        found = written.get(matched)
         if found is None:
-            found = written[evaluation.matched] = [m.to_result() for m in evaluation.matched]
+            found = written[matched] = [m.to_result() for m in matched]
         return found
 
     def union(group: list[Evaluation]) -> list[dict[str, Any]]:
         """The top level's ``MatchedStatements``: every per-resource answer's, each statement once."""
         first = group[0].matched
         if all(e.matched == first for e in group):
-            return statements(group[0])
-        merged = tuple(dict.fromkeys(m for e in group for m in e.matched))
-        found = written.get(merged)
-        if found is None:
-            found = written[merged] = [m.to_result() for m in merged]
-        return found
+            return statements(first)
+        return statements(tuple(dict.fromkeys(m for e in group for m in e.matched)))
 
     by_action: dict[str, list[Evaluation]] = {}
     for evaluation in evaluations:
@@ -66,7 +62,7 @@ def simulation_results(
         if not group:
             raise LookupError(f"no evaluation for {action}")
         if not per_resource:
-            result = group[0].to_result(statements(group[0]))
+            result = group[0].to_result(statements(group[0].matched))
             result["EvalActionName"] = action
             results.append(result)
             continue
@@ -82,7 +78,7 @@ def simulation_results(
             top["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": all(orgs)}
         specific = []
         for evaluation in group:
-            matched = statements(evaluation)
+            matched = statements(evaluation.matched)
             key = (
                 evaluation.resource,
                 evaluation.decision,
