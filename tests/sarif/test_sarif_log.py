@@ -52,7 +52,8 @@ def test_failed_is_an_error_broken_a_warning_and_rules_carry_the_page_and_severi
     levels = [(r["ruleId"], r["level"], r["ruleIndex"]) for r in run["results"]]
     assert levels == [(TAGS.id, "error", 0), (TRUST.id, "warning", 1), (TAGS.id, "error", 0)]
     assert run["results"][0]["message"]["text"] == (
-        "arn:aws:iam::111111111111:role/W: permission:ec2:CreateTags reason. What to change: fix permission:ec2:CreateTags"
+        "arn:aws:iam::111111111111:role/W: permission:ec2:CreateTags reason. "
+        "What to change: fix permission:ec2:CreateTags"
     )
     assert run["automationDetails"]["id"] == "demo/"
     assert run["invocations"][0]["exitCode"] == 1
