@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 
 SCHEMA_FILE = Path(__file__).parent / "schema" / "sarif-schema-2.1.0.json"
 _VALIDATOR = jsonschema.Draft4Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
@@ -43,4 +43,4 @@ def read_back(base: Path, result: dict[str, Any]) -> str:
     """The source line a result points at, read from the file its URI names (relative to ``base``)."""
     where = result["locations"][0]["physicalLocation"]
     lines = (base / where["artifactLocation"]["uri"]).read_text(encoding="utf-8").splitlines()
-    return lines[where["region"]["startLine"] - 1]
+    return str(lines[where["region"]["startLine"] - 1])

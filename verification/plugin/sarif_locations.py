@@ -27,7 +27,6 @@ from typing import Any
 import yaml
 
 from verification.backends.template.model import Unknown, bound_document, role_unknowns, unknowns_in
-from verification.policy import PolicyError, parse_policy
 from verification.reporting.sarif import Place
 from verification.requirements import Requirement
 from verification.verdicts import Verdict
@@ -74,8 +73,17 @@ class SourceTree:
         return node, line, True
 
     def line(self, path: str) -> int | None:
-        """The line of ``path``, or of the closest node on the way to it."""
-        return self.find(path)[1]
+        """The line of ``path``, or of the closest node on the way to it.
+
+        A plan's value known only after apply is absent from ``change.after``: its line is then the
+        one in ``change.after_unknown``.
+        """
+        _, line, exact = self.find(path)
+        if not exact and ".change.after." in path:
+            _, unknown_line, exact = self.find(path.replace(".change.after.", ".change.after_unknown.", 1))
+            if exact:
+                return unknown_line
+        return line
 
 
 def _line(node: yaml.Node) -> int:
@@ -152,7 +160,10 @@ class TemplateLocator:
         self.base = base
         self.uri = relative_uri(Path(backend.path), base)
         self.terraform = backend.source.kind.lower().startswith("terraform")
-        self.tree = SourceTree(Path(backend.path).read_text(encoding="utf-8-sig"))
+        text = Path(backend.path).read_text(encoding="utf-8-sig")
+        self.tree = SourceTree(text)
+        #: A plan's configuration (its module calls name the folders of the .tf files).
+        self.configuration: Mapping[str, Any] = json.loads(text).get("configuration") or {} if self.terraform else {}
         self._tf_files: dict[Path, list[tuple[Path, list[str]]]] = {}
 
     # -- the role ------------------------------------------------------------------------------
@@ -275,7 +286,7 @@ class TemplateLocator:
     def configuration_place(self, address: str) -> Place | None:
         """The ``resource "TYPE" "NAME"`` block of an address, in the .tf files of its module's folder."""
         folder = Path(self.backend.path).parent
-        module: Mapping[str, Any] = (self.backend.source.data.get("configuration") or {}).get("root_module") or {}
+        module: Mapping[str, Any] = self.configuration.get("root_module") or {}
         parts = address.split(".")
         while len(parts) > 2 and parts[0] == "module":
             call = (module.get("module_calls") or {}).get(re.sub(r"\[.*\]$", "", parts[1])) or {}
@@ -317,19 +328,25 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _statement_ending(document: Mapping[str, Any], end_line: Any) -> int | None:
-    """Which statement of a document ends on ``end_line`` of its text as the engine reads it."""
-    if not isinstance(end_line, int):
+    """Which statement of a document ends on ``end_line`` of its text as the engine reads it.
+
+    The engine reads a template's documents as ``json.dumps(document, indent=4)`` (as a snapshot's
+    are stored), so each statement's lines follow from its own dump: no second parser needed.
+    """
+    if not isinstance(end_line, int) or "Statement" not in document:
         return None
-    try:
-        policy = parse_policy(json.dumps(document, indent=4), policy_id="located", policy_type="identity")
-    except PolicyError:
-        try:
-            policy = parse_policy(json.dumps(document, indent=4), policy_id="located", policy_type="trust")
-        except PolicyError:
-            return None
-    for statement in policy.statements:
-        if statement.matched.end.line == end_line:
-            return statement.index
+    lines = json.dumps(document, indent=4).splitlines()
+    statements = document["Statement"]
+    opening = '    "Statement": ' + ("[" if isinstance(statements, list) else "{")
+    if opening not in lines:
+        return None
+    line = lines.index(opening) + 1  # the 1-based line of the opening; statements start below it
+    if not isinstance(statements, list):
+        return 0 if end_line == line + len(json.dumps(statements, indent=4).splitlines()) - 1 else None
+    for index, statement in enumerate(statements):
+        line += len(json.dumps(statement, indent=4).splitlines())
+        if line == end_line:
+            return index
     return None
 
 

@@ -191,7 +191,12 @@ class SarifHooks:
             reason, _, fix = text.partition("\nwhat to change: ")
             reason = reason.splitlines()[-1] if report.when == "setup" and reason else reason.split("\n", 1)[0]
             outcome = "failed" if report.when == "call" and _is_failure(error) else "broken"
-        place, related = self.place(target, requirement, verdict, outcome == "broken")
+        try:
+            place, related = self.place(target, requirement, verdict, outcome == "broken")
+        except (OSError, ValueError, LookupError, AttributeError, TypeError) as error:
+            # A result without a place is dropped by code scanning; a harness fault here must not
+            # lose the result, nor stop the run: the file's first line, and the fault, in the note.
+            place, related = Place(self.fallback_uri(), 1, note=f"place not found: {error!r}"), ()
         role = target.ref.label if run.backend_name == "template" else arn
         return Finding(rule, outcome, role, reason, fix.split("\n", 1)[0], place, related)  # type: ignore[arg-type]
 
@@ -221,6 +226,13 @@ class SarifHooks:
         if state.targets is not None:
             return state.targets.place(target.ref.arn), ()
         return self.roles().place(target.ref.arn), ()
+
+    def fallback_uri(self) -> str:
+        """The file a run's results are about: the template or plan, the targets file, else the roles file."""
+        option = self.state.run
+        backend = option.backends.get("default")
+        path = getattr(backend, "path", None) if option.backend_name == "template" else self.state.targets_file
+        return relative_uri(Path(path), self.state.base) if path is not None else self.roles().uri
 
     def roles(self) -> RolesFileLocator:
         state = self.state
