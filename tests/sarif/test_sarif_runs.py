@@ -84,6 +84,8 @@ def test_a_template_run_puts_each_failed_and_broken_requirement_at_its_level_and
     junit = _junit(pytester.path / "junit.xml")
     outcomes = set(junit.values())
     assert outcomes == {"passed", "failed", "broken"}
+    tallies = {outcome: list(junit.values()).count(outcome) for outcome in ("passed", "failed", "broken")}
+    assert run["properties"]["counts"] == {"roles": 4, **tallies, "skipped": 0}
     # Every failed requirement is an error, every broken one a warning, and a passing one nothing.
     written = {(r["properties"]["role"], r["ruleId"]): r for r in _results(log)}
     expected = {case: outcome for case, outcome in junit.items() if outcome != "passed"}

@@ -271,6 +271,7 @@ class SarifHooks:
             exit_status=status,
             description=f"{len(state.run.targets)} role(s); {state.run.source}",
             shard=shard,
+            counts=counts(state.run),
         )
         if state.run.backend_name != "template" and not state.run.resolved:
             self.roles().write()
@@ -287,6 +288,15 @@ class SarifHooks:
             f"sarif: {state.path} ({errors} error(s): failed requirements; {state.written - errors} warning(s): "
             "could not be checked)"
         )
+
+
+def counts(run: Run) -> dict[str, int]:
+    """The run's tallies as the step summary counts them: roles, and requirements passed, failed, broken, skipped."""
+    totals = {"roles": len(run.targets), "passed": 0, "failed": 0, "broken": 0, "skipped": 0}
+    for tally in run.outcomes.values():
+        for outcome in ("passed", "failed", "broken", "skipped"):
+            totals[outcome] += tally[outcome]
+    return totals
 
 
 def _is_failure(error: BaseException | None) -> bool:

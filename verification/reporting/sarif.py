@@ -130,11 +130,14 @@ def build_sarif(
     exit_status: int | None = None,
     description: str = "",
     shard: tuple[int, int] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """One SARIF log with one run: a rule per requirement that appears, a result per finding.
 
     ``category`` is the run's full category (``category_of``); ``root_uri`` the ``file://`` URI of
-    the folder every artifact URI is relative to; ``exit_status`` the run's (0, 1, 10 or pytest's).
+    the folder every artifact URI is relative to; ``exit_status`` the run's (0, 1, 10 or pytest's);
+    ``counts`` the run's tallies (roles, passed, failed, broken, skipped), kept in the run's properties
+    for CI (the GitHub Action's outputs).
     """
     levels, default = security_severities()
     rules: dict[str, Rule] = {}
@@ -161,6 +164,8 @@ def build_sarif(
             **({"shard": f"{shard[0]}/{shard[1]}"} if shard else {}),
         },
     }
+    if counts is not None:
+        run["properties"]["counts"] = dict(counts)
     if description:
         run["automationDetails"]["description"] = {"text": description}
     if root_uri:
