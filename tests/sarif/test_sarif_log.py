@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from tests.sarif.helpers import code_scanning_faults, schema_errors
+from verification.plugin.sarif_output import shard_of
 from verification.reporting.sarif import (
     FINGERPRINT_KEY,
     Finding,
@@ -126,3 +130,14 @@ def test_shards_merge_into_one_run_per_category(tmp_path: Path) -> None:
     split = split_by_category(merged)
     assert sorted(split) == ["targets/fleet", "template/t.yaml"]
     assert all(schema_errors(log) == [] for log in split.values())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, None), ("2/4", (2, 4)), ((1, 3), (1, 3)), (SimpleNamespace(index=3, total=5), (3, 5)), ("x", None)],
+)
+def test_a_shard_is_read_from_the_shard_option_whatever_its_shape(value: object, expected: object) -> None:
+    config = SimpleNamespace(option=SimpleNamespace(shard=value))
+    assert shard_of(config) == expected  # type: ignore[arg-type]
+    if expected is not None:
+        assert category_of("targets/fleet.yaml", expected).endswith(f"/shard-{expected[0]}-of-{expected[1]}")  # type: ignore[index]

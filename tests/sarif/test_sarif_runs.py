@@ -241,3 +241,42 @@ def test_a_sharded_pair_on_the_endpoint_has_its_own_categories_and_merges_into_o
         fleet.arn(fleet.accounts[0], "VeeamWorker02"),
         fleet.arn(fleet.accounts[1], "VeeamWorker02"),
     ]
+
+
+def test_a_snapshot_run_over_xdist_points_at_each_role_and_names_its_category(pytester: pytest.Pytester) -> None:
+    from verification import FIXTURES
+
+    roles = ("VeeamFLRWorker", "VeeamFLRWorkerMisconfigured")
+    result = pytester.runpytest_subprocess(
+        str(SUITE_DIR),
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "2",
+        "--snapshot",
+        str(FIXTURES / "demo" / "account.json"),
+        *(arg for role in roles for arg in ("--role-arn", f"arn:aws:iam::123456789012:role/{role}")),
+        "--appliance-principal",
+        "arn:aws:iam::123456789012:role/VeeamImpersonation",
+        f"--junitxml={pytester.path / 'junit.xml'}",
+        f"--alluredir={pytester.path / 'allure'}",
+        f"--evidence-dir={pytester.path / 'evidence'}",
+        "--sarif",
+        "out/snapshot.sarif",
+    )
+    assert result.ret == 1
+    log = json.loads((pytester.path / "out" / "snapshot.sarif").read_text())
+    assert schema_errors(log) == [] and code_scanning_faults(log) == []
+    assert log["runs"][0]["automationDetails"]["id"] == "snapshot/account.json/"
+    junit = _junit(pytester.path / "junit.xml")
+    failing = {
+        (f"arn:aws:iam::{label.replace('/', ':role/')}", req) for (label, req), o in junit.items() if o != "passed"
+    }
+    written = {(r["properties"]["role"], r["ruleId"]) for r in _results(log)}
+    assert written == failing and written  # every failure came back from the workers, each once
+    assert (pytester.path / "out" / "snapshot.sarif.roles.txt").read_text().splitlines() == [
+        f"arn:aws:iam::123456789012:role/{role}" for role in roles
+    ]
+    for r in _results(log):
+        assert r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "out/snapshot.sarif.roles.txt"
+        assert read_back(pytester.path, r) == r["properties"]["role"]
