@@ -136,8 +136,10 @@ def test_shards_merge_into_one_run_per_category(tmp_path: Path) -> None:
     ("value", "expected"),
     [(None, None), ("2/4", (2, 4)), ((1, 3), (1, 3)), (SimpleNamespace(index=3, total=5), (3, 5)), ("x", None)],
 )
-def test_a_shard_is_read_from_the_shard_option_whatever_its_shape(value: object, expected: object) -> None:
+def test_a_shard_is_read_from_the_shard_option_whatever_its_shape(
+    value: object, expected: tuple[int, int] | None
+) -> None:
     config = SimpleNamespace(option=SimpleNamespace(shard=value))
     assert shard_of(config) == expected  # type: ignore[arg-type]
     if expected is not None:
-        assert category_of("targets/fleet.yaml", expected).endswith(f"/shard-{expected[0]}-of-{expected[1]}")  # type: ignore[index]
+        assert category_of("targets/fleet.yaml", expected).endswith(f"/shard-{expected[0]}-of-{expected[1]}")
