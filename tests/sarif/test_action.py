@@ -117,3 +117,12 @@ def test_bad_input_leaves_no_sarif_to_upload_not_even_an_old_one(tmp_path: Path)
     assert outputs["sarif"] == "" and outputs["failed"] == ""
     assert not old.exists()
     assert "no SARIF written" in summary
+
+
+def test_every_package_is_in_the_wheel_the_action_installs() -> None:
+    """The action installs the checkout as a wheel (not editable): a package left out is missing at run time."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "verification").rglob("__init__.py")}
+    assert folders - listed == set()

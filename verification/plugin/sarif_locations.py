@@ -26,7 +26,6 @@ from typing import Any
 
 import yaml
 
-from verification.backends.template.model import Unknown, bound_document, role_unknowns, unknowns_in
 from verification.reporting.sarif import Place
 from verification.requirements import Requirement
 from verification.verdicts import Verdict
@@ -199,6 +198,8 @@ class TemplateLocator:
         worlds = [w for w in self.backend.worlds(key) if w.role is not None]
         if not worlds or requirement is None:
             return None
+        from verification.backends.template.model import role_unknowns
+
         if broken:
             kind = requirement.kind
             for world in worlds:
@@ -251,6 +252,8 @@ class TemplateLocator:
         for document in self._documents(role):
             if policy_id not in document.names or document.trust != trust:
                 continue
+            from verification.backends.template.model import bound_document
+
             for bound in ("lower", "upper"):
                 shown = bound_document(document.body, bound, trust=document.trust, certain=not document.possible)
                 index = _statement_ending(shown, end)
@@ -261,6 +264,8 @@ class TemplateLocator:
 
     def _source_statement(self, document: _Doc, shown: Mapping[str, Any], index: int) -> int | None:
         """The file's line for statement ``index`` of a bound document (the unknown's, for a made one)."""
+        from verification.backends.template.model import Unknown, unknowns_in
+
         made = _as_list(shown.get("Statement"))[index]
         written = _as_list(document.body.get("Statement")) if isinstance(document.body, Mapping) else []
         _, doc_line, exact = self.tree.find(document.where)

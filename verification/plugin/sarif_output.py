@@ -179,9 +179,11 @@ class SarifHooks:
             requirement: Requirement | None = target.requirements.by_id(test_id)
         except KeyError:
             requirement = None
-        rule = rule_for(target, requirement) if requirement is not None else self._other_rule(item, target, test_id)
         error = call.excinfo.value if call.excinfo is not None else None
         verdict = item.stash.get(VERDICT_KEY, None)
+        if requirement is None and verdict is not None and verdict.requirement.id == test_id:
+            requirement = verdict.requirement  # a test of another kind that judges a requirement of its own
+        rule = rule_for(target, requirement) if requirement is not None else self._other_rule(item, target, test_id)
         if report.when == "call" and verdict is not None and not verdict.met:
             outcome, reason, fix = "failed", verdict.reason, verdict.remedy
         elif isinstance(error, CheckError):
