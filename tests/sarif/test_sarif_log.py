@@ -143,3 +143,14 @@ def test_a_shard_is_read_from_the_shard_option_whatever_its_shape(
     assert shard_of(config) == expected  # type: ignore[arg-type]
     if expected is not None:
         assert category_of("targets/fleet.yaml", expected).endswith(f"/shard-{expected[0]}-of-{expected[1]}")
+
+
+def test_a_file_outside_the_run_folder_is_an_absolute_uri_without_a_base(tmp_path: Path) -> None:
+    outside = Finding(TAGS, "failed", "r", "x", "y", Place((tmp_path / "t.yaml").as_uri(), 2))
+    inside = Finding(TRUST, "failed", "r", "x", "y", Place("infra/t.yaml", 2))
+    log = build_sarif([outside, inside], version="1", category="c", root_uri=tmp_path.as_uri())
+    assert schema_errors(log) == []
+    first, second = (r["locations"][0]["physicalLocation"]["artifactLocation"] for r in log["runs"][0]["results"])
+    assert first == {"uri": (tmp_path / "t.yaml").as_uri()}
+    assert second == {"uri": "infra/t.yaml", "uriBaseId": "%SRCROOT%"}
+    assert log["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"

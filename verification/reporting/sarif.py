@@ -219,11 +219,11 @@ def _pascal(rule_id: str) -> str:
 
 
 def _location(place: Place) -> dict[str, Any]:
+    artifact = {"uri": place.uri}
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", place.uri):  # an absolute URI takes no base (SARIF 3.4.4)
+        artifact["uriBaseId"] = SRCROOT
     location: dict[str, Any] = {
-        "physicalLocation": {
-            "artifactLocation": {"uri": place.uri, "uriBaseId": SRCROOT},
-            "region": {"startLine": max(1, place.line)},
-        }
+        "physicalLocation": {"artifactLocation": artifact, "region": {"startLine": max(1, place.line)}}
     }
     if place.logical:
         location["logicalLocations"] = [{"fullyQualifiedName": name, "kind": kind} for name, kind in place.logical]
