@@ -43,8 +43,9 @@ def _results(log: dict[str, Any]) -> list[dict[str, Any]]:
     return list(run["results"])
 
 
-def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest(
+def _run(pytester: pytest.Pytester, *args: str, subprocess: bool = False) -> pytest.RunResult:
+    """The bundled suite with ARGS; in a subprocess when it starts the demo's endpoint (moto's state is per process)."""
+    return (pytester.runpytest_subprocess if subprocess else pytester.runpytest)(
         str(SUITE_DIR),
         "-p",
         "no:cacheprovider",
@@ -148,7 +149,7 @@ def test_a_plan_run_names_the_resource_address_and_its_block_in_the_configuratio
 
 
 def test_a_demo_run_on_the_local_endpoint_points_at_each_role_in_the_roles_file(pytester: pytest.Pytester) -> None:
-    result = _run(pytester, "--demo", "--sarif", "demo.sarif")
+    result = _run(pytester, "--demo", "--sarif", "demo.sarif", subprocess=True)
     assert result.ret == 1
     log = json.loads((pytester.path / "demo.sarif").read_text())
     assert schema_errors(log) == [] and code_scanning_faults(log) == []
