@@ -99,3 +99,16 @@ def test_the_plan_hook_verifies_a_changed_plan(tmp_path: Path) -> None:
     failed = [line for line in done.stdout.splitlines() if line.startswith("  infra/plan.json:")]
     assert failed and all(": plan.json/aws_iam_role.denied: " in line for line in failed)
     assert any(" error permission:ec2:DeleteSnapshot: " in line for line in failed)
+
+
+def test_each_hook_has_what_pre_commit_requires() -> None:
+    """pre-commit's manifest: id, name, entry and language; the file patterns are Python regexes."""
+    assert set(HOOKS) == {"verify-cloudformation-roles", "verify-terraform-plan-roles"}
+    for hook in HOOKS.values():
+        assert {"id", "name", "entry", "language"} <= set(hook)
+        assert hook["language"] == "python"  # pre-commit installs this repository, with its console script
+        assert shlex.split(hook["entry"])[:2] == ["veeam-role-verification", "precommit"]
+        re.compile(hook["files"])
+    assert re.search(HOOKS["verify-cloudformation-roles"]["files"], "cdk.out/App.template.json")
+    assert re.search(HOOKS["verify-terraform-plan-roles"]["files"], "infra/tfplan.json")
+    assert not re.search(HOOKS["verify-terraform-plan-roles"]["files"], "package.json")
