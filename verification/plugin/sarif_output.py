@@ -181,8 +181,9 @@ class SarifHooks:
             requirement = None
         error = call.excinfo.value if call.excinfo is not None else None
         verdict = item.stash.get(VERDICT_KEY, None)
-        if requirement is None and verdict is not None and verdict.requirement.id == test_id:
-            requirement = verdict.requirement  # a test of another kind that judges a requirement of its own
+        judged = getattr(verdict, "requirement", None)
+        if requirement is None and isinstance(judged, Requirement) and judged.id == test_id:
+            requirement = judged  # a test of another kind that judges a requirement of its own
         rule = rule_for(target, requirement) if requirement is not None else self._other_rule(item, target, test_id)
         if report.when == "call" and verdict is not None and not verdict.met:
             outcome, reason, fix = "failed", verdict.reason, verdict.remedy
@@ -231,9 +232,9 @@ class SarifHooks:
 
     def fallback_uri(self) -> str:
         """The file a run's results are about: the template or plan, the targets file, else the roles file."""
-        option = self.state.run
-        backend = option.backends.get("default")
-        path = getattr(backend, "path", None) if option.backend_name == "template" else self.state.targets_file
+        run = self.state.run
+        backend = run.backends.get("default")
+        path = getattr(backend, "path", None) if run.backend_name == "template" else self.state.targets_file
         return relative_uri(Path(path), self.state.base) if path is not None else self.roles().uri
 
     def roles(self) -> RolesFileLocator:
