@@ -154,3 +154,24 @@ def test_a_file_outside_the_run_folder_is_an_absolute_uri_without_a_base(tmp_pat
     assert first == {"uri": (tmp_path / "t.yaml").as_uri()}
     assert second == {"uri": "infra/t.yaml", "uriBaseId": "%SRCROOT%"}
     assert log["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
+
+
+def test_a_run_over_code_scannings_limit_keeps_the_failures_and_says_how_many_were_left_out(tmp_path: Path) -> None:
+    minor = Rule("permission:ec2:DescribeTags", "t", "h", None, "minor")
+    findings = [
+        _finding(rule, outcome, role=f"arn:aws:iam::111111111111:role/W{number}")
+        for number, (rule, outcome) in enumerate(
+            [(minor, "broken"), (TAGS, "broken"), (minor, "failed"), (TRUST, "broken"), (TAGS, "failed")]
+        )
+    ]
+    log = build_sarif(findings, version="1", category="c", exit_status=1, max_results=3)
+    assert schema_errors(log) == []
+    [run] = log["runs"]
+    kept = [(r["ruleId"], r["level"]) for r in run["results"]]
+    assert kept == [(minor.id, "error"), (TRUST.id, "warning"), (TAGS.id, "error")]  # file order kept
+    assert run["properties"]["omittedResults"] == 2
+    [notice] = run["invocations"][0]["toolExecutionNotifications"]
+    assert notice["message"]["text"].startswith("2 of 5 results left out")
+    path = tmp_path / "one.sarif"
+    path.write_text(json.dumps(build_sarif(findings, version="1", category="c")))
+    assert len(merge_sarif([path], max_results=4)["runs"][0]["results"]) == 4

@@ -68,6 +68,8 @@ class SarifState:
     targets: TargetsLocator | None = None
     roles: RolesFileLocator | None = None
     written: int | None = None
+    #: Results left out to keep the run within code scanning's limit (``MAX_RESULTS``).
+    omitted: int = 0
 
 
 def configure(config: pytest.Config, run: Run) -> None:
@@ -281,6 +283,7 @@ class SarifHooks:
         state.path.parent.mkdir(parents=True, exist_ok=True)
         state.path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
         state.written = len(state.findings)
+        state.omitted = int(log["runs"][0]["properties"].get("omittedResults", 0))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         state = self.state
@@ -290,6 +293,7 @@ class SarifHooks:
         terminalreporter.write_line(
             f"sarif: {state.path} ({errors} error(s): failed requirements; {state.written - errors} warning(s): "
             "could not be checked)"
+            + (f"; {state.omitted} left out of the file: code scanning takes at most 25,000" if state.omitted else "")
         )
 
 

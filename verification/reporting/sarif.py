@@ -36,6 +36,8 @@ FINGERPRINT_KEY = "roleRequirementHash/v1"
 SRCROOT = "%SRCROOT%"
 LEVELS: Mapping[str, str] = {"failed": "error", "broken": "warning"}
 SEVERITY_FILE = FIXTURES / "sarif" / "security-severity.json"
+#: GitHub code scanning refuses a run with more results than this (its SARIF upload limits).
+MAX_RESULTS = 25_000
 #: A shard's part of a category: ``<category>/shard-2-of-4``.
 SHARD_SUFFIX = re.compile(r"/shard-\d+-of-\d+$")
 
@@ -131,13 +133,15 @@ def build_sarif(
     description: str = "",
     shard: tuple[int, int] | None = None,
     counts: Mapping[str, int] | None = None,
+    max_results: int = MAX_RESULTS,
 ) -> dict[str, Any]:
     """One SARIF log with one run: a rule per requirement that appears, a result per finding.
 
     ``category`` is the run's full category (``category_of``); ``root_uri`` the ``file://`` URI of
     the folder every artifact URI is relative to; ``exit_status`` the run's (0, 1, 10 or pytest's);
     ``counts`` the run's tallies (roles, passed, failed, broken, skipped), kept in the run's properties
-    for CI (the GitHub Action's outputs).
+    for CI (the GitHub Action's outputs). A run over ``max_results`` keeps the failures and the most
+    severe (see ``_cap``).
     """
     levels, default = security_severities()
     rules: dict[str, Rule] = {}
@@ -178,7 +182,39 @@ def build_sarif(
                 "exitCodeDescription": EXIT_DESCRIPTIONS.get(exit_status, "see pytest's exit codes"),
             }
         ]
+    _cap(run, max_results)
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+def _cap(run: dict[str, Any], limit: int) -> None:
+    """Keep at most ``limit`` results, so the upload is accepted: errors first, then the most severe.
+
+    What is left out is counted in the run's properties and said in a notification; the JUnit XML,
+    the Allure results and the evidence bundle still hold every verdict.
+    """
+    results = run["results"]
+    if len(results) <= limit:
+        return
+
+    def rank(index: int) -> tuple[int, float, int]:
+        result = results[index]
+        severity = float((result.get("properties") or {}).get("security-severity", 0))
+        return (0 if result.get("level") == "error" else 1, -severity, index)
+
+    kept = sorted(sorted(range(len(results)), key=rank)[:limit])
+    left = len(results) - limit
+    run["results"] = [results[i] for i in kept]
+    run.setdefault("properties", {})["omittedResults"] = left
+    invocations = run.setdefault("invocations", [{"executionSuccessful": True}])
+    invocations[0].setdefault("toolExecutionNotifications", []).append(
+        {
+            "level": "warning",
+            "message": {
+                "text": f"{left} of {len(results)} results left out: code scanning accepts at most {limit} per run; "
+                "the failures and the most severe are kept (JUnit, Allure and the evidence bundle hold all)"
+            },
+        }
+    )
 
 
 #: The documented exit statuses (docs/ci.md): what each says about the run.
@@ -259,7 +295,7 @@ def _result(finding: Finding, rule_index: int, severity: float) -> dict[str, Any
 # -- joining shards ----------------------------------------------------------------------------
 
 
-def merge_sarif(paths: Sequence[Path | str]) -> dict[str, Any]:
+def merge_sarif(paths: Sequence[Path | str], max_results: int = MAX_RESULTS) -> dict[str, Any]:
     """Join SARIF files (a sharded run's) into one log: one run per tool and category, shards merged.
 
     Shards of one run (``<category>/shard-I-of-N``) share a category once their shard part is
@@ -275,7 +311,7 @@ def merge_sarif(paths: Sequence[Path | str]) -> dict[str, Any]:
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [_merge_runs(category, runs) for (_, category), runs in groups.items()],
+        "runs": [_merge_runs(category, runs, max_results) for (_, category), runs in groups.items()],
     }
 
 
@@ -296,7 +332,7 @@ def base_category(run: Mapping[str, Any]) -> str:
     return SHARD_SUFFIX.sub("", automation)
 
 
-def _merge_runs(category: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+def _merge_runs(category: str, runs: list[dict[str, Any]], max_results: int) -> dict[str, Any]:
     first = runs[0]
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
@@ -324,4 +360,5 @@ def _merge_runs(category: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
     if invocations:
         merged["invocations"] = invocations
+    _cap(merged, max_results)
     return merged
