@@ -17,7 +17,7 @@ import pytest
 
 from tests.sarif.helpers import code_scanning_faults, read_back, schema_errors
 from tests.scale.conftest import Fleet, fleet, run_suite  # noqa: F401 (the fleet fixture)
-from tests.template.helpers import CFN_YAML, PLAN_KNOWN
+from tests.template.helpers import CFN_YAML, DATA, PLAN_KNOWN
 from verification.plugin import SUITE_DIR
 from verification.reporting.sarif import FINGERPRINT_KEY, merge_sarif
 
@@ -281,3 +281,85 @@ def test_a_snapshot_run_over_xdist_points_at_each_role_and_names_its_category(py
     for r in _results(log):
         assert r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "out/snapshot.sarif.roles.txt"
         assert read_back(pytester.path, r) == r["properties"]["role"]
+
+
+CONDITIONS = """\
+Resources:
+  VpceWorker:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: VpceWorker
+      AssumeRolePolicyDocument: &trust
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: ec2.amazonaws.com, AWS: "arn:aws:iam::111111111111:root"}
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: vpce-only
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Sid: Describe
+                Effect: Allow
+                Action: ec2:DescribeInstances
+                Resource: "*"
+              - Sid: TagThroughTheVpceOnly
+                Effect: Allow
+                Action: ec2:Create*
+                Resource: "*"
+                Condition: {StringEquals: {aws:SourceVpce: vpce-1a2b3c4d}}
+  OfficeWorker:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: OfficeWorker
+      AssumeRolePolicyDocument: *trust
+      Policies:
+        - PolicyName: office-only
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Sid: Work
+                Effect: Allow
+                Action: [ec2:CreateTags, ec2:DescribeInstances]
+                Resource: "*"
+              - Sid: TagFromTheOfficeOnly
+                Effect: Deny
+                Action: ec2:CreateTags
+                Resource: "*"
+                Condition: {NotIpAddress: {aws:SourceIp: 192.0.2.0/24}}
+  Profiles:
+    Type: AWS::IAM::InstanceProfile
+    Properties:
+      Roles: [!Ref VpceWorker, !Ref OfficeWorker]
+"""
+
+
+def test_a_condition_that_decides_is_the_line_of_its_statement(pytester: pytest.Pytester) -> None:
+    """An "allowed only when" verdict points at the Allow with the condition; "denied unless" at the Deny."""
+    (pytester.path / "conditions.yaml").write_text(CONDITIONS)
+    result = _run(
+        pytester,
+        "--template",
+        "conditions.yaml",
+        "--requirements",
+        str(DATA / "small-requirements.yaml"),
+        "--appliance-principal",
+        "111111111111",
+        "--sarif",
+        "c.sarif",
+    )
+    assert result.ret == 1
+    log = json.loads((pytester.path / "c.sarif").read_text())
+    assert schema_errors(log) == []
+    found = {(r["properties"]["role"], r["ruleId"]): r for r in _results(log)}
+    assert set(found) == {
+        ("conditions.yaml/VpceWorker", "permission:ec2:CreateTags"),
+        ("conditions.yaml/OfficeWorker", "permission:ec2:CreateTags"),
+    }
+    vpce = found[("conditions.yaml/VpceWorker", "permission:ec2:CreateTags")]
+    assert "allowed only when aws:SourceVpce is present" in vpce["message"]["text"]
+    assert read_back(pytester.path, vpce).strip() == "- Sid: TagThroughTheVpceOnly"
+    office = found[("conditions.yaml/OfficeWorker", "permission:ec2:CreateTags")]
+    assert "denied unless the request comes from 192.0.2.0/24" in office["message"]["text"]
+    assert read_back(pytester.path, office).strip() == "- Sid: TagFromTheOfficeOnly"

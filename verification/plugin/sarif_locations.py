@@ -17,6 +17,7 @@ used, so every result keeps a file and a line (code scanning drops a result with
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -216,10 +217,30 @@ class TemplateLocator:
                 if found is not None:
                     return found
         role = chosen[0].role
+        if verdict.cause == "conditional" and requirement.action and requirement.kind == "permission":
+            found = self._conditional_allow(role, requirement.action)
+            if found is not None:
+                return found
         if verdict.cause == "boundary" and role.boundary is not None:
             return str(role.boundary.source)
         if requirement.kind == "trust":
             return self._trust_path(role)
+        return None
+
+    def _conditional_allow(self, role: Any, action: str) -> int | None:
+        """The line of the Allow for ``action`` that holds a condition (an "allowed only when" verdict)."""
+        for document in self._documents(role):
+            body = document.body
+            if document.trust or not isinstance(body, Mapping):
+                continue
+            for statement in _as_list(body.get("Statement")):
+                if (
+                    isinstance(statement, Mapping)
+                    and statement.get("Effect") == "Allow"
+                    and statement.get("Condition")
+                    and _names_action(statement, action)
+                ):
+                    return self._written_line(document, statement)
         return None
 
     def _trust_path(self, role: Any) -> str:
@@ -263,10 +284,13 @@ class TemplateLocator:
         return None
 
     def _source_statement(self, document: _Doc, shown: Mapping[str, Any], index: int) -> int | None:
-        """The file's line for statement ``index`` of a bound document (the unknown's, for a made one)."""
+        """The file's line for statement ``index`` of a bound document."""
+        return self._written_line(document, _as_list(shown.get("Statement"))[index])
+
+    def _written_line(self, document: _Doc, made: Any) -> int | None:
+        """The file's line for a statement of the document as resolved (the unknown's, for a made one)."""
         from verification.backends.template.model import Unknown, unknowns_in
 
-        made = _as_list(shown.get("Statement"))[index]
         written = _as_list(document.body.get("Statement")) if isinstance(document.body, Mapping) else []
         _, doc_line, exact = self.tree.find(document.where)
         if not exact or self.terraform:  # a plan holds each policy as one JSON string
@@ -320,6 +344,12 @@ class TemplateLocator:
                     continue
             self._tf_files[folder] = found
         return self._tf_files[folder]
+
+
+def _names_action(statement: Mapping[str, Any], action: str) -> bool:
+    """Does a statement's Action (not NotAction) name ``action``, wildcards as IAM reads them?"""
+    patterns = [p for p in _as_list(statement.get("Action")) if isinstance(p, str)]
+    return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
 
 
 def _address_in(path: str) -> str | None:
