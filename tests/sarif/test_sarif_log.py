@@ -19,6 +19,7 @@ from verification.reporting.sarif import (
     category_of,
     merge_sarif,
     split_by_category,
+    write_merged,
 )
 
 PAGE = "https://helpcenter.veeam.com/docs/vbaws/guide/role_permissions_flr_prod.html"
@@ -130,6 +131,11 @@ def test_shards_merge_into_one_run_per_category(tmp_path: Path) -> None:
     split = split_by_category(merged)
     assert sorted(split) == ["targets/fleet", "template/t.yaml"]
     assert all(schema_errors(log) == [] for log in split.values())
+    [one] = write_merged([*paths, other], tmp_path / "merged" / "all.sarif")
+    assert json.loads(one.read_text()) == merged
+    files = write_merged([*paths, other], tmp_path / "per-category", per_category=True)
+    assert sorted(p.name for p in files) == ["targets-fleet.sarif", "template-t.yaml.sarif"]
+    assert all(len(json.loads(p.read_text())["runs"]) == 1 for p in files)
 
 
 @pytest.mark.parametrize(

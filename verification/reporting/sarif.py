@@ -315,6 +315,26 @@ def merge_sarif(paths: Sequence[Path | str], max_results: int = MAX_RESULTS) -> 
     }
 
 
+def write_merged(paths: Sequence[Path | str], out: Path, *, per_category: bool = False) -> list[Path]:
+    """``python -m verification merge``'s SARIF part: the shards' files joined into ``out``.
+
+    One file holding one run per category; with ``per_category``, ``out`` is a folder that gets a
+    file per category (``targets-fleet.yaml.sarif``), for one upload each. Returns what was written.
+    """
+    merged = merge_sarif(paths)
+    if not per_category:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+        return [out]
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for category, log in split_by_category(merged).items():
+        path = out / (re.sub(r"[^A-Za-z0-9._-]+", "-", category).strip("-") + ".sarif")
+        path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
 def split_by_category(log: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One log per category (for one upload each): category → a log holding that category's runs."""
     out: dict[str, dict[str, Any]] = {}
