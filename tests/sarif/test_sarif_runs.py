@@ -146,6 +146,10 @@ def test_a_plan_run_names_the_resource_address_and_its_block_in_the_configuratio
     denied = [r for r in results if r["ruleId"] == "permission:ec2:DeleteSnapshot"]
     assert denied and "explicitly denied" in denied[0]["message"]["text"]
     assert '\\"Deny\\"' in read_back(pytester.path, denied[0])  # the policy that holds the Deny
+    # ... and the Deny statement itself, in the configuration the plan was made from.
+    first = denied[0]["relatedLocations"][0]
+    assert first["message"]["text"] == "statement NoDeletes"
+    assert read_back(pytester.path, {"locations": [first]}).strip() == 'sid       = "NoDeletes"'
 
 
 def test_a_demo_run_on_the_local_endpoint_points_at_each_role_in_the_roles_file(pytester: pytest.Pytester) -> None:

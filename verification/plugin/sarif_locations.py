@@ -165,6 +165,8 @@ class TemplateLocator:
         #: A plan's configuration (its module calls name the folders of the .tf files).
         self.configuration: Mapping[str, Any] = json.loads(text).get("configuration") or {} if self.terraform else {}
         self._tf_files: dict[Path, list[tuple[Path, list[str]]]] = {}
+        #: The Sid of the statement that decided the result being placed (a plan's .tf holds it too).
+        self._deciding_sid: str | None = None
 
     # -- the role ------------------------------------------------------------------------------
 
@@ -181,12 +183,17 @@ class TemplateLocator:
         self, key: str, requirement: Requirement | None, verdict: Verdict | None, broken: bool
     ) -> tuple[Place, tuple[Place, ...]]:
         """The result's place (and related places: the .tf block) for a role's failed or broken requirement."""
+        self._deciding_sid = None
         path = self._deciding_path(key, requirement, verdict, broken)
         line = (self.tree.line(path) if isinstance(path, str) else path) or self.role_line(key)
         logical = ((key, "resource"),) if self.terraform else ((f"Resources.{key}", "resource"),)
         related: list[Place] = []
         if self.terraform:
             named = _address_in(path) if isinstance(path, str) else None
+            if self._deciding_sid is not None:
+                statement = self.configuration_statement(self._deciding_sid)
+                if statement is not None:
+                    related.append(statement)
             for address in dict.fromkeys(a for a in (named, key) if a):
                 block = self.configuration_place(address)
                 if block is not None:
@@ -292,6 +299,8 @@ class TemplateLocator:
         from verification.backends.template.model import Unknown, unknowns_in
 
         written = _as_list(document.body.get("Statement")) if isinstance(document.body, Mapping) else []
+        if isinstance(made, Mapping) and isinstance(made.get("Sid"), str):
+            self._deciding_sid = made["Sid"]
         _, doc_line, exact = self.tree.find(document.where)
         if not exact or self.terraform:  # a plan holds each policy as one JSON string
             return doc_line
@@ -332,6 +341,15 @@ class TemplateLocator:
             for number, text in enumerate(lines, start=1):
                 if block.match(text):
                     return Place(relative_uri(path, self.base), number, ((address, "resource"),), "resource block")
+        return None
+
+    def configuration_statement(self, sid: str) -> Place | None:
+        """The statement with this Sid in the .tf files (a policy document's ``sid``, or jsonencode's ``Sid``)."""
+        pattern = re.compile(rf'^\s*"?sid"?\s*[=:]\s*"{re.escape(sid)}"', re.IGNORECASE)
+        for path, lines in self._tf(Path(self.backend.path).parent):
+            for number, text in enumerate(lines, start=1):
+                if pattern.match(text):
+                    return Place(relative_uri(path, self.base), number, note=f"statement {sid}")
         return None
 
     def _tf(self, folder: Path) -> list[tuple[Path, list[str]]]:
