@@ -12,6 +12,7 @@ COMMANDS = {
     "evidence": ("verification.reporting.evidence:main", "verify an evidence bundle's manifest"),
     "report": ("verification.reporting.html:main", "turn allure-results into a single-file HTML report"),
     "requirements": ("verification.requirements.cli:main", "list, show and diff the requirement sets; import pages"),
+    "precommit": ("verification.plugin.precommit:main", "verify the roles of changed templates or plans (pre-commit)"),
 }
 #: Packages that only an extra brings, and the extra that brings them.
 EXTRAS = {"moto": "demo", "flask": "demo", "werkzeug": "demo", "flask_cors": "demo"}

@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly-verification.yml"
+ACTION = ROOT / "action.yml"
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,18 @@ def command(item: dict[str, Any]) -> list[str]:
     return shlex.split(" ".join(str(item["run"]).split()))
 
 
+def verify_step(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The step that runs the verification: this repository's action (action.yml), given pytest's arguments."""
+    found = [s for s in steps if s.get("uses") == "./"]
+    assert len(found) == 1, "the workflow verifies through the repository's own action (uses: ./)"
+    return found[0]
+
+
+def verify_command(steps: list[dict[str, Any]]) -> list[str]:
+    """``pytest ARGS`` as the action runs it (its args split as a shell would)."""
+    return ["pytest", *shlex.split(" ".join(str(verify_step(steps)["with"]["args"]).split()))]
+
+
 def test_it_runs_on_a_schedule(workflow: dict[Any, Any]) -> None:
     triggers: dict[str, Any] = workflow["on"] if "on" in workflow else workflow[True]  # YAML 1.1: bare `on` is true
     (schedule,) = triggers["schedule"]
@@ -58,8 +71,8 @@ def test_aws_credentials_come_from_githubs_oidc_provider_not_stored_keys(
 
 
 def test_the_pytest_command_uses_only_real_options_and_groups_by_account(steps: list[dict[str, Any]]) -> None:
-    verify = step(steps, run="pytest --targets")
-    args = command(verify)
+    args = verify_command(steps)
+    assert args[1] == "--targets"
     assert args[args.index("--dist") + 1] == "loadgroup" and "-n" in args
     assert args[args.index("--retry-mode") + 1] in ("standard", "adaptive")
     helptext = subprocess.run(
@@ -93,18 +106,18 @@ def test_the_single_file_report_and_the_evidence_bundle_are_uploaded(steps: list
     uploads = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
     paths = "\n".join(str(s["with"]["path"]) for s in uploads)
     report_args = command(step(steps, run="python -m verification report"))
-    verify_args = command(step(steps, run="pytest --targets"))
+    verify_args = verify_command(steps)
     assert f"{report_args[report_args.index('--out') + 1]}/index.html" in paths
     assert verify_args[verify_args.index("--evidence-dir") + 1] in paths
     assert all(s.get("if") == "always()" for s in uploads)  # uploaded when requirements fail, above all
 
 
 def test_the_job_fails_when_any_requirement_fails_or_breaks(steps: list[dict[str, Any]]) -> None:
-    """pytest's exit code is kept for the last step, so the report is still built and uploaded first."""
-    verify = step(steps, run="pytest --targets")
-    assert verify["continue-on-error"] is True
+    """The action's exit status is kept for the last step, so the report is still built and uploaded first."""
+    verify = verify_step(steps)
+    assert verify["with"]["fail-on-findings"] == "false"
     last = steps[-1]
-    assert last["if"] == f"steps.{verify['id']}.outcome != 'success'"
+    assert last["if"] == f"steps.{verify['id']}.outputs.exit-status != '0'"
     assert "exit 1" in last["run"]
 
 
@@ -119,7 +132,9 @@ def test_the_workflow_is_valid_for_github_actions() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_workflow_installs_the_wheel_not_an_editable_checkout(steps: list[dict[str, Any]]) -> None:
-    install = str(step(steps, run="pip install")["run"])
-    assert "pip wheel" in install and "dist/veeam_role_verification-*.whl" in install
+def test_the_action_installs_the_harness_from_its_checkout_not_editable() -> None:
+    """The action installs the checkout at the ref the workflow names (pip builds it as a wheel)."""
+    action = yaml.safe_load(ACTION.read_text())
+    install = next(str(s["run"]) for s in action["runs"]["steps"] if "pip install" in str(s.get("run", "")))
+    assert "${GITHUB_ACTION_PATH}" in install
     assert " -e " not in install and "--editable" not in install

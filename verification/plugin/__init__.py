@@ -10,7 +10,8 @@ builds its ``Run`` and registers the rest, one module per concern:
 - ``judging``: verdicts in setup, one-line failures, tallies;
 - ``allure_output``: labels, attachments, categories and environment;
 - ``evidence``: the evidence bundle;   - ``summary``: header, terminal and step summaries;
-- ``xdist``: sharing the run with workers and scheduling by role or account;   - ``demo``: the demo endpoint.
+- ``xdist``: sharing the run with workers and scheduling by role or account;   - ``demo``: the demo endpoint;
+- ``sarif_output``: ``--sarif FILE``, failed and broken requirements for code scanning.
 """
 
 from __future__ import annotations
@@ -55,11 +56,13 @@ def pytest_configure(config: pytest.Config) -> None:
             import traceback
 
             traceback.print_exception(error)
-        raise pytest.UsageError(str(error)) from None
+        sarif = getattr(config.option, "sarif", None)
+        # No SARIF is written for bad input: the line says so, so that CI does not upload an old one.
+        raise pytest.UsageError(str(error) + (f" (no SARIF written to {sarif})" if sarif else "")) from None
 
 
 def _start(config: pytest.Config) -> None:
-    from verification.plugin import allure_output, collection, demo, evidence, fleet, judging, summary
+    from verification.plugin import allure_output, collection, demo, evidence, fleet, judging, sarif_output, summary
     from verification.plugin.run import RUN_KEY, build_run
 
     run = build_run(config)
@@ -80,6 +83,7 @@ def _start(config: pytest.Config) -> None:
     ):
         config.pluginmanager.register(module, f"verification-{name}")
     evidence.configure_evidence(config, run)
+    sarif_output.configure(config, run)
     if getattr(config.option, "durations", None) is None:  # --durations reads setup and teardown reports
         config.pluginmanager.register(judging.QuietPhases(config), "verification-quiet-phases")
     if config.pluginmanager.hasplugin("xdist"):

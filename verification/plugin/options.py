@@ -129,6 +129,18 @@ def max_rate(value: str) -> float:
     return parse_rate(value)
 
 
+def sarif_category(value: str) -> str:
+    """``--sarif-category``: a code scanning category, such as nightly/eu-accounts (no spaces, no trailing /)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9._:@=+-]+(/[A-Za-z0-9._:@=+-]+)*", value):
+        raise InputError(
+            f"--sarif-category {value!r} is not a category such as nightly/eu-accounts: letters, digits and "
+            "._:@=+- in parts joined by /"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     """One row of the table: the flag, where it lands, and how its value is read."""
@@ -340,6 +352,23 @@ OPTIONS: tuple[Option, ...] = (
         "append a Markdown summary (a row per role) to FILE; $GITHUB_STEP_SUMMARY is used when set",
         "FILE",
         Path,
+    ),
+    # -- SARIF for code scanning (issue #29): verification/plugin/sarif_output.py --------------
+    Option(
+        "--sarif",
+        "sarif",
+        "write the failed (error) and broken (warning) requirements as SARIF 2.1.0 to FILE, whatever the outcome, "
+        "for GitHub code scanning; a run that names roles on the command line also writes FILE.roles.txt",
+        "FILE",
+        Path,
+    ),
+    Option(
+        "--sarif-category",
+        "sarif_category",
+        "with --sarif: the run's category (automationDetails.id; default: derived from the run, such as "
+        "template/FILE or targets/FILE; a shard's is followed by /shard-I-of-N)",
+        "NAME",
+        sarif_category,
     ),
 )
 
