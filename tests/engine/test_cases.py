@@ -34,6 +34,8 @@ def _load() -> list[Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert str(data.get("source", "")).startswith("https://docs.aws.amazon.com/"), f"{path.name}: source"
         for case in data["cases"]:
+            section = case.get("section")
+            assert section is None or str(section).startswith("https://docs.aws.amazon.com/"), case["name"]
             params.append(pytest.param(case, id=f"{path.stem}: {case['name']}"))
     return params
 

@@ -30,7 +30,7 @@ from verification.policy.model import (
 from verification.policy.parse import Policy, Statement
 
 _EMPTY_CONTEXT = Context()
-_DIRECT = frozenset({"arn", "any", "service", "federated", "canonical"})
+_DIRECT = frozenset({"arn", "role", "any", "service", "federated", "canonical"})
 
 
 class _LayerResult:
@@ -97,6 +97,8 @@ def _scan(
     for statement in statements:
         resources = statement.resources
         if resources is not None:
+            if statement.not_resource and resources.variable_patterns and not resources.resolves(context):
+                continue  # an unresolved variable invalidates the statement, never widens it
             hit = resources.match_all or resources.matches(resource, context)
             if hit == statement.not_resource:
                 if (
@@ -486,20 +488,28 @@ def _resource_grant(
 ) -> list[tuple[Statement, PrincipalMatch | None]] | None:
     """Resource-policy allows that grant on their own, without an identity allow.
 
-    Same account only: a statement naming the caller's user or session ARN (or everyone, or a
-    service, which has no identity policy) grants even past the boundary; one naming a role ARN
-    grants unless the boundary does not allow; an account principal delegates to the identity
-    policies and grants nothing by itself.
+    Same account only (reference_policies_evaluation-logic_policy-eval-basics.html, single account):
+    a statement naming the caller's user or role-session ARN, or everyone (``"*"``), or a service,
+    grants even past an implicit deny in the permissions boundary; one naming the role ARN (of the
+    caller, or of the session's role) is limited by that implicit deny; an account principal
+    delegates to the identity policies and grants nothing by itself.
     """
     if resource is None or not resource.allows or _cross_account(caller, resource_arn):
         return None
     direct: list[tuple[Statement, PrincipalMatch | None]] = [(s, how) for s, how in resource.allows if how in _DIRECT]
     if not direct or caller is None:
         return None
-    is_role = any(i.id.split(":", 5)[-1].startswith("role/") for i in identities(caller)[1:])
-    if is_role and boundary_allows is False:
-        return None
+    if boundary_allows is False:
+        caller_is_role = caller.kind == "AWS" and _role_arn(caller.id)
+        direct = [(s, how) for s, how in direct if how != "role" and not (how == "arn" and caller_is_role)]
+        return direct or None
     return direct
+
+
+def _role_arn(arn: str) -> bool:
+    """Whether ``arn`` is an IAM role ARN (not an assumed-role session)."""
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/")
 
 
 _Layered = tuple[tuple[Statement, ...], tuple[Statement, ...], tuple[Statement, ...], list[tuple[Statement, ...]]]
