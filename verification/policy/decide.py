@@ -23,6 +23,7 @@ from verification.policy.model import (
     Explanation,
     Layer,
     MatchedStatement,
+    NearMiss,
     PolicySet,
     Principal,
     Request,
@@ -222,9 +223,10 @@ def _explanation(
     missing: tuple[str, ...],
     scoped: tuple[MatchedStatement, ...] = (),
     absent: tuple[str, ...] = (),
+    nearest: NearMiss | None = None,
 ) -> Explanation:
     """Explanations are immutable and repeat across requests: share them (bounded memo)."""
-    key = (layer, reason, statement, failed, missing, scoped, absent)
+    key = (layer, reason, statement, failed, missing, scoped, absent, nearest)
     found = _EXPLANATIONS.get(key)
     if found is None:
         if len(_EXPLANATIONS) > 4096:
@@ -237,6 +239,7 @@ def _explanation(
             missing_condition_keys=missing,
             scoped_denies=scoped,
             denied_on_absence=absent,
+            nearest=nearest,
         )
     return found
 
@@ -252,6 +255,7 @@ def _evaluation(
     orgs: bool | None = None,
     bound: bool | None = None,
     scoped: tuple[MatchedStatement, ...] = (),
+    nearest: NearMiss | None = None,
 ) -> Evaluation:
     return Evaluation(
         action=request.action,
@@ -267,6 +271,7 @@ def _evaluation(
             _unique(scan.missing_keys) if scan else (),
             scoped,
             _held_on_absence(scan) if scan is not None and decision == "explicitDeny" else (),
+            nearest,
         ),
         allowed_by_organizations=orgs,
         allowed_by_boundary=bound,
@@ -420,11 +425,21 @@ def _decide(
         or (scp_levels and any(level.scoped for level in scp_levels))
     ):
         scoped = _scoped((*scp_levels, resource, identity, boundary))
-    for level in scp_levels:
+    for statements, level in zip(scp_statements, scp_levels, strict=True):
         if not level.allows:
             reason = "conditional" if level.conditional else "scp-no-allow"
+            near = _nearest(statements, request, None)
             return _evaluation(
-                request, "implicitDeny", "scp", reason, missing, scan=level, orgs=orgs, bound=bound, scoped=scoped
+                request,
+                "implicitDeny",
+                "scp",
+                reason,
+                missing,
+                scan=level,
+                orgs=orgs,
+                bound=bound,
+                scoped=scoped,
+                nearest=near,
             )
 
     resource_grant = _resource_grant(resource, caller, request.resource, bound)
@@ -435,18 +450,48 @@ def _decide(
         )
     if boundary is not None and not boundary.allows:
         reason = "conditional" if boundary.conditional else "boundary-no-allow"
+        near = _nearest(boundary_statements, request, None)
         return _evaluation(
-            request, "implicitDeny", "boundary", reason, missing, scan=boundary, orgs=orgs, bound=False, scoped=scoped
+            request,
+            "implicitDeny",
+            "boundary",
+            reason,
+            missing,
+            scan=boundary,
+            orgs=orgs,
+            bound=False,
+            scoped=scoped,
+            nearest=near,
         )
     if not identity.allows:
         reason = "conditional" if identity.conditional else "no-allow"
+        near = _nearest(identity_statements, request, None)
         return _evaluation(
-            request, "implicitDeny", "identity", reason, missing, scan=identity, orgs=orgs, bound=bound, scoped=scoped
+            request,
+            "implicitDeny",
+            "identity",
+            reason,
+            missing,
+            scan=identity,
+            orgs=orgs,
+            bound=bound,
+            scoped=scoped,
+            nearest=near,
         )
     if resource is not None and _cross_account(caller, request.resource) and not resource.allows:
         reason = "conditional" if resource.conditional else "no-allow"
+        near = _nearest(resource_statements, request, caller)
         return _evaluation(
-            request, "implicitDeny", "resource", reason, missing, scan=resource, orgs=orgs, bound=bound, scoped=scoped
+            request,
+            "implicitDeny",
+            "resource",
+            reason,
+            missing,
+            scan=resource,
+            orgs=orgs,
+            bound=bound,
+            scoped=scoped,
+            nearest=near,
         )
     matched = [s.matched for s, _ in identity.allows]
     if resource is not None:
@@ -454,6 +499,42 @@ def _decide(
     return _evaluation(
         request, "allowed", "identity", "allowed", missing, matched, orgs=orgs, bound=bound, scoped=scoped
     )
+
+
+def _nearest(statements: Sequence[Statement], request: Request, principal: Principal | None) -> NearMiss | None:
+    """The Allow (already matched on action) that fails on the fewest elements, and what it fails on.
+
+    Only the Resource/NotResource element and the Condition tests count: a statement that names
+    another principal is about someone else, not nearly this request. Computed on implicit denies
+    only, so the decisions that allow pay nothing for it.
+    """
+    best: tuple[int, NearMiss] | None = None
+    context = request.context
+    for statement in statements:
+        if not statement.is_allow:
+            continue
+        principals = statement.principals
+        if principals is not None and not statement.not_principal and principals.match(principal) is None:
+            continue
+        patterns: tuple[str, ...] = ()
+        resources = statement.resources
+        if resources is not None:
+            if statement.not_resource and resources.variable_patterns and not resources.resolves(context):
+                applies = False
+            else:
+                applies = (
+                    resources.match_all or resources.matches(request.resource, context)
+                ) != statement.not_resource
+            if not applies:
+                patterns = resources.written
+        misses = statement.condition.misses(context) if statement.condition is not None else ()
+        score = len(misses) + (1 if patterns else 0)
+        if score == 0:
+            continue
+        if best is None or score < best[0]:
+            near = NearMiss(statement.matched, request.resource, misses, patterns, statement.not_resource)
+            best = (score, near)
+    return best[1] if best is not None else None
 
 
 def _with_statement(ev: Evaluation, statement: MatchedStatement) -> Evaluation:
