@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 
 from verification.backends import Backend, InstanceProfile, Role, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
-from verification.policy import PolicyError, Principal, evaluate_trust, parse_policy
-from verification.policy.model import Evaluation
+from verification.policy import Context, PolicyError, Principal, Request, evaluate, evaluate_trust, parse_policy
+from verification.policy.account import Account, AccountError
+from verification.policy.model import Evaluation, NearMiss
 from verification.requirements import Requirement, RequirementSet
 from verification.scope.catalogue import representative_arns, touched_types
 from verification.scope.context import merge, requirement_context, session_context
-from verification.scope.regions import action_regions, describe
-from verification.verdicts import double_entry
+from verification.scope.regions import action_regions, describe, global_region
+from verification.verdicts import double_entry, nearest
 
 # re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
@@ -320,6 +321,7 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         for result in results:
             for resource in _resources_answered(result, asked):
                 _keep_strictest(answers, (key, result.action.lower(), resource), result)
+    _explain_implicit_denies(backend, ref, answers, calls)
     for requirement in permissions:
         assert requirement.action is not None
         action = requirement.action.lower()
@@ -334,6 +336,46 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
             checks.append(Check(region, resource, found))
             _keep_strictest(facts.simulations, requirement.simulation_key, found)
         facts.checks[requirement.id] = checks
+
+
+def _explain_implicit_denies(
+    backend: Backend,
+    ref: RoleRef,
+    answers: dict[tuple[object, ...], SimulationResult],
+    calls: Mapping[_CallKey, _Call],
+) -> None:
+    """Give AWS's implicit denies the engine's explanation, reading the role's policies only if one fails.
+
+    AWS says nothing useful about an implicit deny; the engine, holding the role's own policies,
+    names the Allow that nearly applied. A backend that reads them on demand (``role_policy_details``:
+    live, per role) is asked once, and only for a role with an implicit deny left unexplained (no
+    engine answer already, not an SCP's or a boundary's). An answer gets the explanation only where
+    the engine decides the same request alike; where it cannot read or decide, the verdict says what
+    AWS's answer alone says.
+    """
+    unexplained = [
+        key
+        for key, result in answers.items()
+        if result.decision == "implicitDeny"
+        and result.explanation is None
+        and result.second_opinion is None
+        and result.allowed_by_organizations is not False
+        and result.allowed_by_boundary is not False
+    ]
+    read = getattr(backend, "role_policy_details", None)
+    if not unexplained or read is None:
+        return
+    try:
+        policies = Account(read(ref)).policy_set_for(ref.arn)
+    except (CheckError, InputError, AccountError, PolicyError):
+        return  # optional: without the policies the verdict reads AWS's answer alone
+    for key in unexplained:
+        call_key, action, resource = key
+        result = answers[key]
+        context = Context.of(calls[call_key].context)  # type: ignore[index]
+        engine = evaluate(Request(action=result.action, resource=str(resource), context=context), policies)
+        if engine.decision == "implicitDeny" and action == result.action.lower():
+            answers[key] = replace(result, explanation=engine.explanation)
 
 
 def _resources_answered(result: SimulationResult, asked: list[str]) -> list[str]:
@@ -559,6 +601,21 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
             "or make sure requests carry the keys",
             evidence=evidence,
         )
+    near = _near_miss(result)
+    nearly = None
+    if near is not None and action:
+        fixed = global_region(action.split(":", 1)[0], facts.ref.partition)
+        nearly = nearest.explain(near, action, requirement.resource, fixed)
+    if nearly is not None:
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            nearly.reason,
+            "implicit-deny",
+            nearly.remedy,
+            evidence={**evidence, **nearly.evidence},
+        )
     note = ""
     failed = [k for k in getattr(result.explanation, "failed_condition_keys", ()) if k.lower() in _SESSION_KEYS]
     if failed:
@@ -582,6 +639,20 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
         note=note,
         evidence=evidence,
     )
+
+
+def _near_miss(result: SimulationResult) -> NearMiss | None:
+    """The engine's nearest Allow for an implicit deny: its own explanation, or (fleet mode) its second opinion's.
+
+    A second opinion counts only when the engine reached the same decision as AWS.
+    """
+    near = getattr(result.explanation, "nearest", None)
+    if near is not None:
+        return near  # type: ignore[no-any-return]
+    other = result.second_opinion
+    if isinstance(other, SimulationResult) and other.decision == result.decision:
+        return getattr(other.explanation, "nearest", None)
+    return None
 
 
 def _denied_unless(
