@@ -344,14 +344,14 @@ def _explain_implicit_denies(
     answers: dict[tuple[object, ...], SimulationResult],
     calls: Mapping[_CallKey, _Call],
 ) -> None:
-    """Give AWS's implicit denies the engine's explanation, reading the role's policies only if one fails.
+    """Give AWS's implicit denies the engine's answer, reading the role's policies only if one fails.
 
     AWS says nothing useful about an implicit deny; the engine, holding the role's own policies,
     names the Allow that nearly applied. A backend that reads them on demand (``role_policy_details``:
     live, per role) is asked once, and only for a role with an implicit deny left unexplained (no
     engine answer already, not an SCP's or a boundary's). An answer gets the explanation only where
-    the engine decides the same request alike; where it cannot read or decide, the verdict says what
-    AWS's answer alone says.
+    the engine decides the same request alike, as fleet mode's second opinion (double entry); where it
+    cannot read or decide, the verdict says what AWS's answer alone says.
     """
     unexplained = [
         key
@@ -370,12 +370,23 @@ def _explain_implicit_denies(
     except (CheckError, InputError, AccountError, PolicyError):
         return  # optional: without the policies the verdict reads AWS's answer alone
     for key in unexplained:
-        call_key, action, resource = key
+        call_key, _, resource = key
         result = answers[key]
         context = Context.of(calls[call_key].context)  # type: ignore[index]
         engine = evaluate(Request(action=result.action, resource=str(resource), context=context), policies)
-        if engine.decision == "implicitDeny" and action == result.action.lower():
-            answers[key] = replace(result, explanation=engine.explanation)
+        if engine.decision == result.decision:
+            # The engine's answer to the same request, as fleet mode carries it (double entry).
+            opinion = SimulationResult(
+                action=result.action,
+                resource=result.resource,
+                decision=engine.decision,
+                matched_statements=tuple(m.to_result() for m in engine.matched),
+                missing_context=engine.missing_context,
+                allowed_by_boundary=engine.allowed_by_boundary,
+                raw=engine.to_result(),
+                explanation=engine.explanation,
+            )
+            answers[key] = replace(result, second_opinion=opinion)
 
 
 def _resources_answered(result: SimulationResult, asked: list[str]) -> list[str]:
@@ -601,6 +612,13 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
             "or make sure requests carry the keys",
             evidence=evidence,
         )
+    note = ""
+    failed = [k for k in getattr(result.explanation, "failed_condition_keys", ()) if k.lower() in _SESSION_KEYS]
+    if failed:
+        note = (
+            f"an Allow for {action} tests {', '.join(failed)}, which the worker's instance-role session carries "
+            "with other values (see the simulation's ContextEntries)"
+        )
     near = _near_miss(result)
     nearly = None
     if near is not None and action:
@@ -614,16 +632,10 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
             nearly.reason,
             "implicit-deny",
             nearly.remedy,
+            note=note,
             evidence={**evidence, **nearly.evidence},
         )
-    note = ""
-    failed = [k for k in getattr(result.explanation, "failed_condition_keys", ()) if k.lower() in _SESSION_KEYS]
-    if failed:
-        note = (
-            f"an Allow for {action} tests {', '.join(failed)}, which the worker's instance-role session carries "
-            "with other values (see the simulation's ContextEntries)"
-        )
-    elif result.missing_context and result.explanation is None:
+    if not failed and result.missing_context and result.explanation is None:
         keys = ", ".join(result.missing_context)
         note = (
             f"the simulation had no values for {keys} (AWS lists the keys of every statement, not only this "
