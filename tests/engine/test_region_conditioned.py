@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.template.helpers import EC2_TRUST, backend, template
 from verification.backends import RoleRef
 from verification.backends.snapshot import SnapshotBackend
 from verification.reporting.remediation import propose
@@ -136,3 +137,26 @@ def test_an_action_no_statement_mentions_is_still_added() -> None:
     assert verdict.reason == "implicitly denied: no statement allows it"
     assert verdict.remedy == "add ec2:CreateTags (Resource *) to a policy attached to the role"
     assert propose(facts, [verdict]).missing == (("ec2:CreateTags", "*"),)
+
+
+def test_before_deployment_a_template_names_the_statement_too(tmp_path: Path) -> None:
+    """The same role declared in a CloudFormation template, judged before it exists."""
+    resources = {
+        "Worker": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": "RegionBound",
+                "AssumeRolePolicyDocument": EC2_TRUST,
+                "Policies": [{"PolicyName": "RegionOnly", "PolicyDocument": region_bound_policy(ACTIONS)}],
+            },
+        }
+    }
+    made = backend(template(tmp_path, resources), region="us-east-1")
+    [ref] = made.select()
+    facts = gather(made, ref, REQUIREMENTS, None)
+    verdict = judge(next(r for r in REQUIREMENTS.by_kind("permission") if r.action == "ec2:CreateTags"), facts, None)
+    assert not verdict.met
+    assert "the Allow in RegionOnly (lines " in verdict.reason
+    assert "aws:RequestedRegion is eu-west-1; this run judged us-east-1" in verdict.reason
+    assert "verify with `--regions eu-west-1`" in verdict.remedy
+    assert propose(facts, [verdict]).missing == ()
