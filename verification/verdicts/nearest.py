@@ -63,8 +63,9 @@ def explain(near: NearMiss, action: str, requirement_resource: str, global_regio
             f"(the requirement is {action} on {requirement_resource})"
         )
     limits = "these limits" if len(fixes) > 1 else ("this condition" if near.conditions else "this Resource")
+    them = "them" if len(fixes) > 1 else "it"
     remedy = "; ".join(fixes) + (
-        f" (the role already allows {action} under {limits}: granting it again without them would widen it)"
+        f" (the role already allows {action} under {limits}: granting it again without {them} would widen it)"
     )
     evidence = {
         "NearestStatement": {
