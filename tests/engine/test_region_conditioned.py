@@ -160,3 +160,37 @@ def test_before_deployment_a_template_names_the_statement_too(tmp_path: Path) ->
     assert "aws:RequestedRegion is eu-west-1; this run judged us-east-1" in verdict.reason
     assert "verify with `--regions eu-west-1`" in verdict.remedy
     assert propose(facts, [verdict]).missing == ()
+
+
+def test_a_region_bound_boundary_is_named_with_its_condition() -> None:
+    """The role allows everything; its boundary allows only in eu-west-1: the boundary's statement is named."""
+    data = details()
+    role = data["RoleDetailList"][0]
+    role["RolePolicyList"] = [
+        {"PolicyName": "All", "PolicyDocument": {"Version": "2012-10-17", "Statement": [grant_all()]}}
+    ]
+    boundary_arn = f"arn:aws:iam::{ACCOUNT}:policy/EuBoundary"
+    role["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary_arn}
+    data["Policies"] = [
+        {
+            "PolicyName": "EuBoundary",
+            "Arn": boundary_arn,
+            "DefaultVersionId": "v1",
+            "PolicyVersionList": [
+                {"VersionId": "v1", "IsDefaultVersion": True, "Document": region_bound_policy(ACTIONS)}
+            ],
+        }
+    ]
+    backend = SnapshotBackend(Snapshot(Path("GAAD"), "0" * 64, data, ACCOUNT))
+    facts = gather(backend, RoleRef.parse(ARN), REQUIREMENTS, None, scope=Scope(regions=("us-east-1",)))
+    requirement = next(r for r in REQUIREMENTS.by_kind("permission") if r.action == "ec2:CreateTags")
+    verdict = judge(requirement, facts, None)
+    assert (verdict.met, verdict.cause) == (False, "boundary")
+    assert verdict.reason.startswith(f"not allowed by the permissions boundary {boundary_arn}: the Allow in EuBoundary")
+    assert "aws:RequestedRegion is eu-west-1; this run judged us-east-1" in verdict.reason
+    assert "verify with `--regions eu-west-1`" in verdict.remedy and "add ec2:CreateTags" not in verdict.remedy
+    assert propose(facts, [verdict]).blockers == ()
+
+
+def grant_all() -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": "*", "Resource": "*"}

@@ -590,6 +590,20 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
         return _scp(requirement, facts, evidence)
     if result.allowed_by_boundary is False:
         boundary = (facts.role.boundary_arn if facts.role else None) or "of the role"
+        near = _near_miss(result, layer=("boundary",))
+        nearly = _nearly(near, requirement, facts) if near is not None else None
+        if nearly is not None:
+            # The boundary allows the action under limits this request does not meet: name them.
+            why = nearly.reason.removeprefix("implicitly denied: ")
+            return Verdict(
+                requirement,
+                facts.ref,
+                False,
+                f"not allowed by the permissions boundary {boundary}: {why}",
+                "boundary",
+                f"{nearly.remedy}; a role policy alone will not help",
+                evidence={**evidence, **nearly.evidence},
+            )
         return Verdict(
             requirement,
             facts.ref,
@@ -619,11 +633,8 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
             f"an Allow for {action} tests {', '.join(failed)}, which the worker's instance-role session carries "
             "with other values (see the simulation's ContextEntries)"
         )
-    near = _near_miss(result)
-    nearly = None
-    if near is not None and action:
-        fixed = global_region(action.split(":", 1)[0], facts.ref.partition)
-        nearly = nearest.explain(near, action, requirement.resource, fixed)
+    near = _near_miss(result, layer=("identity", "resource"))
+    nearly = _nearly(near, requirement, facts) if near is not None else None
     if nearly is not None:
         return Verdict(
             requirement,
@@ -653,18 +664,31 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
     )
 
 
-def _near_miss(result: SimulationResult) -> NearMiss | None:
-    """The engine's nearest Allow for an implicit deny: its own explanation, or (fleet mode) its second opinion's.
+def _near_miss(result: SimulationResult, *, layer: tuple[str, ...]) -> NearMiss | None:
+    """The engine's nearest Allow in one of ``layer`` for an implicit deny (its explanation's, or its second opinion's).
 
-    A second opinion counts only when the engine reached the same decision as AWS.
+    A second opinion (fleet mode, or a failing role's policies read per role) counts only when the
+    engine reached the same decision as AWS.
     """
-    near = getattr(result.explanation, "nearest", None)
-    if near is not None:
-        return near  # type: ignore[no-any-return]
-    other = result.second_opinion
-    if isinstance(other, SimulationResult) and other.decision == result.decision:
-        return getattr(other.explanation, "nearest", None)
-    return None
+    explanation = result.explanation
+    if explanation is None:
+        other = result.second_opinion
+        if not isinstance(other, SimulationResult) or other.decision != result.decision:
+            return None
+        explanation = other.explanation
+    if getattr(explanation, "layer", None) not in layer:
+        return None
+    near: NearMiss | None = getattr(explanation, "nearest", None)
+    return near
+
+
+def _nearly(near: NearMiss, requirement: Requirement, facts: RoleFacts) -> nearest.Nearly | None:
+    """The reason and fix a near miss gives for ``requirement`` (global services judged in their region)."""
+    action = requirement.action
+    if not action:
+        return None
+    fixed = global_region(action.split(":", 1)[0], facts.ref.partition)
+    return nearest.explain(near, action, requirement.resource, fixed)
 
 
 def _denied_unless(
