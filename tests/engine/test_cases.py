@@ -34,6 +34,8 @@ def _load() -> list[Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert str(data.get("source", "")).startswith("https://docs.aws.amazon.com/"), f"{path.name}: source"
         for case in data["cases"]:
+            section = case.get("section")
+            assert section is None or str(section).startswith("https://docs.aws.amazon.com/"), case["name"]
             params.append(pytest.param(case, id=f"{path.stem}: {case['name']}"))
     return params
 
@@ -117,5 +119,32 @@ def test_case(case: dict[str, Any]) -> None:
         assert list(why.dangling_principals) == expect["dangling_principals"]
     if "matched_sids" in expect:
         assert [m.sid for m in result.matched] == expect["matched_sids"]
+    if "nearest" in expect:
+        _check_nearest(result, expect["nearest"])
     if "scoped_deny_sids" in expect:
         assert [m.sid for m in why.scoped_denies] == expect["scoped_deny_sids"], why
+
+
+def _check_nearest(result: Evaluation, expect: dict[str, Any] | None) -> None:
+    """The implicit deny names the Allow that nearly applied, and exactly what kept it from applying."""
+    near = result.explanation.nearest
+    if expect is None:
+        assert near is None, near
+        return
+    assert near is not None, result.explanation
+    assert near.statement.sid == expect.get("sid"), near
+    if "policy" in expect:
+        assert near.statement.policy_id == expect["policy"], near
+    misses = [
+        {
+            "key": m.key,
+            "operator": m.operator,
+            "wanted": list(m.wanted),
+            "actual": None if m.actual is None else list(m.actual),
+        }
+        for m in near.conditions
+    ]
+    assert misses == expect.get("conditions", []), near
+    assert list(near.patterns) == expect.get("patterns", []), near
+    if "resource" in expect:
+        assert near.resource == expect["resource"], near

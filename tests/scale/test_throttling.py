@@ -96,9 +96,13 @@ def test_throttled_then_retried_calls_give_the_clean_verdicts(fleet: Fleet, name
     assert throttled == clean
     assert "broken" not in clean.values()
     iam_calls = counter.total("calls") - counter.total("calls", operation="sts:AssumeRole")
-    assert counter.total("throttled") == 2 * 3  # the first two attempts of GetRole, ListInstanceProfiles, Simulate
+    # VeeamWorker02 lacks an action: its policies are read to explain it (ListRolePolicies,
+    # GetRolePolicy, ListAttachedRolePolicies), each throttled twice as well.
+    explaining = 3 if name == "VeeamWorker02" else 0
+    # The first two attempts of GetRole, ListInstanceProfiles, Simulate (and of the reads that explain).
+    assert counter.total("throttled") == 2 * (3 + explaining)
     assert counter.total("attempts") == counter.total("calls") + counter.total("throttled")
-    assert iam_calls == 4
+    assert iam_calls == 4 + explaining
 
 
 def test_calls_still_throttled_after_retries_make_the_role_broken_never_passed(fleet: Fleet) -> None:

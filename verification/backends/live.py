@@ -219,6 +219,55 @@ class LiveBackend(Backend):
                 profiles.append(InstanceProfile(item["InstanceProfileName"], item["Arn"], names))
         return profiles
 
+    def role_policy_details(self, role: RoleRef) -> dict[str, Any]:
+        """A failing role's own permissions policies, as a details document (the shape of GAAD's) for the engine.
+
+        Read only to explain an implicit deny (which statement nearly allowed): ListRolePolicies and
+        GetRolePolicy for the inline policies, ListAttachedRolePolicies, then GetPolicy and
+        GetPolicyVersion for each attached policy's default version. All read-only and optional in
+        fixtures/verifier-policy.json; the caller asks only for roles that fail, once each.
+        """
+        key = role.arn
+        names: list[str] = []
+        pages = self.iam.get_paginator("list_role_policies").paginate(RoleName=role.name)
+        for page in self._pages(key, "ListRolePolicies", {"RoleName": role.name}, pages):
+            names.extend(page.get("PolicyNames") or ())
+        inline = []
+        for name in names:
+            params = {"RoleName": role.name, "PolicyName": name}
+            document = self._call(key, "GetRolePolicy", self.iam.get_role_policy, params)["PolicyDocument"]
+            inline.append({"PolicyName": name, "PolicyDocument": document})
+        attached: list[dict[str, str]] = []
+        pages = self.iam.get_paginator("list_attached_role_policies").paginate(RoleName=role.name)
+        for page in self._pages(key, "ListAttachedRolePolicies", {"RoleName": role.name}, pages):
+            attached.extend(
+                {"PolicyName": p["PolicyName"], "PolicyArn": p["PolicyArn"]} for p in page.get("AttachedPolicies") or ()
+            )
+        policies = []
+        for item in attached:
+            arn = item["PolicyArn"]
+            policy = self._call(key, "GetPolicy", self.iam.get_policy, {"PolicyArn": arn})["Policy"]
+            version_id = policy["DefaultVersionId"]
+            params = {"PolicyArn": arn, "VersionId": version_id}
+            version = self._call(key, "GetPolicyVersion", self.iam.get_policy_version, params)["PolicyVersion"]
+            policies.append(
+                {
+                    "PolicyName": policy.get("PolicyName", item["PolicyName"]),
+                    "Arn": arn,
+                    "DefaultVersionId": version_id,
+                    "PolicyVersionList": [
+                        {"VersionId": version_id, "IsDefaultVersion": True, "Document": version["Document"]}
+                    ],
+                }
+            )
+        entry = {
+            "Arn": role.arn,
+            "RoleName": role.name,
+            "RolePolicyList": inline,
+            "AttachedManagedPolicies": attached,
+        }
+        return {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [entry], "Policies": policies}
+
     def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
         params = request.params
         paginator = self.iam.get_paginator("simulate_principal_policy")

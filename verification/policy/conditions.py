@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from verification.policy.errors import PolicyError
-from verification.policy.model import Context
+from verification.policy.model import ConditionMiss, Context
 from verification.policy.variables import arn_wildcard_regex, has_variables, resolve, wildcard_regex
 
 __all__ = ["CompiledCondition", "ConditionResult", "compile_condition"]
@@ -300,7 +300,18 @@ _QUALIFIERS = {"ForAllValues:": "all", "ForAnyValue:": "any"}
 class _Entry:
     """One (operator, key) pair of the block."""
 
-    __slots__ = ("if_exists", "key", "lkey", "match", "negated", "null_expect", "qualifier", "text")
+    __slots__ = (
+        "if_exists",
+        "key",
+        "lkey",
+        "match",
+        "negated",
+        "null_expect",
+        "operator",
+        "qualifier",
+        "text",
+        "values",
+    )
 
     def __init__(
         self,
@@ -312,8 +323,12 @@ class _Entry:
         match: Matcher | None = None,
         null_expect: frozenset[bool] = frozenset(),
         text: str = "",
+        operator: str = "",
+        values: tuple[str, ...] = (),
     ) -> None:
         self.text = text or key
+        self.operator = operator
+        self.values = values
         self.key = key
         self.lkey = key.lower()
         self.qualifier = qualifier
@@ -368,6 +383,19 @@ class CompiledCondition:
         if not failed and not missing:
             return ConditionResult(True, held_on_absence=tuple(absent)) if absent else _MATCHED
         return ConditionResult(False, tuple(dict.fromkeys(failed)), tuple(dict.fromkeys(missing)))
+
+    def misses(self, context: Context) -> tuple[ConditionMiss, ...]:
+        """Each (operator, key) test that does not hold: what the policy wanted, what the request carried.
+
+        For explanations only (an implicit deny's nearest statement); ``evaluate`` decides.
+        """
+        values = context.values
+        found: list[ConditionMiss] = []
+        for entry in self._entries:
+            carried = values.get(entry.lkey)
+            if not entry.check(context, carried):
+                found.append(ConditionMiss(entry.operator, entry.key, entry.values, carried or None))
+        return tuple(found)
 
     def __repr__(self) -> str:
         return f"CompiledCondition(keys={self.keys!r})"
@@ -434,14 +462,23 @@ def compile_condition(block: Any, *, policy_id: str, allow_variables: bool) -> C
                 text = f"{op_name} {key} {', '.join(values)}"
                 if base == "Null":
                     expect = frozenset(_parse_all(values, _null_value, "true or false"))
-                    entries.append(_Entry(key, null_expect=expect, text=text))
+                    entries.append(_Entry(key, null_expect=expect, text=text, operator=op_name, values=values))
                     continue
                 build, negated = _OPERATORS[base]
                 matcher = build(values, allow_variables)
             except _Invalid as exc:
                 raise PolicyError(policy_id, f"{where}/{key}", str(exc)) from None
             entries.append(
-                _Entry(key, qualifier=qualifier, negated=negated, if_exists=if_exists, match=matcher, text=text)
+                _Entry(
+                    key,
+                    qualifier=qualifier,
+                    negated=negated,
+                    if_exists=if_exists,
+                    match=matcher,
+                    text=text,
+                    operator=op_name,
+                    values=values,
+                )
             )
     return CompiledCondition(entries)
 

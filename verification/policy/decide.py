@@ -23,6 +23,7 @@ from verification.policy.model import (
     Explanation,
     Layer,
     MatchedStatement,
+    NearMiss,
     PolicySet,
     Principal,
     Request,
@@ -30,7 +31,7 @@ from verification.policy.model import (
 from verification.policy.parse import Policy, Statement
 
 _EMPTY_CONTEXT = Context()
-_DIRECT = frozenset({"arn", "any", "service", "federated", "canonical"})
+_DIRECT = frozenset({"arn", "role", "any", "service", "federated", "canonical"})
 
 
 class _LayerResult:
@@ -97,6 +98,8 @@ def _scan(
     for statement in statements:
         resources = statement.resources
         if resources is not None:
+            if statement.not_resource and resources.variable_patterns and not resources.resolves(context):
+                continue  # an unresolved variable invalidates the statement, never widens it
             hit = resources.match_all or resources.matches(resource, context)
             if hit == statement.not_resource:
                 if (
@@ -220,9 +223,10 @@ def _explanation(
     missing: tuple[str, ...],
     scoped: tuple[MatchedStatement, ...] = (),
     absent: tuple[str, ...] = (),
+    nearest: NearMiss | None = None,
 ) -> Explanation:
     """Explanations are immutable and repeat across requests: share them (bounded memo)."""
-    key = (layer, reason, statement, failed, missing, scoped, absent)
+    key = (layer, reason, statement, failed, missing, scoped, absent, nearest)
     found = _EXPLANATIONS.get(key)
     if found is None:
         if len(_EXPLANATIONS) > 4096:
@@ -235,6 +239,7 @@ def _explanation(
             missing_condition_keys=missing,
             scoped_denies=scoped,
             denied_on_absence=absent,
+            nearest=nearest,
         )
     return found
 
@@ -250,6 +255,7 @@ def _evaluation(
     orgs: bool | None = None,
     bound: bool | None = None,
     scoped: tuple[MatchedStatement, ...] = (),
+    nearest: NearMiss | None = None,
 ) -> Evaluation:
     return Evaluation(
         action=request.action,
@@ -265,6 +271,7 @@ def _evaluation(
             _unique(scan.missing_keys) if scan else (),
             scoped,
             _held_on_absence(scan) if scan is not None and decision == "explicitDeny" else (),
+            nearest,
         ),
         allowed_by_organizations=orgs,
         allowed_by_boundary=bound,
@@ -418,11 +425,21 @@ def _decide(
         or (scp_levels and any(level.scoped for level in scp_levels))
     ):
         scoped = _scoped((*scp_levels, resource, identity, boundary))
-    for level in scp_levels:
+    for statements, level in zip(scp_statements, scp_levels, strict=True):
         if not level.allows:
             reason = "conditional" if level.conditional else "scp-no-allow"
+            near = _nearest(statements, request, None)
             return _evaluation(
-                request, "implicitDeny", "scp", reason, missing, scan=level, orgs=orgs, bound=bound, scoped=scoped
+                request,
+                "implicitDeny",
+                "scp",
+                reason,
+                missing,
+                scan=level,
+                orgs=orgs,
+                bound=bound,
+                scoped=scoped,
+                nearest=near,
             )
 
     resource_grant = _resource_grant(resource, caller, request.resource, bound)
@@ -433,18 +450,48 @@ def _decide(
         )
     if boundary is not None and not boundary.allows:
         reason = "conditional" if boundary.conditional else "boundary-no-allow"
+        near = _nearest(boundary_statements, request, None)
         return _evaluation(
-            request, "implicitDeny", "boundary", reason, missing, scan=boundary, orgs=orgs, bound=False, scoped=scoped
+            request,
+            "implicitDeny",
+            "boundary",
+            reason,
+            missing,
+            scan=boundary,
+            orgs=orgs,
+            bound=False,
+            scoped=scoped,
+            nearest=near,
         )
     if not identity.allows:
         reason = "conditional" if identity.conditional else "no-allow"
+        near = _nearest(identity_statements, request, None)
         return _evaluation(
-            request, "implicitDeny", "identity", reason, missing, scan=identity, orgs=orgs, bound=bound, scoped=scoped
+            request,
+            "implicitDeny",
+            "identity",
+            reason,
+            missing,
+            scan=identity,
+            orgs=orgs,
+            bound=bound,
+            scoped=scoped,
+            nearest=near,
         )
     if resource is not None and _cross_account(caller, request.resource) and not resource.allows:
         reason = "conditional" if resource.conditional else "no-allow"
+        near = _nearest(resource_statements, request, caller)
         return _evaluation(
-            request, "implicitDeny", "resource", reason, missing, scan=resource, orgs=orgs, bound=bound, scoped=scoped
+            request,
+            "implicitDeny",
+            "resource",
+            reason,
+            missing,
+            scan=resource,
+            orgs=orgs,
+            bound=bound,
+            scoped=scoped,
+            nearest=near,
         )
     matched = [s.matched for s, _ in identity.allows]
     if resource is not None:
@@ -452,6 +499,42 @@ def _decide(
     return _evaluation(
         request, "allowed", "identity", "allowed", missing, matched, orgs=orgs, bound=bound, scoped=scoped
     )
+
+
+def _nearest(statements: Sequence[Statement], request: Request, principal: Principal | None) -> NearMiss | None:
+    """The Allow (already matched on action) that fails on the fewest elements, and what it fails on.
+
+    Only the Resource/NotResource element and the Condition tests count: a statement that names
+    another principal is about someone else, not nearly this request. Computed on implicit denies
+    only, so the decisions that allow pay nothing for it.
+    """
+    best: tuple[int, NearMiss] | None = None
+    context = request.context
+    for statement in statements:
+        if not statement.is_allow:
+            continue
+        principals = statement.principals
+        if principals is not None and not statement.not_principal and principals.match(principal) is None:
+            continue
+        patterns: tuple[str, ...] = ()
+        resources = statement.resources
+        if resources is not None:
+            if statement.not_resource and resources.variable_patterns and not resources.resolves(context):
+                applies = False
+            else:
+                applies = (
+                    resources.match_all or resources.matches(request.resource, context)
+                ) != statement.not_resource
+            if not applies:
+                patterns = resources.written
+        misses = statement.condition.misses(context) if statement.condition is not None else ()
+        score = len(misses) + (1 if patterns else 0)
+        if score == 0:
+            continue
+        if best is None or score < best[0]:
+            near = NearMiss(statement.matched, request.resource, misses, patterns, statement.not_resource)
+            best = (score, near)
+    return best[1] if best is not None else None
 
 
 def _with_statement(ev: Evaluation, statement: MatchedStatement) -> Evaluation:
@@ -486,20 +569,28 @@ def _resource_grant(
 ) -> list[tuple[Statement, PrincipalMatch | None]] | None:
     """Resource-policy allows that grant on their own, without an identity allow.
 
-    Same account only: a statement naming the caller's user or session ARN (or everyone, or a
-    service, which has no identity policy) grants even past the boundary; one naming a role ARN
-    grants unless the boundary does not allow; an account principal delegates to the identity
-    policies and grants nothing by itself.
+    Same account only (reference_policies_evaluation-logic_policy-eval-basics.html, single account):
+    a statement naming the caller's user or role-session ARN, or everyone (``"*"``), or a service,
+    grants even past an implicit deny in the permissions boundary; one naming the role ARN (of the
+    caller, or of the session's role) is limited by that implicit deny; an account principal
+    delegates to the identity policies and grants nothing by itself.
     """
     if resource is None or not resource.allows or _cross_account(caller, resource_arn):
         return None
     direct: list[tuple[Statement, PrincipalMatch | None]] = [(s, how) for s, how in resource.allows if how in _DIRECT]
     if not direct or caller is None:
         return None
-    is_role = any(i.id.split(":", 5)[-1].startswith("role/") for i in identities(caller)[1:])
-    if is_role and boundary_allows is False:
-        return None
+    if boundary_allows is False:
+        caller_is_role = caller.kind == "AWS" and _role_arn(caller.id)
+        direct = [(s, how) for s, how in direct if how != "role" and not (how == "arn" and caller_is_role)]
+        return direct or None
     return direct
+
+
+def _role_arn(arn: str) -> bool:
+    """Whether ``arn`` is an IAM role ARN (not an assumed-role session)."""
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/")
 
 
 _Layered = tuple[tuple[Statement, ...], tuple[Statement, ...], tuple[Statement, ...], list[tuple[Statement, ...]]]

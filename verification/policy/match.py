@@ -19,8 +19,9 @@ from typing import Literal
 from verification.policy import variables
 from verification.policy.model import Context, Principal
 
-PrincipalMatch = Literal["any", "account", "arn", "service", "federated", "canonical"]
-"""How a Principal element matched: "account" and "any" delegate to the caller's account."""
+PrincipalMatch = Literal["any", "account", "arn", "role", "service", "federated", "canonical"]
+"""How a Principal element matched: "account" and "any" delegate to the caller's account; "role"
+names the role ARN of an assumed-role session caller (not the session itself)."""
 
 _DANGLING = re.compile(r"^A(ROA|IDA)[A-Z0-9]+$")
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -91,13 +92,93 @@ def _split_outside_variables(pattern: str) -> list[str]:
     return parts
 
 
+#: Services whose ARNs name a resource without a resource type ("arn:aws:sqs:REGION:ACCOUNT:queue1"; an
+#: S3 bucket's "bucket/key"; an API's "api-id/stage/..."). Elsewhere the resource part starts with a
+#: type ("instance/i-1", "user/Bob", "function:f"), which a wildcard may not stand for in part
+#: (reference_policies_elements_resource: "arn:aws:iam::123456789012:u*" names no user).
+#: Source: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html (ARN format).
+_UNTYPED_SERVICES = frozenset({"sqs", "sns", "execute-api"})
+
+
+def arn_parts(pattern: str) -> int:
+    """How many colon-separated parts an ARN pattern has (up to six), colons in ``${...}`` not counted."""
+    return len(_split_outside_variables(pattern))
+
+
+def complete_arn(pattern: str) -> str:
+    """A partial ARN completed with ``*`` as the IAM User Guide describes (``arn:aws:sqs`` → ``arn:aws:sqs:*:*:*``).
+
+    Source: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html
+    (identity policies: missing ARN parts are filled with wildcards). A complete ARN is returned as is.
+    """
+    missing = _ARN_SEGMENTS - arn_parts(pattern)
+    return pattern + ":*" * missing if missing > 0 else pattern
+
+
+def resource_type(resource: str) -> str | None:
+    """The resource type an ARN names ("instance" in ``...:instance/i-1``), or None when it names none.
+
+    An S3 bucket or object ARN (no account) and the resources of ``_UNTYPED_SERVICES`` have no type;
+    nor has a resource part without ``/`` or ``:`` (``root``, ``queue1``) or one that starts with ``/``.
+    """
+    parts = resource.split(":", 5)
+    if len(parts) != _ARN_SEGMENTS or parts[0] != "arn":
+        return None
+    service, account, rest = parts[2], parts[4], parts[5]
+    if service in _UNTYPED_SERVICES or (service == "s3" and not account):
+        return None
+    cut = min((i for i in (rest.find("/"), rest.find(":")) if i >= 0), default=-1)
+    return rest[:cut] if cut > 0 else None
+
+
+def _type_lead(pattern: str) -> str | None:
+    """The literal text before the first wildcard of a pattern's resource part (variables kept as written).
+
+    None when the resource part is a lone ``*`` or has no wildcard: then no wildcard stands for the type.
+    """
+    segments = _split_outside_variables(pattern)
+    if len(segments) != _ARN_SEGMENTS:
+        return None
+    rest = segments[-1]
+    if rest == "*":
+        return None
+    depth = 0
+    i = 0
+    while i < len(rest):
+        if rest.startswith("${", i):
+            depth += 1
+            i += 2
+            continue
+        ch = rest[i]
+        if ch == "}" and depth:
+            depth -= 1
+        elif ch in "*?" and not depth:
+            return rest[:i]
+        i += 1
+    return None
+
+
+def _type_kept(resource: str, lead: str | None) -> bool:
+    """Whether a pattern whose resource part has ``lead`` before its first wildcard spells out the type."""
+    if lead is None:
+        return True
+    kind = resource_type(resource)
+    return kind is None or len(lead) >= len(kind)
+
+
 class _VariablePattern:
     """A resource pattern with policy variables, resolved against each request's context."""
 
-    __slots__ = ("segments",)
+    __slots__ = ("lead", "segments", "text")
 
     def __init__(self, pattern: str) -> None:
+        self.text = pattern
         self.segments = _split_outside_variables(pattern)
+        self.lead = _type_lead(pattern)
+
+    def resolves(self, context: Context) -> bool:
+        """Whether every variable of the pattern has a value (or a default) in ``context``."""
+        return variables.resolve(self.text, context) is not None
 
     def matches(self, resource: str, context: Context) -> bool:
         parts = resource.split(":", len(self.segments) - 1)
@@ -107,31 +188,47 @@ class _VariablePattern:
             regex = variables.wildcard_regex(segment, context, ignore_case=False)
             if regex is None or regex.fullmatch(part) is None:
                 return False
-        return True
+        if self.lead is None:
+            return True
+        lead = variables.resolve(self.lead, context)
+        return lead is not None and _type_kept(resource, lead)
 
 
 class ResourceMatcher:
-    """Resource or NotResource patterns: ARN-aware, case-sensitive, with optional policy variables."""
+    """Resource or NotResource patterns: ARN-aware, case-sensitive, with optional policy variables.
 
-    __slots__ = ("exact", "match_all", "regex", "variable_patterns")
+    ``written`` keeps the patterns as the policy wrote them (before a partial ARN was completed), for
+    explanations. A pattern whose wildcard comes before the end of the resource type is matched on
+    its own, so that it never stands for part of the type.
+    """
 
-    def __init__(self, patterns: Iterable[str], *, allow_variables: bool) -> None:
+    __slots__ = ("exact", "guarded", "match_all", "regex", "variable_patterns", "written")
+
+    def __init__(self, patterns: Iterable[str], *, allow_variables: bool, written: Sequence[str] | None = None) -> None:
         exact: set[str] = set()
         wild: list[str] = []
+        guarded: list[tuple[str, re.Pattern[str]]] = []
         variable_patterns: list[_VariablePattern] = []
         self.match_all = False
+        patterns = tuple(patterns)
         for pattern in patterns:
             if pattern == "*":
                 self.match_all = True
             elif allow_variables and "${" in pattern and variables.has_variables(pattern):
                 variable_patterns.append(_VariablePattern(pattern))
             elif "*" in pattern or "?" in pattern:
-                wild.append(_arn_regex(pattern))
+                lead = _type_lead(pattern)
+                if lead is None:
+                    wild.append(_arn_regex(pattern))
+                else:
+                    guarded.append((lead, re.compile(_arn_regex(pattern), re.DOTALL)))
             else:
                 exact.add(pattern)
         self.exact = frozenset(exact)
         self.regex = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL) if wild else None
+        self.guarded = tuple(guarded)
         self.variable_patterns = tuple(variable_patterns)
+        self.written: tuple[str, ...] = tuple(written) if written is not None else patterns
 
     def matches(self, resource: str, context: Context) -> bool:
         """Whether a listed pattern matches ``resource``; an unresolved variable matches nothing."""
@@ -139,7 +236,19 @@ class ResourceMatcher:
             return True
         if self.regex is not None and self.regex.fullmatch(resource) is not None:
             return True
+        for lead, regex in self.guarded:
+            if regex.fullmatch(resource) is not None and _type_kept(resource, lead):
+                return True
         return any(p.matches(resource, context) for p in self.variable_patterns)
+
+    def resolves(self, context: Context) -> bool:
+        """Whether every policy variable of every pattern can be resolved in ``context``.
+
+        "If AWS cannot resolve a variable this might cause the entire statement to be invalid"
+        (reference_policies_variables.html#policy-vars-no-value): a NotResource statement with an
+        unresolved exclusion does not apply, rather than apply to everything.
+        """
+        return all(p.resolves(context) for p in self.variable_patterns)
 
 
 def _arn_regex(pattern: str) -> str:
@@ -252,7 +361,7 @@ class PrincipalMatcher:
             return "arn"
         account = principal.account
         if account is not None and self._session_of_named_role(principal.id, account):
-            return "arn"
+            return "role"
         if account is not None and account in self.accounts:
             return "account"
         return None

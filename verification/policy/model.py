@@ -136,6 +136,40 @@ class MatchedStatement:
 
 
 @dataclass(frozen=True)
+class ConditionMiss:
+    """One condition test that kept a statement from applying: what the policy wanted, what the request carried.
+
+    ``actual`` is None when the request did not carry the key at all.
+    """
+
+    operator: str
+    key: str
+    wanted: tuple[str, ...]
+    actual: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """The Allow that came closest to allowing an implicitly denied request, and what kept it from applying.
+
+    ``conditions`` are its condition tests that did not hold; ``patterns`` (non-empty only when its
+    Resource or NotResource kept it from applying) are that element's patterns as written, judged
+    on ``resource``. The statement that fails on the fewest elements is the nearest.
+    """
+
+    statement: MatchedStatement
+    resource: str
+    conditions: tuple[ConditionMiss, ...] = ()
+    patterns: tuple[str, ...] = ()
+    not_resource: bool = False
+
+    @property
+    def resource_missed(self) -> bool:
+        """Did the Resource (or NotResource) element keep the statement from applying?"""
+        return bool(self.patterns)
+
+
+@dataclass(frozen=True)
 class Explanation:
     """Why the decision came out as it did, for machines and for the report.
 
@@ -165,6 +199,8 @@ class Explanation:
     #: An explicit deny whose every matching Deny held only because these tests' keys were absent
     #: (e.g. "NotIpAddress aws:SourceIp 192.0.2.0/24"): a request that carries them may be allowed.
     denied_on_absence: tuple[str, ...] = ()
+    #: On an implicit deny: the Allow of the deciding layer that nearly applied, and why it did not.
+    nearest: NearMiss | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from verification.policy import conditions
 from verification.policy.errors import PolicyError
-from verification.policy.match import ActionMatcher, PrincipalMatcher, ResourceMatcher
+from verification.policy.match import ActionMatcher, PrincipalMatcher, ResourceMatcher, arn_parts, complete_arn
 from verification.policy.model import MatchedStatement, Position
 
 PolicyKind = Literal["identity", "boundary", "scp", "resource", "trust"]
@@ -373,11 +373,9 @@ def _statement(
         raise PolicyError(policy_id, f"{where}/{resource_key}", "a trust policy has no Resource element")
     resources: ResourceMatcher | None = None
     if resource_key is not None:
-        patterns = _strings(raw[resource_key], policy_id, f"{where}/{resource_key}")
-        for pattern in patterns:
-            if pattern != "*" and not pattern.startswith("arn:"):
-                raise PolicyError(policy_id, f"{where}/{resource_key}", f"{pattern!r} is not '*' or an ARN")
-        resources = ResourceMatcher(patterns, allow_variables=allow_variables)
+        written = _strings(raw[resource_key], policy_id, f"{where}/{resource_key}")
+        patterns = tuple(_complete(p, kind, policy_id, f"{where}/{resource_key}") for p in written)
+        resources = ResourceMatcher(patterns, allow_variables=allow_variables, written=written)
 
     needs_principal = kind in ("resource", "trust")
     principal_key = _exactly_one(raw, "Principal", "NotPrincipal", policy_id, where, required=needs_principal)
@@ -423,6 +421,35 @@ def _statement(
             reported_start=reported,
         ),
     )
+
+
+def _complete(pattern: str, kind: PolicyKind, policy_id: str, element: str) -> str:
+    """A Resource/NotResource pattern as IAM reads it: ``*``, a complete ARN, or a partial ARN completed.
+
+    The IAM User Guide documents how a partial ARN is completed (missing parts are ``*``:
+    ``arn:aws:sqs`` is ``arn:aws:sqs:*:*:*``) for identity policies, which permissions boundaries
+    are (reference_policies_elements_resource.html). For SCPs and resource-based policies it
+    documents nothing: the engine refuses such a policy rather than guess. An ARN needs at least
+    its partition and service (a wildcard may not stand for the service).
+    """
+    if pattern == "*":
+        return pattern
+    if not pattern.startswith("arn:"):
+        raise PolicyError(policy_id, element, f"{pattern!r} is not '*' or an ARN")
+    parts = arn_parts(pattern)
+    if parts >= 6:
+        return pattern
+    if parts < 3 or not pattern.split(":", 3)[2]:
+        raise PolicyError(policy_id, element, f"{pattern!r} is not an ARN: it names no service")
+    if kind not in ("identity", "boundary"):
+        raise PolicyError(
+            policy_id,
+            element,
+            f"{pattern!r} is a partial ARN ({parts} of 6 parts); AWS documents how a partial ARN is "
+            f"completed only in identity policies, so a {kind} policy must give the whole ARN "
+            f"(such as {complete_arn(pattern)!r})",
+        )
+    return complete_arn(pattern)
 
 
 def _exactly_one(

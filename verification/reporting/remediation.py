@@ -149,7 +149,10 @@ def propose(
         if verdict.met:
             continue
         requirement = verdict.requirement
-        if requirement.kind == "permission" and verdict.cause in _ADDABLE:
+        if requirement.kind == "permission" and "NearestStatement" in verdict.evidence:
+            # The role allows the action under other limits: the fix is that statement, not a new grant.
+            other.append(f"{requirement.id}: {verdict.remedy}")
+        elif requirement.kind == "permission" and verdict.cause in _ADDABLE:
             assert requirement.action is not None
             missing.append((requirement.action, requirement.resource))
         elif requirement.kind == "permission" and verdict.cause in _BLOCKING:

@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 
 from verification.backends import Backend, InstanceProfile, Role, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
-from verification.policy import PolicyError, Principal, evaluate_trust, parse_policy
-from verification.policy.model import Evaluation
+from verification.policy import Context, PolicyError, Principal, Request, evaluate, evaluate_trust, parse_policy
+from verification.policy.account import Account, AccountError
+from verification.policy.model import Evaluation, NearMiss
 from verification.requirements import Requirement, RequirementSet
 from verification.scope.catalogue import representative_arns, touched_types
 from verification.scope.context import merge, requirement_context, session_context
-from verification.scope.regions import action_regions, describe
-from verification.verdicts import double_entry
+from verification.scope.regions import action_regions, describe, global_region
+from verification.verdicts import double_entry, nearest
 
 # re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
@@ -320,6 +321,7 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         for result in results:
             for resource in _resources_answered(result, asked):
                 _keep_strictest(answers, (key, result.action.lower(), resource), result)
+    _explain_implicit_denies(backend, ref, answers, calls)
     for requirement in permissions:
         assert requirement.action is not None
         action = requirement.action.lower()
@@ -334,6 +336,57 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
             checks.append(Check(region, resource, found))
             _keep_strictest(facts.simulations, requirement.simulation_key, found)
         facts.checks[requirement.id] = checks
+
+
+def _explain_implicit_denies(
+    backend: Backend,
+    ref: RoleRef,
+    answers: dict[tuple[object, ...], SimulationResult],
+    calls: Mapping[_CallKey, _Call],
+) -> None:
+    """Give AWS's implicit denies the engine's answer, reading the role's policies only if one fails.
+
+    AWS says nothing useful about an implicit deny; the engine, holding the role's own policies,
+    names the Allow that nearly applied. A backend that reads them on demand (``role_policy_details``:
+    live, per role) is asked once, and only for a role with an implicit deny left unexplained (no
+    engine answer already, not an SCP's or a boundary's). An answer gets the explanation only where
+    the engine decides the same request alike, as fleet mode's second opinion (double entry); where it
+    cannot read or decide, the verdict says what AWS's answer alone says.
+    """
+    unexplained = [
+        key
+        for key, result in answers.items()
+        if result.decision == "implicitDeny"
+        and result.explanation is None
+        and result.second_opinion is None
+        and result.allowed_by_organizations is not False
+        and result.allowed_by_boundary is not False
+    ]
+    read = getattr(backend, "role_policy_details", None)
+    if not unexplained or read is None:
+        return
+    try:
+        policies = Account(read(ref)).policy_set_for(ref.arn)
+    except (CheckError, InputError, AccountError, PolicyError):
+        return  # optional: without the policies the verdict reads AWS's answer alone
+    for key in unexplained:
+        call_key, _, resource = key
+        result = answers[key]
+        context = Context.of(calls[call_key].context)  # type: ignore[index]
+        engine = evaluate(Request(action=result.action, resource=str(resource), context=context), policies)
+        if engine.decision == result.decision:
+            # The engine's answer to the same request, as fleet mode carries it (double entry).
+            opinion = SimulationResult(
+                action=result.action,
+                resource=result.resource,
+                decision=engine.decision,
+                matched_statements=tuple(m.to_result() for m in engine.matched),
+                missing_context=engine.missing_context,
+                allowed_by_boundary=engine.allowed_by_boundary,
+                raw=engine.to_result(),
+                explanation=engine.explanation,
+            )
+            answers[key] = replace(result, second_opinion=opinion)
 
 
 def _resources_answered(result: SimulationResult, asked: list[str]) -> list[str]:
@@ -537,6 +590,20 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
         return _scp(requirement, facts, evidence)
     if result.allowed_by_boundary is False:
         boundary = (facts.role.boundary_arn if facts.role else None) or "of the role"
+        near = _near_miss(result, layer=("boundary",))
+        nearly = _nearly(near, requirement, facts) if near is not None else None
+        if nearly is not None:
+            # The boundary allows the action under limits this request does not meet: name them.
+            why = nearly.reason.removeprefix("implicitly denied: ")
+            return Verdict(
+                requirement,
+                facts.ref,
+                False,
+                f"not allowed by the permissions boundary {boundary}: {why}",
+                "boundary",
+                f"{nearly.remedy}; a role policy alone will not help",
+                evidence={**evidence, **nearly.evidence},
+            )
         return Verdict(
             requirement,
             facts.ref,
@@ -566,7 +633,20 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
             f"an Allow for {action} tests {', '.join(failed)}, which the worker's instance-role session carries "
             "with other values (see the simulation's ContextEntries)"
         )
-    elif result.missing_context and result.explanation is None:
+    near = _near_miss(result, layer=("identity", "resource"))
+    nearly = _nearly(near, requirement, facts) if near is not None else None
+    if nearly is not None:
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            nearly.reason,
+            "implicit-deny",
+            nearly.remedy,
+            note=note,
+            evidence={**evidence, **nearly.evidence},
+        )
+    if not failed and result.missing_context and result.explanation is None:
         keys = ", ".join(result.missing_context)
         note = (
             f"the simulation had no values for {keys} (AWS lists the keys of every statement, not only this "
@@ -582,6 +662,33 @@ def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationRes
         note=note,
         evidence=evidence,
     )
+
+
+def _near_miss(result: SimulationResult, *, layer: tuple[str, ...]) -> NearMiss | None:
+    """The engine's nearest Allow in one of ``layer`` for an implicit deny (its explanation's, or its second opinion's).
+
+    A second opinion (fleet mode, or a failing role's policies read per role) counts only when the
+    engine reached the same decision as AWS.
+    """
+    explanation = result.explanation
+    if explanation is None:
+        other = result.second_opinion
+        if not isinstance(other, SimulationResult) or other.decision != result.decision:
+            return None
+        explanation = other.explanation
+    if getattr(explanation, "layer", None) not in layer:
+        return None
+    near: NearMiss | None = getattr(explanation, "nearest", None)
+    return near
+
+
+def _nearly(near: NearMiss, requirement: Requirement, facts: RoleFacts) -> nearest.Nearly | None:
+    """The reason and fix a near miss gives for ``requirement`` (global services judged in their region)."""
+    action = requirement.action
+    if not action:
+        return None
+    fixed = global_region(action.split(":", 1)[0], facts.ref.partition)
+    return nearest.explain(near, action, requirement.resource, fixed)
 
 
 def _denied_unless(
