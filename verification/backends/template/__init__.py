@@ -266,6 +266,12 @@ class TemplateBackend(Backend):
             backend._policy_set(world.ref.arn)  # parse now: a fault is one line naming the file
         except InputError as error:
             raise self.source.fault(f"{world.role.where}: {_after(error)}") from None
+        try:
+            backend.get_role(world.ref)  # the trust policy too, named as such (not as the role's name)
+        except InputError as error:
+            detail = _after(error).split(": ", 1)[-1] if _after(error).startswith("policy ") else _after(error)
+            raise self.source.fault(f"{world.role.where}: trust policy: {detail}") from None
+        backend.exchanges.clear()
         return backend
 
     def details_for(self, arn: str) -> Mapping[str, Any] | None:

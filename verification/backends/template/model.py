@@ -15,6 +15,7 @@ the two it is undecided, never passed.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -101,6 +102,32 @@ class DeclaredRole:
     profiles: list[ProfileRef] = field(default_factory=list)
 
 
+_ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}")
+_ROLE_PATH = re.compile(r"/([\x21-\x7e]*/)?")
+
+
+def role_fault(name: Any, path: Any) -> str | None:
+    """What IAM would refuse in a role's name or path (``RoleName: ...``), or None.
+
+    A ``${...}`` outside Fn::Sub stays literal in CloudFormation, so the message says so rather
+    than only that the name is invalid.
+    """
+    if isinstance(name, str) and not _ROLE_NAME.fullmatch(name):
+        if "${" in name:
+            return (
+                f"RoleName: {name!r} is not a valid role name: ${{...}} is replaced only inside Fn::Sub "
+                "(write !Sub or pass the value with --parameter)"
+            )
+        return (
+            f"RoleName: {name!r} is not a valid role name: IAM takes 1 to 64 letters, digits and +=,.@_- "
+            f"(it has {len(name)} characters)"
+        )
+    if isinstance(path, str) and (len(path) > 512 or not _ROLE_PATH.fullmatch(path)):
+        hint = " (${...} is replaced only inside Fn::Sub)" if "${" in path else ""
+        return f"Path: {path!r} is not a valid IAM path: it starts and ends with / and holds printable ASCII{hint}"
+    return None
+
+
 def role_name(role: DeclaredRole) -> str:
     """The role's name where known, else its key made into a valid IAM name (the ARN must name something)."""
     if isinstance(role.name, str):
@@ -134,7 +161,8 @@ def bound_document(body: Any, bound: Bound, *, trust: bool = False, certain: boo
     A statement with any unknown part (or every statement of an uncertain document) becomes, in the
     lower bound, a Deny of every action it could name on every resource without condition when its
     Effect could be Deny, and nothing otherwise; in the upper bound, an Allow of those actions when
-    its Effect could be Allow. A trust policy's bound statements name every principal.
+    its Effect could be Allow. A trust policy's bound statements keep a known Principal (a Condition
+    filled at deployment narrows who may assume the role, never widens it); else they name every principal.
     """
     whole = DENY_ALL if bound == "lower" else ALLOW_ALL
     if not isinstance(body, Mapping) or isinstance(body.get("Statement"), Unknown):
@@ -161,7 +189,7 @@ def bound_document(body: Any, bound: Bound, *, trust: bool = False, certain: boo
             continue
         made: dict[str, Any] = {"Effect": wanted, "Action": actions}
         if trust:
-            made["Principal"] = "*"
+            made["Principal"] = _principals(statement)
         else:
             made["Resource"] = "*"
         out.append(made)
@@ -171,6 +199,16 @@ def bound_document(body: Any, bound: Bound, *, trust: bool = False, certain: boo
         if "Statement" in body
         else {**rest, "Statement": out}
     )
+
+
+def _principals(statement: Any) -> Any:
+    """A trust statement's Principal when fully known (an unknown Condition cannot widen it), else "*"."""
+    if not isinstance(statement, Mapping) or "NotPrincipal" in statement:
+        return "*"
+    principal = statement.get("Principal")
+    if principal is None or unknowns_in(principal):
+        return "*"
+    return principal
 
 
 def _trusting(document: Mapping[str, Any], trust: bool) -> dict[str, Any]:
