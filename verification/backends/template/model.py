@@ -65,6 +65,8 @@ class Document:
     body: Any
     where: str
     possible: bool = False
+    #: Why it may or may not apply, when ``possible`` (default: its target role is unknown).
+    because: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class ManagedRef:
     document: Document | None
     source: str
     possible: bool = False
+    because: str = ""
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,7 @@ def document_unknowns(document: Document) -> list[Unknown]:
     """What is unknown about a document, including its being attached at all."""
     found = unknowns_in(document.body)
     if document.possible:
-        found.append(Unknown(document.where, "it may or may not be attached to the role"))
+        found.append(_maybe(document.where, document.because))
     return found
 
 
@@ -325,8 +328,13 @@ def _bearing(document: Document, action: str | None) -> list[Unknown]:
             relevant = True
             found += unknowns_in(statement)
     if document.possible and relevant:
-        found.append(Unknown(document.where, "it may or may not be attached to the role"))
+        found.append(_maybe(document.where, document.because))
     return found
+
+
+def _maybe(where: str, because: str) -> Unknown:
+    """An attachment that may or may not hold after apply, and why."""
+    return Unknown(where, because or "it may or may not be attached to the role")
 
 
 def role_unknowns(role: DeclaredRole, action: str | None = None) -> dict[str, list[Unknown]]:
@@ -349,7 +357,7 @@ def role_unknowns(role: DeclaredRole, action: str | None = None) -> dict[str, li
         else:
             permission += _bearing(managed.document, action)
         if managed.possible:
-            permission.append(Unknown(managed.source, "it may or may not be attached to the role"))
+            permission.append(_maybe(managed.source, managed.because))
     profile = [Unknown(p.where, "it may or may not hold the role") for p in role.profiles if p.possible]
     return {
         "permission": list(dict.fromkeys(permission)),
