@@ -336,3 +336,46 @@ def test_a_plan_trust_policy_fault_names_the_plan_and_the_resource(tmp_path: Pat
     assert str(caught.value) == (
         f"plan {path}: aws_iam_role.worker: trust policy: Statement[0]/Effect: must be 'Allow' or 'Deny', not 'Permit'"
     )
+
+
+# -- plans of format_version 0.1 and 0.2 (Terraform 0.12 to 1.0) -------------------------------
+
+FIELD = Path(__file__).parent.parent / "field" / "data"
+
+
+def test_a_format_0_1_plan_is_read_and_linked_through_its_references() -> None:
+    """checkov's Terraform 0.12.23 plan: 0.1 references name resources only (no `.name` entries), and
+    the inline policy's role is known only after apply; the reference still ties it to ec2role."""
+    path = FIELD / "checkov" / "tests__terraform__runner__resources__plan__tfplan.plan.json"
+    assert json.loads(path.read_text())["format_version"] == "0.1"
+    found = outcomes(backend(path))
+    ec2 = found[f"{path.name}/aws_iam_role.ec2role"]
+    assert ec2["permission:ec2:CreateTags"] == ("passed", "allowed by 123456789123-acme-corp-policy (lines 3-12)")
+    assert ec2["instance-profile"] == ("passed", "in instance profile(s): 123456789123-acme-corp-profile")
+    eks = found[f"{path.name}/aws_iam_role.iam_for_eks"]
+    assert eks["permission:ec2:DescribeInstances"][0] == "passed"  # AWS managed policies, attached by name
+
+
+def test_a_format_0_2_plan_is_read_not_refused(tmp_path: Path) -> None:
+    """regula's Terraform 1.0.8 plan (format 0.2) holds no role: the line says so, not "format not supported"."""
+    path = FIELD / "regula" / "rego__tests__lib__inputs__resource_view_05_tf_v1_0_infra.plan.json"
+    assert json.loads(path.read_text())["format_version"] == "0.2"
+    with pytest.raises(InputError) as caught:
+        backend(path).select()
+    assert str(caught.value) == f"plan {path}: it declares no IAM role (AWS::IAM::Role, aws_iam_role)"
+    data = json.loads(PLAN_KNOWN.read_text())
+    data["format_version"] = "0.2"
+    again = tmp_path / "plan.json"
+    again.write_text(json.dumps(data))
+    per = outcomes(backend(again, account="123456789012"), roles=("aws_iam_role.worker",))
+    assert {outcome for outcome, _ in per["plan.json/aws_iam_role.worker"].values()} == {"passed"}
+
+
+def test_two_roles_sharing_a_name_under_exclusive_conditions_are_both_verified() -> None:
+    """cfn-lint's primary_identifiers.yaml: RootRole3 (IsUsEast1) and RootRole4 (NotUsEast1) are both
+    named useast1; the run judged one of them only, silently, as both had one ARN."""
+    path = FIELD / "cfn-lint" / "test__fixtures__templates__good__resources__primary_identifiers.yaml"
+    made = backend(path)
+    refs = made.select()
+    assert [ref.label.split("/", 1)[1] for ref in refs] == ["RootRole", "RootRole3", "RootRole4"]
+    assert len({ref.arn for ref in refs}) == 3

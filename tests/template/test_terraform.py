@@ -94,7 +94,7 @@ def test_a_newer_major_format_is_refused_in_one_line(tmp_path: Path) -> None:
     path = _plan(tmp_path, lambda data: data.update(format_version="2.0"))
     with pytest.raises(InputError) as caught:
         backend(path)
-    assert str(caught.value) == f"plan {path}: format_version 2.0 is not supported: this reader knows 1.x"
+    assert str(caught.value) == f"plan {path}: format_version 2.0 is not supported: this reader knows 0.1, 0.2 and 1.x"
 
 
 def test_a_deleted_role_is_not_verified(tmp_path: Path) -> None:

@@ -173,7 +173,13 @@ class TemplateBackend(Backend):
             worlds = self.worlds(key)
             account = self.account or PLACEHOLDER_ACCOUNT
             arns = {role_arn(w.role, account, self.partition) for w in worlds if w.role is not None}
-            arn = arns.pop() if len(arns) == 1 else f"arn:{self.partition}:iam::{account}:role/{_iam_name(key)}"
+            taken = {known.arn for known in self._refs.values()}
+            # Two roles may share a name under exclusive Conditions: each keeps an ARN of its own.
+            arn = (
+                arns.pop()
+                if len(arns) == 1 and not arns & taken
+                else f"arn:{self.partition}:iam::{account}:role/{_iam_name(key)}"
+            )
             base = RoleRef.parse(arn)
             found = TemplateRoleRef(
                 base.arn,

@@ -1,4 +1,4 @@
-"""Terraform plans (``terraform show -json PLANFILE``, format_version 1.x) → declared roles.
+"""Terraform plans (``terraform show -json PLANFILE``, format_version 0.1, 0.2 and 1.x) → declared roles.
 
 Values are read from ``change.after`` together with ``change.after_unknown``: a value known only
 after apply is an ``Unknown`` naming its place in the file. A policy string is atomic, so one
@@ -48,6 +48,10 @@ _ROLE_FIELD = {
 }
 
 
+#: The pre-1.0 JSON plan formats read as 1.x is.
+_FORMATS_0 = ("0.1", "0.2")
+
+
 def load_plan(path: Path) -> dict[str, Any]:
     """Read a plan's JSON; one InputError line when it is not a Terraform plan this reader knows."""
     text = read_text(path, "plan")
@@ -65,8 +69,14 @@ def load_plan(path: Path) -> dict[str, Any]:
             )
         raise InputError(f"plan {path}: not `terraform show -json` output: no format_version")
     version = str(data["format_version"])
-    if version.split(".", 1)[0] != "1":
-        raise InputError(f"plan {path}: format_version {version} is not supported: this reader knows 1.x")
+    # 0.1 (Terraform 0.12-0.14) and 0.2 (0.15-1.0) hold what 1.x holds for this reader: resource
+    # changes with after/after_unknown, configuration references (resource addresses only in 0.1,
+    # where 1.x also lists each attribute), no complete/errored. Their providers may lack newer
+    # attributes (inline_policy, managed_policy_arns): absent means not set, as in 1.x.
+    if version not in _FORMATS_0 and version.split(".", 1)[0] != "1":
+        raise InputError(
+            f"plan {path}: format_version {version} is not supported: this reader knows 0.1, 0.2 and 1.x"
+        )
     if "resource_changes" not in data and "planned_values" not in data:
         if "values" in data:
             raise InputError(
