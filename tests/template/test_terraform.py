@@ -154,10 +154,19 @@ def test_managed_policy_arns_detaches_what_it_does_not_list(exclusive: Any) -> N
             "(aws_iam_role_policy_attachment.managed_list_grant) (aws_iam_role.managed_list.managed_policy_arns "
             "manages the role's managed policies exclusively and does not list it" in message
         )
-    # The list names the plan's aws_iam_policy by reference (its ARN known after apply): it is kept.
-    assert set(_permissions(exclusive["plan.json/aws_iam_role.managed_listed"]).values()) == {
-        ("passed", "allowed by TfGrant (lines 2-10)")
-    }
+
+
+def test_a_policy_list_known_after_apply_may_hold_more_than_its_references(exclusive: Any) -> None:
+    """`managed_policy_arns = [aws_iam_policy.grant.arn, "arn:aws:iam::aws:policy/AWSDenyAll"]`: the plan
+    shows the reference only, never the literal ARN beside it, so neither role passes on the plan alone."""
+    for role in ("managed_listed", "managed_mixed"):
+        for outcome, message in _permissions(exclusive[f"plan.json/aws_iam_role.{role}"]).values():
+            assert outcome == "broken"
+            assert (
+                f"aws_iam_role.{role}.managed_policy_arns is known only after apply, and the plan shows only the "
+                "policies it refers to, not ARNs written literally beside them" in message
+            )
+            assert message.endswith("write the list so it is known at plan time, or verify the applied role")
 
 
 def test_an_empty_inline_policy_block_removes_the_other_inline_policies(exclusive: Any) -> None:

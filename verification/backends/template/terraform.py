@@ -74,9 +74,7 @@ def load_plan(path: Path) -> dict[str, Any]:
     # where 1.x also lists each attribute), no complete/errored. Their providers may lack newer
     # attributes (inline_policy, managed_policy_arns): absent means not set, as in 1.x.
     if version not in _FORMATS_0 and version.split(".", 1)[0] != "1":
-        raise InputError(
-            f"plan {path}: format_version {version} is not supported: this reader knows 0.1, 0.2 and 1.x"
-        )
+        raise InputError(f"plan {path}: format_version {version} is not supported: this reader knows 0.1, 0.2 and 1.x")
     if "resource_changes" not in data and "planned_values" not in data:
         if "values" in data:
             raise InputError(
@@ -302,9 +300,20 @@ class TerraformPlan:
                 named = self._referenced_policies(address, attribute)
                 if not named:
                     return [ManagedRef(arns, None, arns.where, possible=possible)]
+                # The plan shows the list's references, never the ARNs written literally beside them
+                # (an AWSDenyAll, say): the list may hold more than the policies it refers to.
+                more = Unknown(
+                    arns.where,
+                    f"{address}.{attribute} is known only after apply, and the plan shows only the policies it "
+                    "refers to, not ARNs written literally beside them",
+                    "write the list so it is known at plan time, or verify the applied role",
+                )
                 return [
-                    ManagedRef(self.policy_arn(p) or arns, self._policy_document(p), arns.where, possible=possible)
-                    for p in named
+                    *(
+                        ManagedRef(self.policy_arn(p) or arns, self._policy_document(p), arns.where, possible=possible)
+                        for p in named
+                    ),
+                    ManagedRef(more, None, arns.where, possible=True, because=more.why),
                 ]
         refs = []
         for arn in arns or []:
@@ -452,10 +461,13 @@ class TerraformPlan:
         aws_iam_policy_attachment of the same policy does not list the role (it revokes the others)."""
         reasons = []
         for who, listed in exclusive.managed:
+            if any(m is ref for m in listed):
+                continue
             kept = {m.arn for m in listed if isinstance(m.arn, str)}
             if not isinstance(ref.arn, str) or ref.arn not in kept:
+                does = "may not list it" if any(isinstance(m.arn, Unknown) for m in listed) else "does not list it"
                 reasons.append(
-                    f"{who} manages the role's managed policies exclusively and does not list it: "
+                    f"{who} manages the role's managed policies exclusively and {does}: "
                     "apply detaches it, and the resource that attaches it attaches it again"
                 )
         for address, revoked in revoking:

@@ -86,11 +86,19 @@ resource "aws_iam_role_policy_attachment" "managed_list_grant" {
   policy_arn = aws_iam_policy.grant.arn
 }
 
-# managed_policy_arns that lists the grant: it stays.
+# managed_policy_arns that refers to the grant: it stays, but the plan cannot show what else the list holds.
 resource "aws_iam_role" "managed_listed" {
   name                = "TfManagedListed"
   assume_role_policy  = data.aws_iam_policy_document.trust.json
   managed_policy_arns = [aws_iam_policy.grant.arn]
+}
+
+# The same list with an ARN written literally beside the reference: the plan shows only the
+# reference, so AWSDenyAll is invisible in it; neither role can pass on the plan alone.
+resource "aws_iam_role" "managed_mixed" {
+  name                = "TfManagedMixed"
+  assume_role_policy  = data.aws_iam_policy_document.trust.json
+  managed_policy_arns = [aws_iam_policy.grant.arn, "arn:aws:iam::aws:policy/AWSDenyAll"]
 }
 
 # inline_policy blocks are exclusive: an empty block removes every other inline policy.
