@@ -268,9 +268,9 @@ def _parameters(option: Any) -> dict[str, str]:
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise InputError(f"parameters file {path}: cannot read: {error}") from None
         if isinstance(data, list) and all(isinstance(i, Mapping) and "ParameterKey" in i for i in data):
-            values.update({str(i["ParameterKey"]): text(i.get("ParameterValue", "")) for i in data})
+            values.update({str(i["ParameterKey"]): _parameter_text(i.get("ParameterValue", "")) for i in data})
         elif isinstance(data, Mapping) and all(not isinstance(v, Mapping | list) for v in data.values()):
-            values.update({str(k): text(v) for k, v in data.items()})
+            values.update({str(k): _parameter_text(v) for k, v in data.items()})
         else:
             raise InputError(
                 f"parameters file {path}: expected [{{ParameterKey, ParameterValue}}, ...] or a KEY: VALUE mapping"
@@ -279,7 +279,7 @@ def _parameters(option: Any) -> dict[str, str]:
     return values
 
 
-def text(value: Any) -> str:
+def _parameter_text(value: Any) -> str:
     """A parameter value as CloudFormation reads it: an unquoted YAML true/false is "true"/"false"."""
     return str(value).lower() if isinstance(value, bool) else str(value)
 
