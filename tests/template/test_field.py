@@ -379,3 +379,14 @@ def test_two_roles_sharing_a_name_under_exclusive_conditions_are_both_verified()
     refs = made.select()
     assert [ref.label.split("/", 1)[1] for ref in refs] == ["RootRole", "RootRole3", "RootRole4"]
     assert len({ref.arn for ref in refs}) == 3
+
+
+def test_a_template_whose_roles_are_in_a_stack_set_says_where_they_are(tmp_path: Path) -> None:
+    stack_set = {"Type": "AWS::CloudFormation::StackSet", "Properties": {"StackSetName": "s", "TemplateBody": "x"}}
+    path = template(tmp_path, {"Roles": stack_set})
+    with pytest.raises(InputError) as caught:
+        backend(path).select()
+    assert str(caught.value) == (
+        f"template {path}: it declares no IAM role (AWS::IAM::Role, aws_iam_role); Roles "
+        "(AWS::CloudFormation::StackSet) deploys a template of its own: verify that template itself"
+    )

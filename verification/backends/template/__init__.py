@@ -155,7 +155,8 @@ class TemplateBackend(Backend):
         """The roles to verify (all when ``names`` is empty), read and checked now, before any test."""
         keys = self.role_keys()
         if not keys:
-            raise self.source.fault("it declares no IAM role (AWS::IAM::Role, aws_iam_role)")
+            elsewhere = getattr(self.source, "roles_elsewhere", lambda: "")()
+            raise self.source.fault(f"it declares no IAM role (AWS::IAM::Role, aws_iam_role){elsewhere}")
         for name in names:
             if name not in keys:
                 raise self.source.fault(f"no role {name!r}; it declares {', '.join(keys)}")

@@ -276,6 +276,19 @@ class CloudFormation:
             for logical_id, kind in self.nested.items()
         ]
 
+    def roles_elsewhere(self) -> str:
+        """Where this template's roles may be instead: nested stacks and StackSets carry templates of their own."""
+        others = [
+            f"{logical_id} ({resource['Type']})"
+            for logical_id, resource in self.resources.items()
+            if resource["Type"] in ("AWS::CloudFormation::Stack", "AWS::CloudFormation::StackSet")
+        ]
+        if not others:
+            return ""
+        if len(others) == 1:
+            return f"; {others[0]} deploys a template of its own: verify that template itself"
+        return f"; {', '.join(others)} deploy templates of their own: verify those templates themselves"
+
     def role_keys(self) -> list[str]:
         """Every AWS::IAM::Role's logical id, in file order."""
         return [key for key, res in self.resources.items() if res["Type"] == "AWS::IAM::Role"]
