@@ -5,8 +5,10 @@ Intrinsic functions are resolved as CloudFormation would at deployment, from wha
 Conditions). What stays open becomes an ``Unknown`` naming its place in the file. A parameter
 without a value but with AllowedValues, and a condition that cannot be decided, split the run
 into *worlds*: each value, each branch, is tried, and a requirement must hold in all of them.
-Faults the deployment itself would reject (a cyclic reference, a nested stack, a Transform this
-reader does not expand) are one ``InputError`` line naming the file.
+Faults the deployment itself would reject (a cyclic reference, an invalid role name), and what
+this reader does not expand (a Transform, a Rain module, a nested stack handed the verified role),
+are one ``InputError`` line naming the file and the resource. Scalars become strings as
+CloudFormation makes them (YAML's true/false are "true"/"false").
 """
 
 from __future__ import annotations
