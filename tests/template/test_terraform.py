@@ -42,7 +42,8 @@ def test_the_broken_role_of_a_known_plan_fails_as_offline(known: Any) -> None:
 
 
 def test_an_exclusive_attachment_set_in_another_account_is_not_assumed() -> None:
-    """The exclusive set names a policy ARN in 123456789012: without --account it may be another policy."""
+    """The exclusive set names a policy ARN in 123456789012: without --account it may be another policy.
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_role_policy_attachments_exclusive"""
     per = outcomes(backend(PLAN_KNOWN), FLR, roles=("aws_iam_role.worker",))["plan.json/aws_iam_role.worker"]
     assert per["permission:ec2:CreateTags"][0] == "passed"  # granted inline, not by the exclusive set
     outcome, message = per["permission:kms:CreateGrant"]
@@ -111,7 +112,6 @@ def test_a_deleted_role_is_not_verified(tmp_path: Path) -> None:
 # provider's documentation of the resource it applies.
 
 PLAN_EXCLUSIVE = PLAN_KNOWN.parent.parent / "exclusive" / "plan.json"
-DOCS = "https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/"
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,8 @@ def _permissions(per: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
 
 
 def test_a_deny_on_one_for_each_instance_leaves_its_sibling_alone(exclusive: Any) -> None:
-    """`role = aws_iam_role.each[each.key].name` on a for_each over ["a"]: only TfEach-a gets the Deny."""
+    """`role = aws_iam_role.each[each.key].name` on a for_each over ["a"]: only TfEach-a gets the Deny.
+    https://developer.hashicorp.com/terraform/language/meta-arguments/for_each"""
     assert exclusive['plan.json/aws_iam_role.each["a"]']["permission:ec2:CreateTags"] == (
         "failed",
         "explicitly denied by deny-tags (lines 3-8)",
@@ -135,7 +136,8 @@ def test_a_deny_on_one_for_each_instance_leaves_its_sibling_alone(exclusive: Any
 
 
 def test_a_deny_on_one_count_instance_leaves_its_sibling_alone(exclusive: Any) -> None:
-    """`role = aws_iam_role.counted[0].name`: the configuration's reference names instance 0 only."""
+    """`role = aws_iam_role.counted[0].name`: the configuration's reference names instance 0 only.
+    https://developer.hashicorp.com/terraform/language/meta-arguments/count"""
     assert exclusive["plan.json/aws_iam_role.counted[0]"]["permission:ec2:CreateTags"] == (
         "failed",
         "explicitly denied by TfDenyTags (lines 2-7)",
@@ -147,7 +149,8 @@ def test_a_deny_on_one_count_instance_leaves_its_sibling_alone(exclusive: Any) -
 
 def test_managed_policy_arns_detaches_what_it_does_not_list(exclusive: Any) -> None:
     """aws_iam_role `managed_policy_arns = []`: "Terraform will align the role's managed policy
-    attachments with this set" (DOCS iam_role), so the grant attached beside it may be gone."""
+    attachments with this set", so the grant attached beside it may be gone.
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_role"""
     for outcome, message in _permissions(exclusive["plan.json/aws_iam_role.managed_list"]).values():
         assert outcome == "broken"
         assert (
@@ -158,7 +161,8 @@ def test_managed_policy_arns_detaches_what_it_does_not_list(exclusive: Any) -> N
 
 def test_a_policy_list_known_after_apply_may_hold_more_than_its_references(exclusive: Any) -> None:
     """`managed_policy_arns = [aws_iam_policy.grant.arn, "arn:aws:iam::aws:policy/AWSDenyAll"]`: the plan
-    shows the reference only, never the literal ARN beside it, so neither role passes on the plan alone."""
+    shows the reference only, never the literal ARN beside it, so neither role passes on the plan alone.
+    https://developer.hashicorp.com/terraform/internals/json-format (expression representation)"""
     for role in ("managed_listed", "managed_mixed"):
         for outcome, message in _permissions(exclusive[f"plan.json/aws_iam_role.{role}"]).values():
             assert outcome == "broken"
@@ -170,7 +174,8 @@ def test_a_policy_list_known_after_apply_may_hold_more_than_its_references(exclu
 
 
 def test_an_empty_inline_policy_block_removes_the_other_inline_policies(exclusive: Any) -> None:
-    """aws_iam_role `inline_policy {}`: every inline policy it does not declare is removed (DOCS iam_role)."""
+    """aws_iam_role `inline_policy {}`: every inline policy it does not declare is removed.
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_role"""
     for outcome, message in _permissions(exclusive["plan.json/aws_iam_role.inline_blocks"]).values():
         assert outcome == "broken"
         assert (
@@ -180,8 +185,9 @@ def test_an_empty_inline_policy_block_removes_the_other_inline_policies(exclusiv
 
 
 def test_role_policies_exclusive_removes_the_inline_policies_it_does_not_name(exclusive: Any) -> None:
-    """aws_iam_role_policies_exclusive (DOCS iam_role_policies_exclusive) names "grant", not "deny-tags":
-    the Deny may be deleted on apply, so CreateTags is undecided; the named grant stands."""
+    """aws_iam_role_policies_exclusive names "grant", not "deny-tags": the Deny may be deleted on
+    apply, so CreateTags is undecided; the named grant stands.
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_role_policies_exclusive"""
     per = exclusive["plan.json/aws_iam_role.policies_exclusive"]
     assert per["permission:ec2:DescribeInstances"] == ("passed", "allowed by grant (lines 3-11)")
     outcome, message = per["permission:ec2:CreateTags"]
@@ -194,7 +200,8 @@ def test_role_policies_exclusive_removes_the_inline_policies_it_does_not_name(ex
 
 def test_policy_attachment_revokes_the_policy_from_roles_it_does_not_list(exclusive: Any) -> None:
     """aws_iam_policy_attachment: "all of the users/roles/groups to which a single policy is attached
-    must be declared by a single aws_iam_policy_attachment" (DOCS iam_policy_attachment)."""
+    must be declared by a single aws_iam_policy_attachment resource".
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_policy_attachment"""
     assert set(_permissions(exclusive["plan.json/aws_iam_role.listed"]).values()) == {
         ("passed", "allowed by TfSharedGrant (lines 2-10)")
     }
