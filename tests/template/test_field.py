@@ -390,3 +390,14 @@ def test_a_template_whose_roles_are_in_a_stack_set_says_where_they_are(tmp_path:
         f"template {path}: it declares no IAM role (AWS::IAM::Role, aws_iam_role); Roles "
         "(AWS::CloudFormation::StackSet) deploys a template of its own: verify that template itself"
     )
+
+
+def test_a_nested_stack_handed_a_longer_name_is_not_handed_the_role(tmp_path: Path) -> None:
+    child = {**NESTED, "Properties": {**NESTED["Properties"], "Parameters": {"Bucket": "Worker-logs"}}}
+    path = template(tmp_path, {"Worker": worker(), "Profile": PROFILE, "Child": child})
+    assert {outcome for outcome, _ in verdicts_of(path).values()} == {"passed"}
+    arn = {**NESTED, "Properties": {**NESTED["Properties"], "Parameters": {"R": "arn:aws:iam::1:role/Worker"}}}
+    refused = template(tmp_path, {"Worker": worker(), "Child": arn}, "t2.json")
+    with pytest.raises(InputError, match="handed role Worker"):
+        made = backend(refused)
+        made.check(made.select())

@@ -263,7 +263,8 @@ class CloudFormation:
             properties = self.resources[logical_id].get("Properties")
             handed = key in set(_references(properties, self.resources))
             if not handed and isinstance(name, str):
-                handed = any(isinstance(v, str) and name in v for v in _scalars(properties))
+                # Its name, or an ARN ending in it (a longer name that merely contains it is another role).
+                handed = any(isinstance(v, str) and (v == name or v.endswith("/" + name)) for v in _scalars(properties))
             if handed:
                 raise self.fault(
                     f"Resources.{logical_id} is a nested stack ({kind}) handed role {key}: its template may "
