@@ -401,3 +401,26 @@ def test_a_nested_stack_handed_a_longer_name_is_not_handed_the_role(tmp_path: Pa
     with pytest.raises(InputError, match="handed role Worker"):
         made = backend(refused)
         made.check(made.select())
+
+
+def test_a_rain_directive_in_a_value_says_what_expands_it(tmp_path: Path) -> None:
+    path = _yaml(
+        tmp_path,
+        f"""
+Resources:
+  Worker:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: Worker
+      AssumeRolePolicyDocument: {TRUST_YAML}
+      Policies:
+        - {{PolicyName: grant, PolicyDocument: {GRANT_YAML}}}
+        - PolicyName: embedded
+          PolicyDocument: !Rain::Embed policy.json
+  Profile: {{Type: AWS::IAM::InstanceProfile, Properties: {{Roles: [!Ref Worker]}}}}
+""",
+    )
+    outcome, message = verdicts_of(path)["permission:ec2:CreateTags"]
+    assert outcome == "broken"
+    assert "!Rain::Embed is a Rain directive, expanded only by `rain pkg`" in message
+    assert message.endswith("give the packaged template (`rain pkg TEMPLATE > packaged.yaml`)")

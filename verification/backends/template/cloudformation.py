@@ -426,6 +426,12 @@ class _Resolver:
             return self._condition_value({name: arg}, here)
         if name == "Fn::ImportValue":
             return Unknown(here, "another stack's export, known only at deployment", "give the value as a literal")
+        if name.startswith("Fn::Rain::"):
+            return Unknown(
+                here,
+                f"!{name[4:]} is a Rain directive, expanded only by `rain pkg`",
+                "give the packaged template (`rain pkg TEMPLATE > packaged.yaml`)",
+            )
         return Unknown(here, f"{name} is known only at deployment")
 
     def _ref(self, name: Any, where: str) -> Any:
