@@ -424,3 +424,57 @@ Resources:
     assert outcome == "broken"
     assert "!Rain::Embed is a Rain directive, expanded only by `rain pkg`" in message
     assert message.endswith("give the packaged template (`rain pkg TEMPLATE > packaged.yaml`)")
+
+
+# -- AWS::LanguageExtensions: read, except Fn::ForEach ---------------------------------------------
+
+
+def test_a_language_extensions_template_is_read_with_its_functions(tmp_path: Path) -> None:
+    """Fn::FindInMap's DefaultValue and Fn::Length resolve as CloudFormation resolves them.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/transform-aws-languageextensions.html"""
+    path = _yaml(
+        tmp_path,
+        f"""
+Transform: AWS::LanguageExtensions
+Parameters:
+  Stage: {{Type: String, Default: prod}}
+Mappings:
+  Guard: {{dev: {{Action: ec2:DeleteVolume}}}}
+Conditions:
+  Two: !Equals [!Length [a, b], 2]
+Resources:
+  Worker:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: Worker
+      AssumeRolePolicyDocument: {TRUST_YAML}
+      Policies:
+        - {{PolicyName: grant, PolicyDocument: {GRANT_YAML}}}
+        - PolicyName: guard
+          PolicyDocument:
+            Statement:
+              - Effect: Deny
+                Action: !FindInMap [Guard, !Ref Stage, Action, {{DefaultValue: ec2:CreateTags}}]
+                Resource: '*'
+                Condition: !If [Two, !Ref AWS::NoValue, {{Bool: {{aws:SecureTransport: 'false'}}}}]
+  Profile: {{Type: AWS::IAM::InstanceProfile, Properties: {{Roles: [!Ref Worker]}}}}
+""",
+    )
+    per = verdicts_of(path)
+    assert per["permission:ec2:CreateTags"] == ("failed", "explicitly denied by guard (lines 2-7)")
+    assert per["permission:ec2:DescribeInstances"][0] == "passed"
+
+
+def test_fn_for_each_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = _yaml(
+        tmp_path,
+        "Transform: AWS::LanguageExtensions\nResources:\n  'Fn::ForEach::Roles':\n    - Name\n    - [A, B]\n"
+        "    - 'Role${Name}': {Type: AWS::IAM::Role}\n",
+    )
+    with pytest.raises(InputError) as caught:
+        backend(path)
+    assert str(caught.value) == (
+        f"template {path}: Resources.Fn::ForEach::Roles: Fn::ForEach (AWS::LanguageExtensions) writes resources "
+        "only when CloudFormation processes the template; give the processed template from "
+        "`aws cloudformation get-template --template-stage Processed`"
+    )

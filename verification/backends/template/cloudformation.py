@@ -31,6 +31,7 @@ from verification.backends.template.model import (
     ProfileRef,
     Unknown,
     role_fault,
+    unknowns_in,
 )
 from verification.errors import InputError
 
@@ -46,6 +47,9 @@ _SHORT_TAGS = {
 _ATTACHING = ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy", "AWS::IAM::InstanceProfile")
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
+
+#: The one Transform read as is: its functions are resolved here.
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 
 #: libyaml's parser when PyYAML was built with it (ten times faster on a large template).
 _BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -168,8 +172,12 @@ class CloudFormation:
 
     def _check(self) -> None:
         transform = self.data.get("Transform")
-        if transform:
-            names = transform if isinstance(transform, list) else [transform]
+        names = (transform if isinstance(transform, list) else [transform]) if transform else []
+        # AWS::LanguageExtensions adds functions this reader resolves (Fn::Length, Fn::ToJsonString,
+        # Fn::FindInMap's DefaultValue); only its Fn::ForEach, which writes resources, is refused.
+        self.extensions = LANGUAGE_EXTENSIONS in names
+        names = [n for n in names if n != LANGUAGE_EXTENSIONS]
+        if names:
             shown = ", ".join(str(n if not isinstance(n, Mapping) else n.get("Name", n)) for n in names)
             raise self.fault(
                 f"Transform {shown} is not supported: the roles are known only after CloudFormation expands it "
@@ -179,6 +187,12 @@ class CloudFormation:
         #: Nested stacks: logical id -> type. Not read; a role they are handed is refused (``nested_fault``).
         self.nested: dict[str, str] = {}
         for logical_id, resource in self.resources.items():
+            if str(logical_id).startswith("Fn::ForEach::"):
+                raise self.fault(
+                    f"Resources.{logical_id}: Fn::ForEach (AWS::LanguageExtensions) writes resources only when "
+                    "CloudFormation processes the template; give the processed template from "
+                    "`aws cloudformation get-template --template-stage Processed`"
+                )
             if not isinstance(resource, Mapping):
                 raise self.fault(f"Resources.{logical_id}: expected a mapping with a Type")
             kind = resource.get("Type")
@@ -426,6 +440,19 @@ class _Resolver:
             return self._condition_value({name: arg}, here)
         if name == "Fn::ImportValue":
             return Unknown(here, "another stack's export, known only at deployment", "give the value as a literal")
+        if name == "Fn::Length" and self.template.extensions:
+            values = self.plain(arg, here)
+            if isinstance(values, Unknown):
+                return values
+            if not isinstance(values, list):
+                raise self.template.fault(f"{here}: Fn::Length needs a list")
+            return len(values)
+        if name == "Fn::ToJsonString" and self.template.extensions:
+            value = self.plain(arg, here)
+            found = unknowns_in(value)
+            if found:
+                return Unknown(here, "; ".join(dict.fromkeys(u.why for u in found)), found[0].resolve)
+            return json.dumps(value, separators=(",", ":"))
         if name.startswith("Fn::Rain::"):
             return Unknown(
                 here,
@@ -617,9 +644,12 @@ class _Resolver:
         for key in keys:
             if isinstance(key, Unknown):
                 return key
+        default = arg[3].get("DefaultValue", _NO_VALUE) if len(arg) > 3 and isinstance(arg[3], Mapping) else _NO_VALUE
         found: Any = self.template.mappings
         for depth, key in enumerate(keys):
             level = {_text(k): v for k, v in found.items()} if isinstance(found, Mapping) else None
+            if (level is None or _text(key) not in level) and default is not _NO_VALUE:
+                return self.resolve(default, f"{where}[3].DefaultValue")  # AWS::LanguageExtensions
             if level is None or _text(key) not in level:
                 path = ".".join(_text(k) for k in keys[: depth + 1])
                 raise self.template.fault(f"{where}: Fn::FindInMap: Mappings has no {path}")
