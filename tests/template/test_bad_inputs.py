@@ -99,8 +99,16 @@ ROWS = [
     Row(
         "nested-stack",
         "template",
-        cfn({"Worker": worker(), "Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "x"}}}),
-        "Resources.Child is a nested stack (AWS::CloudFormation::Stack)",
+        cfn(
+            {
+                "Worker": worker(),
+                "Child": {
+                    "Type": "AWS::CloudFormation::Stack",
+                    "Properties": {"TemplateURL": "x", "Parameters": {"Role": {"Ref": "Worker"}}},
+                },
+            }
+        ),
+        "Resources.Child is a nested stack (AWS::CloudFormation::Stack) handed role Worker",
     ),
     Row(
         "sam-resource",

@@ -188,3 +188,48 @@ def test_an_incomplete_plan_is_verified_with_a_warning_in_the_header(pytester: p
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"warning: plan {plan}: complete is false: applying it leaves more to plan*"])
+
+
+def test_a_boolean_in_a_parameters_file_reads_as_cloudformation_reads_it(pytester: pytest.Pytester) -> None:
+    """`Lockdown: true` in a YAML parameters file is "true", so `!Equals [!Ref Lockdown, "true"]` holds."""
+    template = pytester.path / "template.yaml"
+    template.write_text(
+        """
+Parameters:
+  Lockdown: {Type: String, AllowedValues: ['true', 'false']}
+Conditions:
+  IsLockdown: !Equals [!Ref Lockdown, 'true']
+Resources:
+  Worker:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: Worker
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: 'sts:AssumeRole'}]
+      Policies:
+        - PolicyName: grant
+          PolicyDocument: {Statement: [{Effect: Allow, Action: 'ec2:CreateTags', Resource: '*'}]}
+        - !If
+          - IsLockdown
+          - PolicyName: lock
+            PolicyDocument: {Statement: [{Effect: Deny, Action: 'ec2:CreateTags', Resource: '*'}]}
+          - !Ref AWS::NoValue
+"""
+    )
+    values = pytester.path / "values.yaml"
+    values.write_text("Lockdown: true\n")
+    result = pytester.runpytest(
+        str(SUITE_DIR),
+        "-p",
+        "no:cacheprovider",
+        "--template",
+        str(template),
+        "--parameters-file",
+        str(values),
+        "-k",
+        "CreateTags",
+        f"--alluredir={pytester.path / 'allure'}",
+        f"--evidence-dir={pytester.path / 'evidence'}",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*explicitly denied by lock*"])

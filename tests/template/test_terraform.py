@@ -42,7 +42,8 @@ def test_the_broken_role_of_a_known_plan_fails_as_offline(known: Any) -> None:
 
 
 def test_an_exclusive_attachment_set_in_another_account_is_not_assumed() -> None:
-    """The exclusive set names a policy ARN in 123456789012: without --account it may be another policy."""
+    """The exclusive set names a policy ARN in 123456789012: without --account it may be another policy.
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_role_policy_attachments_exclusive"""
     per = outcomes(backend(PLAN_KNOWN), FLR, roles=("aws_iam_role.worker",))["plan.json/aws_iam_role.worker"]
     assert per["permission:ec2:CreateTags"][0] == "passed"  # granted inline, not by the exclusive set
     outcome, message = per["permission:kms:CreateGrant"]
@@ -94,7 +95,7 @@ def test_a_newer_major_format_is_refused_in_one_line(tmp_path: Path) -> None:
     path = _plan(tmp_path, lambda data: data.update(format_version="2.0"))
     with pytest.raises(InputError) as caught:
         backend(path)
-    assert str(caught.value) == f"plan {path}: format_version 2.0 is not supported: this reader knows 1.x"
+    assert str(caught.value) == f"plan {path}: format_version 2.0 is not supported: this reader knows 0.1, 0.2 and 1.x"
 
 
 def test_a_deleted_role_is_not_verified(tmp_path: Path) -> None:
@@ -104,3 +105,109 @@ def test_a_deleted_role_is_not_verified(tmp_path: Path) -> None:
                 change["change"] = {**copy.deepcopy(change["change"]), "actions": ["delete"], "after": None}
 
     assert backend(_plan(tmp_path, delete)).role_keys() == ["aws_iam_role.worker"]
+
+
+# -- exclusive management and count/for_each instances (tests/template/data/terraform/exclusive) --------
+# Made by `terraform plan` with hashicorp/aws 5.100.0 from main.tf beside it; each case cites the
+# provider's documentation of the resource it applies.
+
+PLAN_EXCLUSIVE = PLAN_KNOWN.parent.parent / "exclusive" / "plan.json"
+
+
+@pytest.fixture(scope="module")
+def exclusive() -> dict[str, dict[str, tuple[str, str]]]:
+    return outcomes(backend(PLAN_EXCLUSIVE, account=ACCOUNT))
+
+
+def _permissions(per: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    return {k: v for k, v in per.items() if k.startswith("permission:")}
+
+
+def test_a_deny_on_one_for_each_instance_leaves_its_sibling_alone(exclusive: Any) -> None:
+    """`role = aws_iam_role.each[each.key].name` on a for_each over ["a"]: only TfEach-a gets the Deny.
+    https://developer.hashicorp.com/terraform/language/meta-arguments/for_each"""
+    assert exclusive['plan.json/aws_iam_role.each["a"]']["permission:ec2:CreateTags"] == (
+        "failed",
+        "explicitly denied by deny-tags (lines 3-8)",
+    )
+    assert set(_permissions(exclusive['plan.json/aws_iam_role.each["b"]']).values()) == {
+        ("passed", "allowed by grant (lines 3-11)")
+    }
+
+
+def test_a_deny_on_one_count_instance_leaves_its_sibling_alone(exclusive: Any) -> None:
+    """`role = aws_iam_role.counted[0].name`: the configuration's reference names instance 0 only.
+    https://developer.hashicorp.com/terraform/language/meta-arguments/count"""
+    assert exclusive["plan.json/aws_iam_role.counted[0]"]["permission:ec2:CreateTags"] == (
+        "failed",
+        "explicitly denied by TfDenyTags (lines 2-7)",
+    )
+    assert set(_permissions(exclusive["plan.json/aws_iam_role.counted[1]"]).values()) == {
+        ("passed", "allowed by TfGrant (lines 2-10)")
+    }
+
+
+def test_managed_policy_arns_detaches_what_it_does_not_list(exclusive: Any) -> None:
+    """aws_iam_role `managed_policy_arns = []`: "Terraform will align the role's managed policy
+    attachments with this set", so the grant attached beside it may be gone.
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_role"""
+    for outcome, message in _permissions(exclusive["plan.json/aws_iam_role.managed_list"]).values():
+        assert outcome == "broken"
+        assert (
+            "(aws_iam_role_policy_attachment.managed_list_grant) (aws_iam_role.managed_list.managed_policy_arns "
+            "manages the role's managed policies exclusively and does not list it" in message
+        )
+
+
+def test_a_policy_list_known_after_apply_may_hold_more_than_its_references(exclusive: Any) -> None:
+    """`managed_policy_arns = [aws_iam_policy.grant.arn, "arn:aws:iam::aws:policy/AWSDenyAll"]`: the plan
+    shows the reference only, never the literal ARN beside it, so neither role passes on the plan alone.
+    https://developer.hashicorp.com/terraform/internals/json-format (expression representation)"""
+    for role in ("managed_listed", "managed_mixed"):
+        for outcome, message in _permissions(exclusive[f"plan.json/aws_iam_role.{role}"]).values():
+            assert outcome == "broken"
+            assert (
+                f"aws_iam_role.{role}.managed_policy_arns is known only after apply, and the plan shows only the "
+                "policies it refers to, not ARNs written literally beside them" in message
+            )
+            assert message.endswith("write the list so it is known at plan time, or verify the applied role")
+
+
+def test_an_empty_inline_policy_block_removes_the_other_inline_policies(exclusive: Any) -> None:
+    """aws_iam_role `inline_policy {}`: every inline policy it does not declare is removed.
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_role"""
+    for outcome, message in _permissions(exclusive["plan.json/aws_iam_role.inline_blocks"]).values():
+        assert outcome == "broken"
+        assert (
+            "(aws_iam_role_policy.inline_blocks_grant) (aws_iam_role.inline_blocks.inline_policy manages the "
+            "role's inline policies exclusively and does not name it" in message
+        )
+
+
+def test_role_policies_exclusive_removes_the_inline_policies_it_does_not_name(exclusive: Any) -> None:
+    """aws_iam_role_policies_exclusive names "grant", not "deny-tags": the Deny may be deleted on
+    apply, so CreateTags is undecided; the named grant stands.
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_role_policies_exclusive"""
+    per = exclusive["plan.json/aws_iam_role.policies_exclusive"]
+    assert per["permission:ec2:DescribeInstances"] == ("passed", "allowed by grant (lines 3-11)")
+    outcome, message = per["permission:ec2:CreateTags"]
+    assert outcome == "broken"
+    assert (
+        "(aws_iam_role_policy.policies_exclusive_deny) (aws_iam_role_policies_exclusive.policies_exclusive "
+        "manages the role's inline policies exclusively and does not name it" in message
+    )
+
+
+def test_policy_attachment_revokes_the_policy_from_roles_it_does_not_list(exclusive: Any) -> None:
+    """aws_iam_policy_attachment: "all of the users/roles/groups to which a single policy is attached
+    must be declared by a single aws_iam_policy_attachment resource".
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/iam_policy_attachment"""
+    assert set(_permissions(exclusive["plan.json/aws_iam_role.listed"]).values()) == {
+        ("passed", "allowed by TfSharedGrant (lines 2-10)")
+    }
+    for outcome, message in _permissions(exclusive["plan.json/aws_iam_role.shared"]).values():
+        assert outcome == "broken"
+        assert (
+            f"aws_iam_policy_attachment.grant_everywhere attaches arn:aws:iam::{ACCOUNT}:policy/TfSharedGrant "
+            "exclusively to the roles, users and groups it lists, not this role: apply revokes it here" in message
+        )

@@ -268,15 +268,20 @@ def _parameters(option: Any) -> dict[str, str]:
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise InputError(f"parameters file {path}: cannot read: {error}") from None
         if isinstance(data, list) and all(isinstance(i, Mapping) and "ParameterKey" in i for i in data):
-            values.update({str(i["ParameterKey"]): str(i.get("ParameterValue", "")) for i in data})
+            values.update({str(i["ParameterKey"]): _parameter_text(i.get("ParameterValue", "")) for i in data})
         elif isinstance(data, Mapping) and all(not isinstance(v, Mapping | list) for v in data.values()):
-            values.update({str(k): str(v) for k, v in data.items()})
+            values.update({str(k): _parameter_text(v) for k, v in data.items()})
         else:
             raise InputError(
                 f"parameters file {path}: expected [{{ParameterKey, ParameterValue}}, ...] or a KEY: VALUE mapping"
             )
     values.update(dict(option.parameters or ()))
     return values
+
+
+def _parameter_text(value: Any) -> str:
+    """A parameter value as CloudFormation reads it: an unquoted YAML true/false is "true"/"false"."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def requirements_spec(option: Any) -> str:

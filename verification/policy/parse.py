@@ -322,7 +322,8 @@ def _build(document: Mapping[str, Any], text: str, *, policy_id: str, policy_typ
             kind=kind,
             allow_variables=version == VERSION_2012,
         )
-        if statement.sid is not None:
+        # IAM accepts repeated empty Sids (the AWS provider's aws_iam_policy_document writes "Sid": "").
+        if statement.sid:
             if statement.sid in sids:
                 raise PolicyError(policy_id, f"Statement[{index}]/Sid", f"duplicate Sid {statement.sid!r}")
             sids.add(statement.sid)

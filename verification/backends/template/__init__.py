@@ -155,7 +155,8 @@ class TemplateBackend(Backend):
         """The roles to verify (all when ``names`` is empty), read and checked now, before any test."""
         keys = self.role_keys()
         if not keys:
-            raise self.source.fault("it declares no IAM role (AWS::IAM::Role, aws_iam_role)")
+            elsewhere = getattr(self.source, "roles_elsewhere", lambda: "")()
+            raise self.source.fault(f"it declares no IAM role (AWS::IAM::Role, aws_iam_role){elsewhere}")
         for name in names:
             if name not in keys:
                 raise self.source.fault(f"no role {name!r}; it declares {', '.join(keys)}")
@@ -173,7 +174,13 @@ class TemplateBackend(Backend):
             worlds = self.worlds(key)
             account = self.account or PLACEHOLDER_ACCOUNT
             arns = {role_arn(w.role, account, self.partition) for w in worlds if w.role is not None}
-            arn = arns.pop() if len(arns) == 1 else f"arn:{self.partition}:iam::{account}:role/{_iam_name(key)}"
+            taken = {known.arn for known in self._refs.values()}
+            # Two roles may share a name under exclusive Conditions: each keeps an ARN of its own.
+            arn = (
+                arns.pop()
+                if len(arns) == 1 and not arns & taken
+                else f"arn:{self.partition}:iam::{account}:role/{_iam_name(key)}"
+            )
             base = RoleRef.parse(arn)
             found = TemplateRoleRef(
                 base.arn,
@@ -266,6 +273,12 @@ class TemplateBackend(Backend):
             backend._policy_set(world.ref.arn)  # parse now: a fault is one line naming the file
         except InputError as error:
             raise self.source.fault(f"{world.role.where}: {_after(error)}") from None
+        try:
+            backend.get_role(world.ref)  # the trust policy too, named as such (not as the role's name)
+        except InputError as error:
+            detail = _after(error).split(": ", 1)[-1] if _after(error).startswith("policy ") else _after(error)
+            raise self.source.fault(f"{world.role.where}: trust policy: {detail}") from None
+        backend.exchanges.clear()
         return backend
 
     def details_for(self, arn: str) -> Mapping[str, Any] | None:

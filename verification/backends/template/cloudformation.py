@@ -5,8 +5,10 @@ Intrinsic functions are resolved as CloudFormation would at deployment, from wha
 Conditions). What stays open becomes an ``Unknown`` naming its place in the file. A parameter
 without a value but with AllowedValues, and a condition that cannot be decided, split the run
 into *worlds*: each value, each branch, is tried, and a requirement must hold in all of them.
-Faults the deployment itself would reject (a cyclic reference, a nested stack, a Transform this
-reader does not expand) are one ``InputError`` line naming the file.
+Faults the deployment itself would reject (a cyclic reference, an invalid role name), and what
+this reader does not expand (a Transform, a Rain module, a nested stack handed the verified role),
+are one ``InputError`` line naming the file and the resource. Scalars become strings as
+CloudFormation makes them (YAML's true/false are "true"/"false").
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from verification.backends.template.model import (
     ManagedRef,
     ProfileRef,
     Unknown,
+    role_fault,
+    unknowns_in,
 )
 from verification.errors import InputError
 
@@ -43,6 +47,9 @@ _SHORT_TAGS = {
 _ATTACHING = ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy", "AWS::IAM::InstanceProfile")
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
+
+#: The one Transform read as is: its functions are resolved here.
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 
 #: libyaml's parser when PyYAML was built with it (ten times faster on a large template).
 _BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -165,23 +172,43 @@ class CloudFormation:
 
     def _check(self) -> None:
         transform = self.data.get("Transform")
-        if transform:
-            names = transform if isinstance(transform, list) else [transform]
+        names = (transform if isinstance(transform, list) else [transform]) if transform else []
+        # AWS::LanguageExtensions adds functions this reader resolves (Fn::Length, Fn::ToJsonString,
+        # Fn::FindInMap's DefaultValue); only its Fn::ForEach, which writes resources, is refused.
+        self.extensions = LANGUAGE_EXTENSIONS in names
+        names = [n for n in names if n != LANGUAGE_EXTENSIONS]
+        if names:
             shown = ", ".join(str(n if not isinstance(n, Mapping) else n.get("Name", n)) for n in names)
             raise self.fault(
                 f"Transform {shown} is not supported: the roles are known only after CloudFormation expands it "
                 "(SAM: run `sam build` and give .aws-sam/build/template.yaml; macros: give the processed template "
                 "from `aws cloudformation get-template --template-stage Processed`)"
             )
+        #: Nested stacks: logical id -> type. Not read; a role they are handed is refused (``nested_fault``).
+        self.nested: dict[str, str] = {}
         for logical_id, resource in self.resources.items():
-            if not isinstance(resource, Mapping) or not isinstance(resource.get("Type"), str):
-                raise self.fault(f"Resources.{logical_id}: a resource needs a Type")
-            kind = resource["Type"]
-            if kind in ("AWS::CloudFormation::Stack", "AWS::Serverless::Application"):
+            if str(logical_id).startswith("Fn::ForEach::"):
                 raise self.fault(
-                    f"Resources.{logical_id} is a nested stack ({kind}): its roles are in another template; "
-                    "verify that template itself (CDK: cdk.out/*.nested.template.json)"
+                    f"Resources.{logical_id}: Fn::ForEach (AWS::LanguageExtensions) writes resources only when "
+                    "CloudFormation processes the template; give the processed template from "
+                    "`aws cloudformation get-template --template-stage Processed`"
                 )
+            if not isinstance(resource, Mapping):
+                raise self.fault(f"Resources.{logical_id}: expected a mapping with a Type")
+            kind = resource.get("Type")
+            if isinstance(kind, Mapping) and any("Rain::" in str(k) for k in kind):
+                raise self.fault(
+                    f"Resources.{logical_id}.Type is a Rain module ({', '.join(map(str, kind))}): it is expanded "
+                    "only by `rain pkg`; give the packaged template (`rain pkg TEMPLATE > packaged.yaml`)"
+                )
+            if not isinstance(kind, str):
+                shown = "missing" if kind is None else f"{type(kind).__name__} {kind!r}"[:120]
+                raise self.fault(
+                    f"Resources.{logical_id}.Type: expected a resource type such as AWS::IAM::Role, not {shown}"
+                )
+            if kind in ("AWS::CloudFormation::Stack", "AWS::Serverless::Application"):
+                self.nested[logical_id] = kind
+                continue
             if kind.startswith("AWS::Serverless::"):
                 raise self.fault(
                     f"Resources.{logical_id} is a SAM resource ({kind}): give the template `sam build` writes"
@@ -241,12 +268,51 @@ class CloudFormation:
         """Resources that may attach to the role ``key``, in file order."""
         return sorted([*self.attaching.get(key, ()), *self.dynamic], key=self._order.__getitem__)
 
+    def nested_fault(self, key: str) -> None:
+        """Refuse the role ``key`` when a nested stack is handed it (its name, ARN or id): the nested
+        template may attach policies to it, and this reader does not read that template."""
+        role = self.resources[key]
+        name = (role.get("Properties") or {}).get("RoleName")
+        for logical_id, kind in self.nested.items():
+            properties = self.resources[logical_id].get("Properties")
+            handed = key in set(_references(properties, self.resources))
+            if not handed and isinstance(name, str):
+                # Its name, or an ARN ending in it (a longer name that merely contains it is another role).
+                handed = any(isinstance(v, str) and (v == name or v.endswith("/" + name)) for v in _scalars(properties))
+            if handed:
+                raise self.fault(
+                    f"Resources.{logical_id} is a nested stack ({kind}) handed role {key}: its template may "
+                    f"attach policies to {key}, and it is not read; verify with the nested template's policies "
+                    "in this one, or the deployed role (CDK: cdk.out/*.nested.template.json)"
+                )
+
+    def nested_notes(self) -> list[str]:
+        """One note per nested stack that the verified role is not handed (the stack is not read)."""
+        return [
+            f"Resources.{logical_id} ({kind}) is not read: it is handed nothing that names this role"
+            for logical_id, kind in self.nested.items()
+        ]
+
+    def roles_elsewhere(self) -> str:
+        """Where this template's roles may be instead: nested stacks and StackSets carry templates of their own."""
+        others = [
+            f"{logical_id} ({resource['Type']})"
+            for logical_id, resource in self.resources.items()
+            if resource["Type"] in ("AWS::CloudFormation::Stack", "AWS::CloudFormation::StackSet")
+        ]
+        if not others:
+            return ""
+        if len(others) == 1:
+            return f"; {others[0]} deploys a template of its own: verify that template itself"
+        return f"; {', '.join(others)} deploy templates of their own: verify those templates themselves"
+
     def role_keys(self) -> list[str]:
         """Every AWS::IAM::Role's logical id, in file order."""
         return [key for key, res in self.resources.items() if res["Type"] == "AWS::IAM::Role"]
 
     def worlds(self, key: str) -> list[tuple[dict[tuple[str, str], Any], DeclaredRole | None, list[str]]]:
         """The role in every world it needs: (choices, the role or None when not created, notes)."""
+        self.nested_fault(key)
         pending: list[dict[tuple[str, str], Any]] = [{}]
         done: list[tuple[dict[tuple[str, str], Any], DeclaredRole | None, list[str]]] = []
         while pending:
@@ -262,7 +328,7 @@ class CloudFormation:
                         "give values with --parameter"
                     ) from None
                 continue
-            done.append((choices, role, resolver.notes))
+            done.append((choices, role, [*resolver.notes, *self.nested_notes()]))
         return done
 
 
@@ -290,6 +356,19 @@ def _references(value: Any, resources: Mapping[str, Any]) -> Iterator[str]:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+def _scalars(value: Any) -> Iterator[Any]:
+    """Every scalar inside a value (strings of a nested stack's Parameters, say)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            yield item
 
 
 def _condition_names(value: Any) -> Iterator[str]:
@@ -361,6 +440,25 @@ class _Resolver:
             return self._condition_value({name: arg}, here)
         if name == "Fn::ImportValue":
             return Unknown(here, "another stack's export, known only at deployment", "give the value as a literal")
+        if name == "Fn::Length" and self.template.extensions:
+            values = self.plain(arg, here)
+            if isinstance(values, Unknown):
+                return values
+            if not isinstance(values, list):
+                raise self.template.fault(f"{here}: Fn::Length needs a list")
+            return len(values)
+        if name == "Fn::ToJsonString" and self.template.extensions:
+            value = self.plain(arg, here)
+            found = unknowns_in(value)
+            if found:
+                return Unknown(here, "; ".join(dict.fromkeys(u.why for u in found)), found[0].resolve)
+            return json.dumps(value, separators=(",", ":"))
+        if name.startswith("Fn::Rain::"):
+            return Unknown(
+                here,
+                f"!{name[4:]} is a Rain directive, expanded only by `rain pkg`",
+                "give the packaged template (`rain pkg TEMPLATE > packaged.yaml`)",
+            )
         return Unknown(here, f"{name} is known only at deployment")
 
     def _ref(self, name: Any, where: str) -> Any:
@@ -408,15 +506,15 @@ class _Resolver:
         elif ("parameter", name) in self.choices:
             value = self.choices[("parameter", name)]
         elif "Default" in spec:
-            value = spec["Default"]
+            value = spec["Default"] if isinstance(spec["Default"], list) else _text(spec["Default"])
             self._note(f"parameter {name} is not given: its Default {value!r} was used")
         elif spec.get("AllowedValues"):
-            raise _Choose(("parameter", name), [str(v) for v in spec["AllowedValues"]])
+            raise _Choose(("parameter", name), [_text(v) for v in spec["AllowedValues"]])
         else:
             return Unknown(where, f"parameter {name} has no value and no Default", f"pass --parameter {name}=VALUE")
         if listed:
-            return [part.strip() for part in str(value).split(",")] if isinstance(value, str) else value
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+            return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+        return value
 
     def _note(self, text: str) -> None:
         if text not in self.notes:
@@ -427,8 +525,9 @@ class _Resolver:
         properties = resource.get("Properties") or {}
         here = f"Resources.{logical_id}.Properties"
         if kind == "AWS::IAM::Role":
-            if "RoleName" in properties:
-                return self.plain(properties["RoleName"], f"{here}.RoleName")
+            name = _or(self.plain(properties["RoleName"], f"{here}.RoleName")) if "RoleName" in properties else None
+            if name is not None:
+                return name
             return Unknown(
                 where, f"{logical_id}'s RoleName is generated at deployment", f"set RoleName on {logical_id}"
             )
@@ -499,7 +598,7 @@ class _Resolver:
                 return ""
             if isinstance(found, (list, Mapping)):
                 raise self.template.fault(f"{where}: Fn::Sub variable {variable} is not a string")
-            return str(found)
+            return _text(found)
 
         result = _SUB_VARIABLE.sub(value, text)
         if unknown:
@@ -517,7 +616,7 @@ class _Resolver:
         unknown = [v for v in values if isinstance(v, Unknown)]
         if unknown:
             return Unknown(where, "; ".join(dict.fromkeys(u.why for u in unknown)), unknown[0].resolve)
-        return str(delimiter).join(str(v) for v in values)
+        return _text(delimiter).join(_text(v) for v in values)
 
     def _select(self, arg: Any, where: str) -> Any:
         if not isinstance(arg, list) or len(arg) != 2:
@@ -545,13 +644,17 @@ class _Resolver:
         for key in keys:
             if isinstance(key, Unknown):
                 return key
+        default = arg[3].get("DefaultValue", _NO_VALUE) if len(arg) > 3 and isinstance(arg[3], Mapping) else _NO_VALUE
         found: Any = self.template.mappings
         for depth, key in enumerate(keys):
-            if not isinstance(found, Mapping) or str(key) not in found:
-                path = ".".join(str(k) for k in keys[: depth + 1])
+            level = {_text(k): v for k, v in found.items()} if isinstance(found, Mapping) else None
+            if (level is None or _text(key) not in level) and default is not _NO_VALUE:
+                return self.resolve(default, f"{where}[3].DefaultValue")  # AWS::LanguageExtensions
+            if level is None or _text(key) not in level:
+                path = ".".join(_text(k) for k in keys[: depth + 1])
                 raise self.template.fault(f"{where}: Fn::FindInMap: Mappings has no {path}")
-            found = found[str(key)]
-        return self.resolve(found, f"Mappings.{'.'.join(str(k) for k in keys)}")
+            found = level[_text(key)]
+        return self.resolve(found, f"Mappings.{'.'.join(_text(k) for k in keys)}")
 
     def _if(self, arg: Any, where: str) -> Any:
         if not isinstance(arg, list) or len(arg) != 3 or not isinstance(arg[0], str):
@@ -621,32 +724,38 @@ class _Resolver:
         here = f"Resources.{key}.Properties"
         properties = template.resources[key].get("Properties") or {}
         name = self._resource_ref(key, template.resources[key], f"{here}.RoleName")
-        path = self.plain(properties.get("Path", "/"), f"{here}.Path")
+        path = _or(self.plain(properties.get("Path", "/"), f"{here}.Path"), "/")
         if isinstance(path, Unknown):
             raise template.fault(f"{here}.Path: the path must be known ({path.why})")
-        if "AssumeRolePolicyDocument" not in properties:
+        fault = role_fault(name, path)
+        if fault:
+            raise template.fault(f"{here}.{fault}")
+        trust = _or(self.plain(properties.get("AssumeRolePolicyDocument"), f"{here}.AssumeRolePolicyDocument"))
+        if trust is None:
             raise template.fault(f"{here}.AssumeRolePolicyDocument: missing (a role needs a trust policy)")
-        role = DeclaredRole(
-            key=key,
-            name=name,
-            path=str(path),
-            trust=self.plain(properties["AssumeRolePolicyDocument"], f"{here}.AssumeRolePolicyDocument"),
-            where=f"Resources.{key}",
-        )
-        policies = self.resolve(properties.get("Policies", []), f"{here}.Policies")
+        role = DeclaredRole(key=key, name=name, path=str(path), trust=trust, where=f"Resources.{key}")
+        # A list property may be !If [C, [...], !Ref AWS::NoValue] as a whole: no value is an empty list.
+        policies = _or(self.resolve(properties.get("Policies", []), f"{here}.Policies"), [])
         if isinstance(policies, Unknown):
             role.inline.append(Document("unknown", policies, f"{here}.Policies"))
+        elif not isinstance(policies, list):
+            raise template.fault(f"{here}.Policies: expected a list of {{PolicyName, PolicyDocument}}")
         else:
             for number, item in enumerate(policies):
                 where = f"{here}.Policies[{number}]"
+                if isinstance(item, Unknown):
+                    role.inline.append(Document(f"{key}-policy-{number}", item, where))
+                    continue
                 if not isinstance(item, Mapping) or "PolicyDocument" not in item:
                     raise template.fault(f"{where}: expected {{PolicyName, PolicyDocument}}")
                 name_value = _unlink(item.get("PolicyName"))
                 policy_name = name_value if isinstance(name_value, str) else f"{key}-policy-{number}"
                 role.inline.append(Document(policy_name, _unlink(item["PolicyDocument"]), f"{where}.PolicyDocument"))
-        arns = self.resolve(properties.get("ManagedPolicyArns", []), f"{here}.ManagedPolicyArns")
+        arns = _or(self.resolve(properties.get("ManagedPolicyArns", []), f"{here}.ManagedPolicyArns"), [])
         if isinstance(arns, Unknown):
             role.managed.append(ManagedRef(arns, None, arns.where))
+        elif not isinstance(arns, list):
+            raise template.fault(f"{here}.ManagedPolicyArns: expected a list of policy ARNs")
         else:
             for number, value in enumerate(arns):
                 role.managed.append(self._managed(value, f"{here}.ManagedPolicyArns[{number}]"))
@@ -762,6 +871,11 @@ class _Resolver:
                 )
 
 
+def _or(value: Any, default: Any = None) -> Any:
+    """``default`` where a property resolved to AWS::NoValue (CloudFormation then treats it as not set)."""
+    return default if value is _NO_VALUE else value
+
+
 def _unlink(value: Any) -> Any:
     if isinstance(value, _Link):
         return value.value
@@ -773,6 +887,7 @@ def _unlink(value: Any) -> Any:
 
 
 def _text(value: Any) -> str:
+    """A scalar as CloudFormation reads it as a string: YAML's unquoted true/false are "true"/"false"."""
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)

@@ -15,6 +15,7 @@ the two it is undecided, never passed.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -64,6 +65,8 @@ class Document:
     body: Any
     where: str
     possible: bool = False
+    #: Why it may or may not apply, when ``possible`` (default: its target role is unknown).
+    because: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class ManagedRef:
     document: Document | None
     source: str
     possible: bool = False
+    because: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,32 @@ class DeclaredRole:
     managed: list[ManagedRef] = field(default_factory=list)
     boundary: ManagedRef | None = None
     profiles: list[ProfileRef] = field(default_factory=list)
+
+
+_ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}")
+_ROLE_PATH = re.compile(r"/([\x21-\x7e]*/)?")
+
+
+def role_fault(name: Any, path: Any) -> str | None:
+    """What IAM would refuse in a role's name or path (``RoleName: ...``), or None.
+
+    A ``${...}`` outside Fn::Sub stays literal in CloudFormation, so the message says so rather
+    than only that the name is invalid.
+    """
+    if isinstance(name, str) and not _ROLE_NAME.fullmatch(name):
+        if "${" in name:
+            return (
+                f"RoleName: {name!r} is not a valid role name: ${{...}} is replaced only inside Fn::Sub "
+                "(write !Sub or pass the value with --parameter)"
+            )
+        return (
+            f"RoleName: {name!r} is not a valid role name: IAM takes 1 to 64 letters, digits and +=,.@_- "
+            f"(it has {len(name)} characters)"
+        )
+    if isinstance(path, str) and (len(path) > 512 or not _ROLE_PATH.fullmatch(path)):
+        hint = " (${...} is replaced only inside Fn::Sub)" if "${" in path else ""
+        return f"Path: {path!r} is not a valid IAM path: it starts and ends with / and holds printable ASCII{hint}"
+    return None
 
 
 def role_name(role: DeclaredRole) -> str:
@@ -134,7 +164,8 @@ def bound_document(body: Any, bound: Bound, *, trust: bool = False, certain: boo
     A statement with any unknown part (or every statement of an uncertain document) becomes, in the
     lower bound, a Deny of every action it could name on every resource without condition when its
     Effect could be Deny, and nothing otherwise; in the upper bound, an Allow of those actions when
-    its Effect could be Allow. A trust policy's bound statements name every principal.
+    its Effect could be Allow. A trust policy's bound statements keep a known Principal (a Condition
+    filled at deployment narrows who may assume the role, never widens it); else they name every principal.
     """
     whole = DENY_ALL if bound == "lower" else ALLOW_ALL
     if not isinstance(body, Mapping) or isinstance(body.get("Statement"), Unknown):
@@ -161,7 +192,7 @@ def bound_document(body: Any, bound: Bound, *, trust: bool = False, certain: boo
             continue
         made: dict[str, Any] = {"Effect": wanted, "Action": actions}
         if trust:
-            made["Principal"] = "*"
+            made["Principal"] = _principals(statement)
         else:
             made["Resource"] = "*"
         out.append(made)
@@ -171,6 +202,16 @@ def bound_document(body: Any, bound: Bound, *, trust: bool = False, certain: boo
         if "Statement" in body
         else {**rest, "Statement": out}
     )
+
+
+def _principals(statement: Any) -> Any:
+    """A trust statement's Principal when fully known (an unknown Condition cannot widen it), else "*"."""
+    if not isinstance(statement, Mapping) or "NotPrincipal" in statement:
+        return "*"
+    principal = statement.get("Principal")
+    if principal is None or unknowns_in(principal):
+        return "*"
+    return principal
 
 
 def _trusting(document: Mapping[str, Any], trust: bool) -> dict[str, Any]:
@@ -188,7 +229,7 @@ def document_unknowns(document: Document) -> list[Unknown]:
     """What is unknown about a document, including its being attached at all."""
     found = unknowns_in(document.body)
     if document.possible:
-        found.append(Unknown(document.where, "it may or may not be attached to the role"))
+        found.append(_maybe(document.where, document.because))
     return found
 
 
@@ -287,8 +328,13 @@ def _bearing(document: Document, action: str | None) -> list[Unknown]:
             relevant = True
             found += unknowns_in(statement)
     if document.possible and relevant:
-        found.append(Unknown(document.where, "it may or may not be attached to the role"))
+        found.append(_maybe(document.where, document.because))
     return found
+
+
+def _maybe(where: str, because: str) -> Unknown:
+    """An attachment that may or may not hold after apply, and why."""
+    return Unknown(where, because or "it may or may not be attached to the role")
 
 
 def role_unknowns(role: DeclaredRole, action: str | None = None) -> dict[str, list[Unknown]]:
@@ -311,7 +357,7 @@ def role_unknowns(role: DeclaredRole, action: str | None = None) -> dict[str, li
         else:
             permission += _bearing(managed.document, action)
         if managed.possible:
-            permission.append(Unknown(managed.source, "it may or may not be attached to the role"))
+            permission.append(_maybe(managed.source, managed.because))
     profile = [Unknown(p.where, "it may or may not hold the role") for p in role.profiles if p.possible]
     return {
         "permission": list(dict.fromkeys(permission)),

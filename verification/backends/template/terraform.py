@@ -1,4 +1,4 @@
-"""Terraform plans (``terraform show -json PLANFILE``, format_version 1.x) → declared roles.
+"""Terraform plans (``terraform show -json PLANFILE``, format_version 0.1, 0.2 and 1.x) → declared roles.
 
 Values are read from ``change.after`` together with ``change.after_unknown``: a value known only
 after apply is an ``Unknown`` naming its place in the file. A policy string is atomic, so one
@@ -25,17 +25,31 @@ from verification.backends.template.model import (
     ManagedRef,
     ProfileRef,
     Unknown,
+    role_fault,
 )
 from verification.errors import InputError
 
 _INDEX = re.compile(r"\[[^\]]*\]")
+#: A reference's resource part: ``[data.]TYPE.NAME[KEY]`` (KEY only when the configuration writes a literal one).
+_REFERENCE = re.compile(r"(data\.|module\.)?([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)(\[[^\]]*\])?")
 _ATTACHING = (
     "aws_iam_role_policy",
     "aws_iam_role_policy_attachment",
     "aws_iam_policy_attachment",
     "aws_iam_role_policy_attachments_exclusive",
+    "aws_iam_role_policies_exclusive",
     "aws_iam_instance_profile",
 )
+#: Where each resource names its role(s).
+_ROLE_FIELD = {
+    "aws_iam_policy_attachment": "roles",
+    "aws_iam_role_policy_attachments_exclusive": "role_name",
+    "aws_iam_role_policies_exclusive": "role_name",
+}
+
+
+#: The pre-1.0 JSON plan formats read as 1.x is.
+_FORMATS_0 = ("0.1", "0.2")
 
 
 def load_plan(path: Path) -> dict[str, Any]:
@@ -55,8 +69,12 @@ def load_plan(path: Path) -> dict[str, Any]:
             )
         raise InputError(f"plan {path}: not `terraform show -json` output: no format_version")
     version = str(data["format_version"])
-    if version.split(".", 1)[0] != "1":
-        raise InputError(f"plan {path}: format_version {version} is not supported: this reader knows 1.x")
+    # 0.1 (Terraform 0.12-0.14) and 0.2 (0.15-1.0) hold what 1.x holds for this reader: resource
+    # changes with after/after_unknown, configuration references (resource addresses only in 0.1,
+    # where 1.x also lists each attribute), no complete/errored. Their providers may lack newer
+    # attributes (inline_policy, managed_policy_arns): absent means not set, as in 1.x.
+    if version not in _FORMATS_0 and version.split(".", 1)[0] != "1":
+        raise InputError(f"plan {path}: format_version {version} is not supported: this reader knows 0.1, 0.2 and 1.x")
     if "resource_changes" not in data and "planned_values" not in data:
         if "values" in data:
             raise InputError(
@@ -166,8 +184,12 @@ class TerraformPlan:
     def _expressions(self, address: str) -> Mapping[str, Any]:
         return self.expressions.get(_INDEX.sub("", address), {})
 
-    def references(self, address: str, attribute: str) -> list[str]:
-        """Addresses (config form) an attribute refers to: ``aws_iam_role.worker`` from ``aws_iam_role.worker.name``."""
+    def references(self, address: str, attribute: str, *, indexed: bool = False) -> list[str]:
+        """Addresses (config form) an attribute refers to: ``aws_iam_role.worker`` from ``aws_iam_role.worker.name``.
+
+        With ``indexed``, a literal instance key is kept (``aws_iam_role.worker[0]``, ``...["a"]``), so
+        a reference to one count or for_each instance names that instance only.
+        """
         module = _module_prefix(_INDEX.sub("", address))
         found: list[str] = []
         stack = [self._expressions(address).get(attribute)]
@@ -175,11 +197,10 @@ class TerraformPlan:
             item = stack.pop()
             if isinstance(item, Mapping):
                 for reference in item.get("references") or []:
-                    parts = _INDEX.sub("", str(reference)).split(".")
-                    size = 3 if parts[0] == "data" else 2
-                    if parts[0] == "module" or len(parts) < size:
+                    match = _REFERENCE.match(str(reference))
+                    if match is None or match.group(1) == "module." or match.group(2) in ("each", "count"):
                         continue
-                    found.append(module + ".".join(parts[:size]))
+                    found.append(module + (match.group(0) if indexed else _INDEX.sub("", match.group(0))))
                 stack.extend(v for k, v in item.items() if k != "references")
             elif isinstance(item, list):
                 stack.extend(item)
@@ -213,7 +234,7 @@ class TerraformPlan:
         return [({}, self.declare(key), [])]
 
     def declare(self, key: str) -> DeclaredRole:
-        """The role at ``key`` and everything the plan attaches to it."""
+        """The role at ``key`` and everything the plan attaches to it, as the AWS provider applies it."""
         index, _, _ = self._after(key)
         name = self.value(key, "name")
         if name is None or isinstance(name, Unknown):
@@ -225,33 +246,80 @@ class TerraformPlan:
         path = self.value(key, "path") or "/"
         if isinstance(path, Unknown):
             raise self.fault(f"{key}: path must be known at plan time")
+        fault = role_fault(name, path)
+        if fault:
+            raise self.fault(f"{key}: {fault.replace('RoleName: ', 'name: ').replace('Path: ', 'path: ')}")
         trust = self.document(key, "assume_role_policy", "trust")
         role = DeclaredRole(key=key, name=name, path=str(path), trust=trust.body, where=key)
+        exclusive = _Exclusive()
         if self.configured(key, "inline_policy"):
+            # Exclusive: the blocks are the role's inline policies; an empty block (name and policy
+            # "") removes every other one (the aws_iam_role documentation, inline_policy).
+            names: set[str] | None = set()
             inline = self.value(key, "inline_policy")
             if isinstance(inline, Unknown):
                 role.inline.append(Document("inline_policy", inline, inline.where))
+                names = None
             for number, block in enumerate(inline if isinstance(inline, list) else []):
                 where = f"resource_changes[{index}].change.after.inline_policy[{number}].policy ({key})"
                 policy = block.get("policy") if isinstance(block, Mapping) else None
-                body = policy if isinstance(policy, Unknown) else _parse_json(policy, where, self)
                 block_name = block.get("name") if isinstance(block, Mapping) else None
-                role.inline.append(
-                    Document(block_name if isinstance(block_name, str) else f"inline-{number}", body, where)
-                )
+                if policy in ("", None) and block_name in ("", None):
+                    continue  # the empty block: no policy of its own
+                if isinstance(block_name, Unknown):
+                    names = None
+                body = policy if isinstance(policy, Unknown) else _parse_json(policy, where, self)
+                shown = block_name if isinstance(block_name, str) else f"inline-{number}"
+                if names is not None:
+                    names.add(shown)
+                role.inline.append(Document(shown, body, where))
+            exclusive.inline.append((f"{key}.inline_policy", names))
         if self.configured(key, "managed_policy_arns"):
-            arns = self.value(key, "managed_policy_arns")
-            if isinstance(arns, Unknown):
-                role.managed.append(ManagedRef(arns, None, arns.where))
-            else:
-                for arn in arns or []:
-                    role.managed.append(self._managed(arn, key, "managed_policy_arns"))
+            listed = self._policy_list(key, "managed_policy_arns", possible=False)
+            role.managed.extend(listed)
+            exclusive.managed.append((f"{key}.managed_policy_arns", listed))
         if self.configured(key, "permissions_boundary") or self.value(key, "permissions_boundary"):
             boundary = self.value(key, "permissions_boundary")
             if boundary:
                 role.boundary = self._managed(boundary, key, "permissions_boundary")
-        self._attachments(role)
+        self._attachments(role, exclusive)
         return role
+
+    def _policy_list(self, address: str, attribute: str, *, possible: bool) -> list[ManagedRef]:
+        """A list of policy ARNs (managed_policy_arns, policy_arns) as ManagedRefs.
+
+        Known after apply only (it names an aws_iam_policy of the plan), it is read from the
+        configuration: its constant value, else the aws_iam_policy resources it refers to.
+        """
+        arns = self.value(address, attribute)
+        if isinstance(arns, Unknown):
+            constant = self._expressions(address).get(attribute)
+            if isinstance(constant, Mapping) and isinstance(constant.get("constant_value"), list):
+                arns = constant["constant_value"]
+            else:
+                named = self._referenced_policies(address, attribute)
+                if not named:
+                    return [ManagedRef(arns, None, arns.where, possible=possible)]
+                # The plan shows the list's references, never the ARNs written literally beside them
+                # (an AWSDenyAll, say): the list may hold more than the policies it refers to.
+                more = Unknown(
+                    arns.where,
+                    f"{address}.{attribute} is known only after apply, and the plan shows only the policies it "
+                    "refers to, not ARNs written literally beside them",
+                    "write the list so it is known at plan time, or verify the applied role",
+                )
+                return [
+                    *(
+                        ManagedRef(self.policy_arn(p) or arns, self._policy_document(p), arns.where, possible=possible)
+                        for p in named
+                    ),
+                    ManagedRef(more, None, arns.where, possible=True, because=more.why),
+                ]
+        refs = []
+        for arn in arns or []:
+            ref = self._managed(arn, address, attribute)
+            refs.append(dataclasses.replace(ref, possible=possible or ref.possible))
+        return refs
 
     def _managed(self, arn: Any, address: str, attribute: str) -> ManagedRef:
         index, _, _ = self._after(address)
@@ -305,38 +373,52 @@ class TerraformPlan:
         return list(dict.fromkeys(found))
 
     def _targets(self, address: str, attribute: str, role: DeclaredRole) -> str | None:
-        """Does the attribute name the role: "yes", "maybe" (unknown) or None."""
+        """Does the attribute name the role: "yes", "maybe" (unknown) or None.
+
+        Known names decide (each count/for_each instance has its own). Else the configuration's
+        references do: a reference to one instance (``aws_iam_role.worker[0]``) names that one only;
+        one to the whole resource names each of its instances, as "maybe" when there are several.
+        """
         value = self.value(address, attribute)
         values = value if isinstance(value, list) else [value]
-        references = [r for r in self.references(address, attribute) if r.split(".")[-2] == "aws_iam_role"]
-        if references:
-            instances = [a for r in references for a in self._instances(r)]
-            if role.key in instances:
-                named = [v for v in values if isinstance(v, str)]
-                if len(instances) == 1 or (isinstance(role.name, str) and role.name in named):
-                    return "yes"
-                return "maybe"
-            return None  # the configuration points it at other roles
+        unknown = isinstance(value, Unknown) or any(isinstance(v, Unknown) for v in values)
+        if isinstance(role.name, str) and not unknown:
+            return "yes" if role.name in values else None
+        chosen: dict[str, set[str]] = {}
+        for reference in self.references(address, attribute, indexed=True):
+            base = _INDEX.sub("", reference)
+            if base.split(".")[-2] != "aws_iam_role":
+                continue
+            chosen.setdefault(base, set())
+            if reference != base:
+                chosen[base].add(reference)
+        if chosen:
+            instances = {a for base, exact in chosen.items() for a in (exact or self._instances(base))}
+            if role.key not in instances:
+                return None  # the configuration points it at other roles
+            named = [v for v in values if isinstance(v, str)]
+            if len(instances) == 1 or (isinstance(role.name, str) and role.name in named):
+                return "yes"
+            return "maybe"
         if isinstance(role.name, str) and role.name in values:
             return "yes"
-        if any(isinstance(v, Unknown) for v in values) or isinstance(value, Unknown):
+        if unknown:
             return "maybe"
         return None
 
-    def _attachments(self, role: DeclaredRole) -> None:
-        """Inline policies, attachments and instance profiles the plan gives the role."""
-        exclusive: list[ManagedRef] | None = None
+    def _attachments(self, role: DeclaredRole, exclusive: _Exclusive) -> None:
+        """Inline policies, attachments and instance profiles the plan gives the role, applied as the
+        provider applies them: what an exclusive resource does not list may be removed."""
         attached: list[ManagedRef] = []
+        revoking: list[tuple[str, list[str]]] = []  # aws_iam_policy_attachment elsewhere: (address, policy ARNs)
         for address, (index, change) in self.changes.items():
-            kind = change.get("type")
+            kind = str(change.get("type"))
             if change.get("mode", "managed") != "managed" or kind not in _ATTACHING:
                 continue
-            field = {
-                "aws_iam_policy_attachment": "roles",
-                "aws_iam_role_policy_attachments_exclusive": "role_name",
-            }.get(str(kind), "role")
-            hit = self._targets(address, field, role)
+            hit = self._targets(address, _ROLE_FIELD.get(kind, "role"), role)
             if hit is None:
+                if kind == "aws_iam_policy_attachment":
+                    revoking.append((address, self._arns_of(address)))
                 continue
             possible = hit == "maybe"
             if kind == "aws_iam_role_policy":
@@ -347,19 +429,10 @@ class TerraformPlan:
                 ref = self._managed(self.value(address, "policy_arn"), address, "policy_arn")
                 attached.append(dataclasses.replace(ref, possible=possible or ref.possible))
             elif kind == "aws_iam_role_policy_attachments_exclusive":
-                exclusive = exclusive or []
-                arns = self.value(address, "policy_arns")
-                if isinstance(arns, Unknown):
-                    # The list is known after apply; the policies the configuration names are in it.
-                    named = self._referenced_policies(address, "policy_arns")
-                    exclusive += [
-                        ManagedRef(self.policy_arn(p) or arns, self._policy_document(p), arns.where, possible=possible)
-                        for p in named
-                    ]
-                else:
-                    for arn in arns or []:
-                        ref = self._managed(arn, address, "policy_arns")
-                        exclusive.append(dataclasses.replace(ref, possible=possible or ref.possible))
+                listed = self._policy_list(address, "policy_arns", possible=possible)
+                exclusive.managed.append((address, listed))
+            elif kind == "aws_iam_role_policies_exclusive":
+                exclusive.inline.append((address, self._names(address)))
             else:
                 name = self.value(address, "name")
                 shown = name if isinstance(name, str) else address
@@ -373,18 +446,84 @@ class TerraformPlan:
                         possible=possible,
                     )
                 )
-        if exclusive is not None:
-            # The exclusive set detaches every other policy: one attached elsewhere may or may not
-            # stay (it depends on the order of applies), so it counts as uncertain.
-            listed = {m.arn for m in exclusive if isinstance(m.arn, str)}
-            others = [*role.managed, *attached]
-            role.managed = exclusive + [
-                dataclasses.replace(m, possible=True)
-                for m in others
-                if not (isinstance(m.arn, str) and m.arn in listed)
-            ]
-        else:
-            role.managed.extend(attached)
+        managed: list[ManagedRef] = []
+        for ref in [*role.managed, *(m for _, listed in exclusive.managed for m in listed), *attached]:
+            if isinstance(ref.arn, str) and any(m.arn == ref.arn for m in managed):
+                continue
+            managed.append(ref)
+        role.managed = [self._exclusive_managed(ref, exclusive, revoking) for ref in managed]
+        role.inline = [_exclusive_inline(document, exclusive) for document in role.inline]
+
+    def _exclusive_managed(
+        self, ref: ManagedRef, exclusive: _Exclusive, revoking: list[tuple[str, list[str]]]
+    ) -> ManagedRef:
+        """The attachment as apply leaves it: uncertain when an exclusive list omits it, or when an
+        aws_iam_policy_attachment of the same policy does not list the role (it revokes the others)."""
+        reasons = []
+        for who, listed in exclusive.managed:
+            if any(m is ref for m in listed):
+                continue
+            kept = {m.arn for m in listed if isinstance(m.arn, str)}
+            if not isinstance(ref.arn, str) or ref.arn not in kept:
+                does = "may not list it" if any(isinstance(m.arn, Unknown) for m in listed) else "does not list it"
+                reasons.append(
+                    f"{who} manages the role's managed policies exclusively and {does}: "
+                    "apply detaches it, and the resource that attaches it attaches it again"
+                )
+        for address, revoked in revoking:
+            if isinstance(ref.arn, str) and ref.arn in revoked:
+                reasons.append(
+                    f"{address} attaches {ref.arn} exclusively to the roles, users and groups it lists, "
+                    "not this role: apply revokes it here"
+                )
+        if not reasons:
+            return ref
+        return dataclasses.replace(ref, possible=True, because="; ".join(reasons))
+
+    def _arns_of(self, address: str) -> list[str]:
+        """The policy ARN an aws_iam_policy_attachment attaches (made from its aws_iam_policy when unknown)."""
+        arn = self.value(address, "policy_arn")
+        if isinstance(arn, str):
+            return [arn]
+        return [a for p in self._referenced_policies(address, "policy_arn") if (a := self.policy_arn(p))]
+
+    def _names(self, address: str) -> set[str] | None:
+        """aws_iam_role_policies_exclusive's policy_names (through the configuration when unknown), or None."""
+        names = self.value(address, "policy_names")
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            return set(names)
+        found: set[str] = set()
+        for reference in self.references(address, "policy_names"):
+            for instance in self._instances(reference):
+                name = self.value(instance, "name")
+                if not isinstance(name, str):
+                    return None
+                found.add(name)
+        return found or None
+
+
+@dataclasses.dataclass
+class _Exclusive:
+    """What manages a role's policies exclusively: (who, the list it keeps) for managed and inline ones.
+
+    An inline list is None when its names are unknown (then every inline policy is uncertain).
+    """
+
+    managed: list[tuple[str, list[ManagedRef]]] = dataclasses.field(default_factory=list)
+    inline: list[tuple[str, set[str] | None]] = dataclasses.field(default_factory=list)
+
+
+def _exclusive_inline(document: Document, exclusive: _Exclusive) -> Document:
+    """The inline policy as apply leaves it: uncertain when an exclusive set does not name it."""
+    reasons = [
+        f"{who} manages the role's inline policies exclusively and does not name it: apply deletes it, and "
+        "the resource that writes it writes it again"
+        for who, names in exclusive.inline
+        if names is None or document.name not in names
+    ]
+    if not reasons:
+        return document
+    return dataclasses.replace(document, possible=True, because="; ".join(reasons))
 
 
 def _is_unknown(marker: Any) -> bool:

@@ -66,9 +66,10 @@ resource "aws_iam_role" "denied" {
   }
 }
 
-resource "aws_iam_policy_attachment" "denied_other" {
-  name       = "denied-other"
-  roles      = [aws_iam_role.denied.name]
+# Not aws_iam_policy_attachment: that one is exclusive across the account and would revoke
+# VeeamFLRWorkerTfOther from aws_iam_role.worker (tests/template/data/terraform/exclusive shows it).
+resource "aws_iam_role_policy_attachment" "denied_other" {
+  role       = aws_iam_role.denied.name
   policy_arn = aws_iam_policy.worker_other.arn
 }
 
