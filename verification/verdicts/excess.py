@@ -23,6 +23,7 @@ which narrower statement still suffices, checked by the engine before it is offe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -309,7 +310,11 @@ def confirm(backend: Backend, excess: Excess, context: Mapping[str, Sequence[str
     table = risk_table()
     risky = [a for a in excess.actions if a.group in table.high_risk]
     if not risky:
-        return excess
+        note = (
+            "no high-risk excess, so no simulation was asked; every group comes from the engine over the role's "
+            "policies, which knows no SCP live"
+        )
+        return dataclasses.replace(excess, note="; ".join(n for n in (excess.note, note) if n))
     resources = list(dict.fromkeys(a.resources[0] for a in risky))
     per_call = max(1, PAGE_LIMIT // max(1, len(resources)))
     asked, unasked = risky[:per_call], risky[per_call:]
