@@ -14,7 +14,7 @@ import yaml
 
 from verification import FIXTURES
 from verification.errors import InputError
-from verification.scope.catalogue import service_actions
+from verification.scope.catalogue import has_action, service_actions
 
 RISK_FILE = FIXTURES / "risk" / "escalation.yaml"
 
@@ -122,6 +122,9 @@ def risk_table() -> RiskTable:
         cited(data["data_access"])
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
         raise InputError(f"{RISK_FILE}: cannot read the risk table: {error!r}") from None
+    unknown = [a for a in (*table.high_risk_actions(), *table.narrower) if not has_action(a)]
+    if unknown:
+        raise InputError(f"{RISK_FILE}: names actions no AWS service defines: {', '.join(unknown)}")
     unknown_groups = {*table.high_risk, *table.levels.values()} - set(table.groups)
     if unknown_groups:
         raise InputError(f"{RISK_FILE}: names groups not in `groups`: {', '.join(sorted(unknown_groups))}")
