@@ -392,7 +392,8 @@ def simulated_excess(
         method=f"the high-risk table's {len(actions)} actions asked of AWS's simulator (one SimulatePrincipalPolicy)",
         note=(
             "the role's policies are not in hand (live, per role): "
-            f"{', '.join(g for g in table.groups if g not in table.high_risk)} not examined; "
+            f"{', '.join(g for g in table.groups if g not in table.high_risk)} not examined, and the high-risk "
+            "actions were asked on Resource * only (a grant on named resources only is not seen); "
             "verify from a snapshot, or in fleet mode (--prefetch always), for every group"
         ),
         candidates=len(actions),
