@@ -9,15 +9,14 @@ from verification.requirements.risk import risk_table
 from verification.verdicts import Scope, gather
 from verification.verdicts.excess import excess_for
 
-NARROW = "ec2:DescribeVolumes"
-
 
 def test_a_templates_extra_grant_is_found_and_a_parameter_that_may_widen_it_counts(tmp_path: Path) -> None:
+    either = {"Fn::If": ["Wide", "iam:PutRolePolicy", "ec2:DescribeVolumes"]}
     policies = [
         {"PolicyName": "page", "PolicyDocument": document(grant("ec2:CreateTags", "ec2:DescribeInstances"))},
         {
             "PolicyName": "extra",
-            "PolicyDocument": document(grant({"Fn::If": ["Wide", "iam:PutRolePolicy", "ec2:DescribeVolumes"]})),
+            "PolicyDocument": document({"Effect": "Allow", "Action": either, "Resource": "*"}),
         },
     ]
     path = template(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import yaml
@@ -47,12 +47,16 @@ class RiskTable:
     levels: Mapping[str, str]
     narrower: Mapping[str, Narrower]
 
+    @cached_property
+    def _data_access_split(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        exact = frozenset(e for e in self.data_access if not e.endswith("*"))
+        return exact, tuple(e[:-1] for e in self.data_access if e.endswith("*"))
+
     def is_data_access(self, action: str) -> bool:
         """Is ``action`` a read of data or secrets (an entry, or a ``prefix*`` entry, of ``data_access``)?"""
         lowered = action.lower()
-        return any(
-            lowered == entry or (entry.endswith("*") and lowered.startswith(entry[:-1])) for entry in self.data_access
-        )
+        exact, prefixes = self._data_access_split
+        return lowered in exact or lowered.startswith(prefixes)
 
     def high_risk_actions(self) -> tuple[str, ...]:
         """Every catalogue action the high-risk groups name (``prefix*`` entries expanded), in table order."""
