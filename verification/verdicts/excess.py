@@ -333,8 +333,6 @@ def confirm(backend: Backend, excess: Excess, context: Mapping[str, Sequence[str
     for item in excess.actions:
         if item in asked:
             decision = decisions.get((item.action.lower(), item.resources[0]))
-            if decision is None and len(set(wanted)) == 1:
-                decision = next(iter(decisions.values()), None)
             if decision == "allowed":
                 kept.append(_by(item, "simulator"))
             elif decision is None:
