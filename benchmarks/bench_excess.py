@@ -197,10 +197,11 @@ def live(roles: int) -> None:
                         f"{(without[group] + added[group]) / n:.2f} with"
                     )
             every = sum(seen.values())
-            total = sum(without.values()) + sum(added.values())
+            extra_calls = sum(added.values())
             print(
-                f"  {mode:<8} all calls (every operation) per role with --excess: {counter.total() / every:.2f}; "
-                f"simulations per role {total / every:.2f}"
+                f"  {mode:<8} every API call per role (GetRole, GAAD pages, simulations...): "
+                f"{(counter.total() - extra_calls) / every:.2f} without --excess, {counter.total() / every:.2f} with "
+                f"({extra_calls} more simulation(s) for {every} roles)"
             )
 
 

@@ -115,6 +115,7 @@ class Run:
         else:
             del self.tests_left[arn]
             self.facts.pop(arn, None)
+            self.excess_state.get("excess", {}).pop(arn, None)  # its summary stays in self.excess
 
     def role_facts(self, arn: str) -> RoleFacts:
         """Facts for one role, fetched once per process."""
