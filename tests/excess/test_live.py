@@ -3,6 +3,7 @@ AWS's simulator confirming the high-risk groups in one call, none where there ar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,11 @@ def test_per_role_asks_the_simulator_once_for_the_high_risk_groups_only(url: str
     assert calls == 1 and exact.actions == ()
     extra, _ = excess_with_calls(backend, counter, "ExtraPutRolePolicy")
     assert [(a.action, a.group) for a in extra.actions] == [("iam:PutRolePolicy", "privilege-escalation")]
+    bounded, calls = excess_with_calls(backend, counter, "AdminBounded")  # AWS applies the boundary
+    assert calls == 1 and bounded.actions == ()
+    no_iam, _ = excess_with_calls(backend, counter, "AdminNoIam")
+    assert not [a for a in no_iam.actions if a.action.startswith("iam:")]
+    assert "s3:GetObject" in {a.action for a in no_iam.group("data-access")}
 
 
 def test_fleet_mode_costs_no_call_without_high_risk_excess_and_one_with(url: str) -> None:
@@ -93,7 +99,8 @@ def test_the_suite_live_per_role_and_in_fleet_mode(url: str, tmp_path: Path) -> 
     roles = [
         arg for name in ("Exact", "ExtraGetObject", "ExtraPutRolePolicy") for arg in ("--role-arn", role_arn(name))
     ]
-    per_role = run_suite([*roles, "--endpoint-url", url, "--prefetch", "never", "-rA"], tmp_path)
+    allure = tmp_path / "allure"
+    per_role = run_suite([*roles, "--endpoint-url", url, "--prefetch", "never", "--alluredir", str(allure)], tmp_path)
     assert per_role.returncode == 0, per_role.stdout[-3000:] + per_role.stderr[-2000:]
     section = per_role.stdout.split("excess permissions (beyond the requirement sets", 1)[1]
     assert f"  {role_arn('Exact')}: none: privilege-escalation 0; data-access 0; resource-exposure -;" in section
@@ -105,3 +112,11 @@ def test_the_suite_live_per_role_and_in_fleet_mode(url: str, tmp_path: Path) -> 
     section = fleet_mode.stdout.split("excess permissions (beyond the requirement sets", 1)[1]
     assert f"  {role_arn('ExtraGetObject')}: 1: privilege-escalation 0; data-access 1 (s3:GetObject); " in section
     assert f"  {role_arn('Exact')}: none: privilege-escalation 0; data-access 0; resource-exposure 0;" in section
+    # The FLR page's PassRole: passed, with the note naming a narrower statement the engine checked.
+    results = [json.loads(p.read_text()) for p in allure.glob("*-result.json")]
+    passrole = [r for r in results if "PassRole" in r["name"] and "Exact" in json.dumps(r["parameters"])]
+    [result] = passrole
+    [note] = [a for a in result["attachments"] if a["name"] == "note"]
+    text = (allure / note["source"]).read_text()
+    assert result["status"] == "passed" and "narrower and still sufficient:" in text
+    assert f'"Resource":"{role_arn("Exact")}"' in text and "iam:PassedToService" in text
