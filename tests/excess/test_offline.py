@@ -9,6 +9,7 @@ import pytest
 from tests.excess.accounts import FLR, account, role_arn
 from verification.backends import RoleRef, create_backend
 from verification.backends.snapshot import SnapshotBackend
+from verification.requirements import load_requirement_set
 from verification.requirements.risk import risk_table
 from verification.scope.catalogue import has_action
 from verification.verdicts import Scope, gather
@@ -127,3 +128,13 @@ def test_the_risk_table_names_real_actions_and_cites_every_source() -> None:
         assert has_action(entry.action)
     assert all(url.startswith("https://") for _, url in table.sources.values())
     assert "ssm:sendcommand" in table.escalation and ("iam:passrole", "ec2:runinstances") in [p for p, _ in table.pairs]
+
+
+def test_a_required_escalation_without_a_narrower_statement_is_named_and_none_is_offered() -> None:
+    ref = RoleRef.parse(role_arn("Exact"))
+    impersonation = load_requirement_set("veeam-impersonation")
+    note = narrower_note(impersonation.by_id("permission:sts:AssumeRole"), impersonation, ref, "us-east-1")
+    assert note.startswith(f"required by {impersonation.source_url}, but risky: sts:AssumeRole on Resource * is")
+    assert "holds no narrower statement for it (so none is offered)" in note
+    run_instances = narrower_note(FLR.by_id("permission:ec2:RunInstances"), FLR, ref, "us-east-1")
+    assert "ec2:RunInstances with iam:PassRole, also required, is a known privilege-escalation path" in run_instances

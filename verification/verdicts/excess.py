@@ -37,7 +37,14 @@ from verification.policy import Context, PolicyError, PolicySet, Request, evalua
 from verification.policy.parse import Policy
 from verification.requirements import Requirement, RequirementSet
 from verification.requirements.risk import Narrower, RiskTable, risk_table
-from verification.scope.catalogue import access_level, all_actions, representative_arn, resource_types, service_actions
+from verification.scope.catalogue import (
+    access_level,
+    all_actions,
+    representative_arn,
+    resource_types,
+    service_actions,
+    spelled,
+)
 from verification.scope.regions import action_regions
 
 #: At most this many answers in the one simulation that confirms (or finds) the high-risk groups.
@@ -260,8 +267,8 @@ def find_excess(
         if not pool:
             continue
         # Spelled as the catalogue does, for the report.
-        spelled = {a.lower(): a for s in {p.split(":", 1)[0] for p in pool} for a in service_actions(s)}
-        actions = sorted(spelled[a] for a in pool if a in spelled)
+        spelling = {a.lower(): a for s in {p.split(":", 1)[0] for p in pool} for a in service_actions(s)}
+        actions = sorted(spelling[a] for a in pool if a in spelling)
         by_region: dict[str, list[str]] = {}
         for action in actions:
             for region in action_regions(action, regions, ref.partition):
@@ -378,8 +385,8 @@ def simulated_excess(
     """
     table = risk_table()
     required = {a.lower() for a in requirements.actions}
-    spelled = {a.lower(): a for a in all_actions()}
-    actions = [spelled[a] for a in table.high_risk_actions() if a in spelled and a not in required][:PAGE_LIMIT]
+    spelling = {a.lower(): a for a in all_actions()}
+    actions = [spelling[a] for a in table.high_risk_actions() if a in spelling and a not in required][:PAGE_LIMIT]
     results = backend.simulate(
         ref.arn,
         actions,
@@ -392,7 +399,7 @@ def simulated_excess(
     ranked = [(a, g, w) for a, g, w in rank(allowed, held, table) if g in table.high_risk]
     return Excess(
         ref.arn,
-        tuple(ExcessAction(spelled.get(a.lower(), a), g, ("*",), w, "simulator") for a, g, w in ranked),
+        tuple(ExcessAction(spelling.get(a.lower(), a), g, ("*",), w, "simulator") for a, g, w in ranked),
         examined=table.high_risk,
         method=f"the high-risk table's {len(actions)} actions asked of AWS's simulator (one SimulatePrincipalPolicy)",
         note=(
@@ -473,13 +480,21 @@ def narrower_note(requirement: Requirement, requirements: RequirementSet, ref: R
     """
     if requirement.kind != "permission" or requirement.resource != "*" or not requirement.action:
         return ""
-    entry = risk_table().narrower.get(requirement.action.lower())
+    table = risk_table()
+    action = requirement.action.lower()
+    entry = table.narrower.get(action)
+    pages = page_of(requirement, requirements)
     if entry is None:
-        return ""
+        risky = _risky_as_required(action, requirements, table)
+        if not risky:
+            return ""
+        return (
+            f"required by {pages}, but risky: {risky}; the risk table holds no narrower statement for it "
+            "(so none is offered): grant it on the resources the role works with if you can"
+        )
     checked = check_narrower(entry, ref, region)
     if not checked.holds:
         return ""
-    pages = page_of(requirement, requirements)
     statement = json.dumps(checked.statement, separators=(",", ":"))
     return (
         f"required by {pages}, but risky: {entry.why} ({risk_table().cite(entry.sources)}); "
@@ -487,6 +502,25 @@ def narrower_note(requirement: Requirement, requirements: RequirementSet, ref: R
         f"{len(entry.sufficient)} sufficient request(s) and denies {len(entry.narrower_than)} wider one(s); "
         f"it assumes {entry.assumes})"
     )
+
+
+def _risky_as_required(action: str, requirements: RequirementSet, table: RiskTable) -> str:
+    """Why the escalation table calls a required grant on ``*`` risky ("" when it does not)."""
+    name = spelled(action)
+    if action in table.escalation:
+        return f"{name} is a known privilege-escalation path ({table.cite(table.escalation[action])})"
+    if action in table.on_any_resource:
+        return (
+            f"{name} on Resource * is a known privilege-escalation path ({table.cite(table.on_any_resource[action])})"
+        )
+    required = {a.lower() for a in requirements.actions}
+    for pair, sources in table.pairs:
+        if action in pair and set(pair) <= required:
+            partners = " + ".join(spelled(a) for a in pair if a != action)
+            return (
+                f"{name} with {partners}, also required, is a known privilege-escalation path ({table.cite(sources)})"
+            )
+    return ""
 
 
 def page_of(requirement: Requirement, requirements: RequirementSet) -> str:
