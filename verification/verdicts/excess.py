@@ -282,6 +282,8 @@ def find_excess(
                 else:
                     rest.append(evaluation.action)
             for action in rest:
+                if action in found:  # allowed in another region already
+                    continue
                 resources = [
                     representative_arn(t.arn_format, partition=ref.partition, region=region, account=ref.account)
                     for t in resource_types(action)
