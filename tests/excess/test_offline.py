@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,14 @@ def test_a_required_escalation_without_a_narrower_statement_is_named_and_none_is
     assert "holds no narrower statement for it (so none is offered)" in note
     run_instances = narrower_note(FLR.by_id("permission:ec2:RunInstances"), FLR, ref, "us-east-1")
     assert "ec2:RunInstances with iam:PassRole, also required, is a known privilege-escalation path" in run_instances
+
+
+def test_an_scp_the_run_knows_takes_away_what_it_denies(tmp_path: Path) -> None:
+    from verification.snapshot import Snapshot
+
+    full = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    no_s3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
+    governed = SnapshotBackend(Snapshot(tmp_path / "account.json", "0" * 64, account(), scps=[[full, no_s3]]))
+    assert excess_of(governed, "ExtraGetObject").actions == ()
+    admin = excess_of(governed, "Admin")
+    assert admin.actions and not [a for a in admin.actions if a.action.startswith("s3:")]
