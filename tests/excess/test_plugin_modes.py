@@ -107,3 +107,15 @@ def test_fail_makes_a_test_per_group_failing_only_where_the_role_holds_more(snap
     assert "1 privilege-escalation permission(s) beyond the requirement sets: iam:PutRolePolicy\n" in result.stdout
     admin_read = r"^\d{4,} read permission\(s\) beyond the requirement sets: (\S+, ){4}\S+ and \d+ more$"
     assert re.search(admin_read, result.stdout, re.M)  # only Admin holds read excess: its first five, then a count
+
+
+def test_failing_excess_tests_have_their_own_allure_category(snapshot: Path, tmp_path: Path) -> None:
+    from verification.reporting.categories import categories
+
+    verify(snapshot, tmp_path, "--excess", "fail", "-k", "ExtraPutRolePolicy and excess")
+    [failed] = [
+        r for p in (tmp_path / "allure").glob("*-result.json") if (r := json.loads(p.read_text()))["status"] == "failed"
+    ]
+    message = failed["statusDetails"]["message"]
+    matching = [c["name"] for c in categories() if re.fullmatch(c["messageRegex"], message)]
+    assert matching == ["Permissions beyond the requirement sets"], message
