@@ -12,7 +12,9 @@ and without --excess, for the roles without high-risk excess and for those with 
 
 This prints figures; it asserts nothing.
 
-    python benchmarks/bench_excess.py [--roles 1000] [--live-roles 100] [--admin 5]
+    python benchmarks/bench_excess.py [--roles 1000] [--live-roles 100] [--admin 5] [--suite [--workers 2]]
+
+``--suite`` also times the pytest run itself on the same snapshot, ``--excess off`` then ``report``.
 """
 
 from __future__ import annotations
@@ -205,13 +207,44 @@ def live(roles: int) -> None:
             )
 
 
+def suite(roles: int, admin: int, workers: int) -> None:
+    """The pytest run itself (``-n workers``) on the same snapshot: --excess off, then report, wall time each."""
+    import subprocess
+
+    details, kinds = account(roles, admin)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "account.json"
+        path.write_text(json.dumps(details))
+        targets = [arg for arn in kinds for arg in ("--role-arn", arn)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
+        times: dict[str, float] = {}
+        for mode in ("off", "report"):
+            command = [sys.executable, "-m", "pytest", str(HERE.parent / "verification" / "suite"), "-q"]
+            command += ["-p", "no:cacheprovider", "--snapshot", str(path), *targets, "--excess", mode]
+            command += ["-n", str(workers), "--alluredir", f"{folder}/allure-{mode}"]
+            command += ["--evidence-dir", f"{folder}/evidence-{mode}"]
+            start = time.perf_counter()
+            done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, check=False)
+            times[mode] = time.perf_counter() - start
+            last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
+            print(
+                f"  pytest -n {workers} --excess {mode:<6}: {times[mode]:7.1f} s, {1000 * times[mode] / roles:.1f} ms/role ({last})"
+            )
+        print(f"  ratio report/off: {times['report'] / times['off']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roles", type=int, default=1000)
     parser.add_argument("--admin", type=int, default=5, help="roles with AdministratorAccess among --roles")
     parser.add_argument("--live-roles", type=int, default=100, help="0 skips the live part")
+    parser.add_argument("--suite", action="store_true", help="also time the pytest run itself, --excess off and report")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     offline(args.roles, args.admin)
+    if args.suite:
+        print(f"the pytest run, {args.roles} roles from the same snapshot:")
+        suite(args.roles, args.admin, args.workers)
     if args.live_roles:
         live(args.live_roles)
 
