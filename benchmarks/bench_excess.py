@@ -227,9 +227,8 @@ def suite(roles: int, admin: int, workers: int) -> None:
             done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, check=False)
             times[mode] = time.perf_counter() - start
             last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
-            print(
-                f"  pytest -n {workers} --excess {mode:<6}: {times[mode]:7.1f} s, {1000 * times[mode] / roles:.1f} ms/role ({last})"
-            )
+            per_role = 1000 * times[mode] / roles
+            print(f"  pytest -n {workers} --excess {mode:<6}: {times[mode]:7.1f} s, {per_role:.1f} ms/role ({last})")
         print(f"  ratio report/off: {times['report'] / times['off']:.2f}x")
 
 
