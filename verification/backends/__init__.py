@@ -19,6 +19,7 @@ from typing import Any
 
 from verification.backends.simulation import SimulationRequest, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
+from verification.policy.model import PolicySet
 from verification.scope.regions import region_partition
 
 __all__ = [
@@ -250,6 +251,13 @@ class Backend(ABC):
             f"the {self.name} backend cannot read the key policy of {key_arn}",
             "verify live (the verifying identity needs kms:GetKeyPolicy on the key), or leave out --kms-key",
         )
+
+    def policy_sets(self, role: RoleRef) -> tuple[PolicySet, ...] | None:
+        """The role's policies as the engine decides with them, when this backend holds them (excess, #28).
+
+        None when it does not (live, per role); a template gives one set per possible account.
+        """
+        return None
 
     @property
     def description(self) -> str:

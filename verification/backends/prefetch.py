@@ -40,6 +40,7 @@ from verification.backends import (
 from verification.backends.live import MAX_ITEMS, LiveBackend
 from verification.errors import CheckError, InputError
 from verification.policy.account import AccountError
+from verification.policy.model import PolicySet
 
 #: The GAAD filter: roles and customer managed policies. AWS managed policies are read one by one
 #: (GetPolicy, GetPolicyVersion) when a verified role uses them: the full list is megabytes.
@@ -226,6 +227,14 @@ class PrefetchBackend(Backend):
 
     def get_key_policy(self, key_arn: str, *, evidence_key: str) -> Mapping[str, Any]:
         return self.live.get_key_policy(key_arn, evidence_key=evidence_key)
+
+    def policy_sets(self, role: RoleRef) -> tuple[PolicySet, ...] | None:
+        """The role's policies from the account's GAAD pages (no SCPs: AWS applies those live)."""
+        offline = self._offline_for(role)
+        if offline is None or offline.account.find_role(role.arn) is None:
+            return None
+        sets: tuple[PolicySet, ...] | None = offline.policy_sets(role)
+        return sets
 
     def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
         """The role's own simulation live (and by the engine); the appliance side from the account's batch."""

@@ -133,6 +133,10 @@ class SnapshotBackend(Backend):
             )
         return out
 
+    def policy_sets(self, role: RoleRef) -> tuple[PolicySet, ...] | None:
+        """The role's policy set (its SCPs included): the snapshot holds every policy."""
+        return (self._policy_set(self._role(role.arn).arn),)
+
     def _role(self, arn: str) -> RoleInfo:
         """The role named by ``arn``; InputError when the snapshot does not hold it."""
         path = self.snapshot.path

@@ -90,6 +90,9 @@ def _start(config: pytest.Config) -> None:
         from verification.plugin.xdist import XdistHooks
 
         config.pluginmanager.register(XdistHooks(run), "verification-xdist")
+        from verification.plugin.excess import ExcessXdist
+
+        config.pluginmanager.register(ExcessXdist(run), "verification-excess-xdist")
         if getattr(config.option, "dist", None) == "load":
             # `-n N` alone means --dist load, which would scatter a role's tests (and its API calls)
             # over workers; keep each role on one worker, and each account too when it is paced.

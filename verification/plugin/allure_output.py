@@ -61,6 +61,11 @@ def parameters(role: str, requirement: str) -> None:
     allure.dynamic.parameter("verdict", (role, requirement), mode=allure.parameter_mode.HIDDEN)
 
 
+def label(name: str, value: str) -> None:
+    """One Allure label on the running test's result."""
+    allure.dynamic.label(name, value)  # type: ignore[no-untyped-call]
+
+
 def title(text: str) -> None:
     allure.dynamic.title(text)  # type: ignore[no-untyped-call]
 

@@ -100,8 +100,13 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         raise pytest.UsageError(NOTHING_TO_VERIFY)
     items = []
     for arn, target in run.targets.items():
-        for requirement in target.requirements.by_kind(marker.args[0]):
-            case = case_id(target, requirement)
+        if marker.args[0] == "excess":  # --excess fail: a test per risk group (plugin/excess.py)
+            from verification.plugin.excess import cases
+
+            ids = [(f"{target.ref.label}-{group}", group) for group in cases(collector.config, target)]
+        else:
+            ids = [(case_id(target, r), r.id) for r in target.requirements.by_kind(marker.args[0])]
+        for case, requirement_id in ids:
             # pytest 9.2 makes the node id from `originalname` and a callspec when given, and keeps the
             # parameters apart in it (as --lf and --nf read node ids back). So: the full name, then
             # the node id with the case as its parameters, then the function's own name, so that
@@ -110,7 +115,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             if hasattr(collector, "id"):
                 item._id = collector.id.child(name).with_params(case)
             item.originalname = name
-            item.stash[CASE_KEY] = (arn, requirement.id)
+            item.stash[CASE_KEY] = (arn, requirement_id)
             items.append(item)
     return items
 

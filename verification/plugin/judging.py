@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from verification.errors import CheckError
-from verification.plugin import allure_output
+from verification.plugin import allure_output, excess
 from verification.plugin.evidence import role_evidence
 from verification.plugin.run import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, Run
 from verification.verdicts import Verdict, judge
@@ -35,6 +35,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     run = item.config.stash[RUN_KEY]
     arn, requirement_id = case
+    if requirement_id.startswith(excess.PREFIX):
+        excess.setup_group_test(item, run, arn, requirement_id.removeprefix(excess.PREFIX))
+        return
     target = run.targets[arn]
     requirement = target.requirements.by_id(requirement_id)
     allure_output.label_result(target, requirement)
@@ -43,6 +46,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         item.stash[CAUSE_KEY] = "skipped"
         pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
     facts = run.role_facts(arn)
+    excess.role_excess(item.config, run, facts)  # before the exchanges are attached: its simulation is one
     allure_output.attach_exchanges_once(run, facts)
     role_evidence(item.config, run, facts)
     # Attached and written: the raw answers (~100 KiB of JSON per role) need not stay in memory for
@@ -57,7 +61,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             error.hint,
         ) from None
     item.stash[CAUSE_KEY] = verdict.cause
-    item.stash[VERDICT_KEY] = verdict
+    item.stash[VERDICT_KEY] = excess.with_note(item.config, run, facts, verdict)
 
 
 def verdict_of(request: pytest.FixtureRequest) -> Verdict:

@@ -370,6 +370,16 @@ OPTIONS: tuple[Option, ...] = (
         "NAME",
         sarif_category,
     ),
+    # --- excess (#28): the permissions a role holds beyond its sets, ranked by risk ---
+    Option(
+        "--excess",
+        "excess",
+        "report (default): list each role's permissions beyond its requirement sets, ranked by risk, in the "
+        "summaries, Allure and the evidence; fail: also one test per risk group, excess:<group>, failing where "
+        "the role holds such permissions; off: do not look (docs/excess.md)",
+        default="report",
+        choices=("report", "fail", "off"),
+    ),
 )
 
 

@@ -69,6 +69,9 @@ class Run:
     exit_status: int | None = None
     #: ``--kms-key``: the key whose policy decides the kms: requirements too.
     kms_key: KmsKey | None = None
+    #: ``--excess`` (plugin/excess.py): per role, its excess as the summaries show it; and this process's cache.
+    excess: dict[str, dict[str, Any]] = field(default_factory=dict)
+    excess_state: dict[str, Any] = field(default_factory=dict)
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -86,11 +89,19 @@ class Run:
 
     def case_roles(self) -> dict[str, str]:
         """Every verification test's parameter id and the role it verifies."""
-        return {
+        from verification.requirements.risk import risk_table
+
+        cases = {
             case_id(target, requirement): arn
             for arn, target in self.targets.items()
             for requirement in target.requirements.requirements
         }
+        # --excess fail's tests (excess:<group>) stay with their role's.
+        groups = risk_table().groups
+        cases.update(
+            (f"{target.ref.label}-excess:{group}", arn) for arn, target in self.targets.items() for group in groups
+        )
+        return cases
 
     def test_finished(self, arn: str) -> None:
         """One of the role's tests is done here; after its last, its facts need not stay in memory.
@@ -104,6 +115,7 @@ class Run:
         else:
             del self.tests_left[arn]
             self.facts.pop(arn, None)
+            self.excess_state.get("excess", {}).pop(arn, None)  # its summary stays in self.excess
 
     def role_facts(self, arn: str) -> RoleFacts:
         """Facts for one role, fetched once per process."""

@@ -103,6 +103,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if run.fleet is not None:
         for line in run.fleet.summary_lines():
             terminalreporter.write_line(line)
+    from verification.plugin.excess import terminal_lines
+
+    for line in terminal_lines(run):
+        terminalreporter.write_line(line)
     if run.exit_status == EXIT_UNCHECKED:
         terminalreporter.write_line(
             f"exit status {EXIT_UNCHECKED}: some requirements could not be checked, none failed "
@@ -151,6 +155,9 @@ def step_summary(run: Run) -> str:
         api += run.fleet.summary_lines()
     if api:
         lines += ["", *[f"- {_cell(line.strip())}" for line in api]]
+    from verification.plugin.excess import markdown_lines
+
+    lines += markdown_lines(run)
     return "\n".join(lines) + "\n"
 
 
@@ -164,6 +171,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         run.fleet.close()
         run.fleet.collect(run)
     send_worker_output(config, run)
+    from verification.plugin.excess import worker_output
+
+    worker_output(config, run)
     if hasattr(config, "workerinput"):
         return
     run.exit_status = session.exitstatus = exit_status(run, session.exitstatus, session.testsfailed)

@@ -35,6 +35,8 @@ _ROOT_CAUSES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("No instance profile", ("failed",), r"not in any instance profile"),
     ("Not allowed by the KMS key policy", ("failed",), r"not allowed by the key policy"),
     ("Could not check", ("broken",), r"could not check:"),
+    # --excess fail (docs/excess.md): "3 privilege-escalation permission(s) beyond the requirement sets: ..."
+    ("Permissions beyond the requirement sets", ("failed",), r"\d+ [\w-]+ permission\(s\) beyond the requirement sets"),
 )
 
 #: An optional ``SomeError: `` prefix that pytest and allure-pytest put before the message.

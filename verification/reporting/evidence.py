@@ -162,6 +162,11 @@ def write_role(
     return checked
 
 
+def write_excess(bundle: Path, arn: str, excess: Mapping[str, Any]) -> None:
+    """A role's excess permissions (every action, its risk group and where it is allowed): ``excess.json``."""
+    _write_json(role_dir(bundle, arn) / "excess.json", excess)
+
+
 def account_slice(details: Mapping[str, Any], role_arns: Iterable[str]) -> dict[str, Any]:
     """The roles named (those present) and every managed policy they use, in details form."""
     wanted = set(role_arns)

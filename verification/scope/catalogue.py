@@ -157,3 +157,30 @@ def representative_arns(
         for t in judged_types(action, touched)
     )
     return tuple(dict.fromkeys(arns))
+
+
+def service_actions(service: str) -> tuple[str, ...]:
+    """Every ``service:Action`` of one service prefix (() for an unknown service)."""
+    service = service.lower()
+    return tuple(f"{service}:{name}" for name in _service_actions(service).values())
+
+
+def spelled(action: str) -> str:
+    """``action`` as the catalogue spells it (``s3:getobject`` → ``s3:GetObject``); as given when unknown."""
+    service, _, name = action.partition(":")
+    known = _service_actions(service.lower()).get(name.lower())
+    return f"{service.lower()}:{known}" if known else action
+
+
+@cache
+def access_level(action: str) -> str:
+    """The catalogue's access level(s) of ``action``: Read, List, Write, ``Permissions management, Write``...
+
+    "" for an action the catalogue does not define.
+    """
+    service, _, name = action.partition(":")
+    if not has_action(action):
+        return ""
+    real = _service_actions(service.lower())[name.lower()]
+    details: dict[str, Any] = _data().actions.get_action_details(service.lower(), real)
+    return str(details.get("accessLevel") or "")

@@ -26,3 +26,11 @@ def test_trust(request: pytest.FixtureRequest) -> None:
 def test_permission(request: pytest.FixtureRequest) -> None:
     """The role's effective permissions allow the action."""
     assert_verdict(verdict_of(request))
+
+
+@pytest.mark.verifies("excess")
+def test_excess(request: pytest.FixtureRequest) -> None:
+    """With --excess fail: the role holds nothing of this risk group beyond its requirement sets."""
+    from verification.plugin.excess import assert_group
+
+    assert_group(request)

@@ -32,6 +32,7 @@ from verification.backends.template.model import (
     role_unknowns,
 )
 from verification.errors import CheckError, InputError
+from verification.policy.model import PolicySet
 
 if TYPE_CHECKING:
     from verification.backends.snapshot import SnapshotBackend
@@ -306,6 +307,14 @@ class TemplateBackend(Backend):
                 ),
             )
         return worlds
+
+    def policy_sets(self, role: RoleRef) -> tuple[PolicySet, ...] | None:
+        """The role's policies in each possible account, at their most permissive (its upper bound)."""
+        out: list[PolicySet] = []
+        for world in self.possible_accounts(role):
+            if world.ref is not None:
+                out.extend(world.upper_backend().policy_sets(world.ref) or ())
+        return tuple(out)
 
     def keep_exchanges(self, ref: RoleRef, world: _World, backend: Backend, bound: str) -> None:
         """Keep a bound's exchanges as the role's evidence, naming the world and the bound."""
