@@ -23,8 +23,10 @@ from verification.errors import InputError
 from verification.plugin.collection import SUITE_DIR, collect_suite, suite_requested
 from verification.plugin.options import (
     NOTHING_TO_VERIFY,
+    options_without_target,
     pytest_addoption,
     pytest_load_initial_conftests,
+    target_missing_message,
     verification_requested,
 )
 
@@ -43,6 +45,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Check the options, settle what to verify, and register the verification hooks (only then)."""
     config.addinivalue_line("markers", "verifies(kind): the requirement kind a verification test checks")
     if not verification_requested(config):
+        if given := options_without_target(config):
+            raise pytest.UsageError(target_missing_message(given))
         if suite_requested(config):
             raise pytest.UsageError(NOTHING_TO_VERIFY)
         return
