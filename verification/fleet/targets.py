@@ -202,7 +202,7 @@ def _entry(entry: Any, number: int, path: Path, fault: Callable[[str], None]) ->
     if region is not None and not REGION_RE.match(region):
         fault(f"region {region!r} is not an AWS region name such as eu-west-1")
     elif region is not None and region_partition(region) is None:
-        fault(str(unknown_region(region, "region")))
+        fault(str(unknown_region(region, "region:")))
     requirements = values.get("requirements")
     if requirements is not None:
         requirements = _requirements_ref(requirements, path, fault)

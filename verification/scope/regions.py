@@ -52,8 +52,8 @@ def region_partition(region: str) -> str | None:
     return known[0] if known else None
 
 
-def unknown_region(region: str, option: str) -> InputError:
-    """The one line for a region botocore does not know, naming the closest ones it does.
+def unknown_region(region: str, label: str) -> InputError:
+    """The one line for a region botocore does not know (after ``label``), naming the closest ones it does.
 
     Closest among the partition whose pattern the name fits (``eu-nowhere-9`` → ``aws``), else
     among all partitions' regions.
@@ -66,7 +66,7 @@ def unknown_region(region: str, option: str) -> InputError:
     pool = sorted({name for name, (partition, _) in known.items() if not same or partition == known[same[0]][0]})
     close = get_close_matches(region, pool, n=3, cutoff=0.5) or pool[:3]
     return InputError(
-        f"{option}: {region!r} is not an AWS region botocore {botocore.__version__} knows; "
+        f"{label} {region!r} is not an AWS region botocore {botocore.__version__} knows; "
         f"closest: {', '.join(close)}"
     )
 
@@ -102,7 +102,7 @@ def parse_regions(value: str, *, option: str = "--regions") -> tuple[str, ...]:
     for region in regions:
         partition = region_partition(region)
         if partition is None:
-            raise unknown_region(region, option)
+            raise unknown_region(region, f"{option}:")
         partitions[region] = partition
     if len(set(partitions.values())) > 1:
         listed = ", ".join(f"{r} ({p})" for r, p in partitions.items())
