@@ -58,8 +58,9 @@ def unknown_region(region: str, label: str) -> InputError:
     Closest among the partition whose pattern the name fits (``eu-nowhere-9`` → ``aws``), else
     among all partitions' regions.
     """
-    import botocore
     from difflib import get_close_matches
+
+    import botocore
 
     known = _known_regions()
     same = [name for name, (_, pattern) in known.items() if pattern and re.fullmatch(pattern, region, re.ASCII)]
