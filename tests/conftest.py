@@ -3,7 +3,8 @@
 A run of the self-tests notes what ``reports/`` holds when it starts and fails, naming the new
 files, if it holds more at the end (a test that ran the suite from the checkout without
 ``--evidence-dir``/``--alluredir``, or copied a file there). Tests use ``tmp_path`` instead.
-Only the controlling process checks (xdist workers write into the same folder).
+Only the controlling process checks (xdist workers write into the same folder), and only when the
+run is the self-tests, not a verification run from the checkout (``pytest --demo`` writes there).
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ def _files(folder: Path) -> frozenset[str]:
 
 
 def _controller(config: pytest.Config) -> bool:
-    return not hasattr(config, "workerinput")
+    """The process that checks: not an xdist worker, and not a verification run (``pytest --demo`` in
+    the checkout loads this file too, and writes its results into reports/ by design)."""
+    from verification.plugin.options import verification_requested
+
+    return not hasattr(config, "workerinput") and not verification_requested(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
