@@ -1,8 +1,10 @@
 """The pytest plugin (entry point ``pytest11: role_verification``): ``pytest --role-arn ARN`` from anywhere.
 
 This module holds only what every pytest run loads: the options and ``pytest_configure``. A run
-that asks to verify nothing (no ``--role-arn``, ``--targets``, ``--snapshot`` or ``--demo``) stops
-there: no requirement set is read, no result written, no outcome changed. A verification run
+that asks to verify nothing (none of ``options.VERIFY_OPTIONS``: ``--role-arn``, ``--targets``,
+``--snapshot``, ``--template``, ``--plan``, ``--demo``) stops there: no requirement set is read, no
+result written, no outcome changed; another option of ours without one of them is a usage error.
+A verification run
 builds its ``Run`` and registers the rest, one module per concern:
 
 - ``options``: the option table and its parsers;       - ``run``: targets, requirement sets, backends;
