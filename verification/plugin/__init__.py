@@ -4,8 +4,7 @@ This module holds only what every pytest run loads: the options and ``pytest_con
 that asks to verify nothing (none of ``options.VERIFY_OPTIONS``: ``--role-arn``, ``--targets``,
 ``--snapshot``, ``--template``, ``--plan``, ``--demo``) stops there: no requirement set is read, no
 result written, no outcome changed; another option of ours without one of them is a usage error.
-A verification run
-builds its ``Run`` and registers the rest, one module per concern:
+A verification run builds its ``Run`` and registers the rest, one module per concern:
 
 - ``options``: the option table and its parsers;       - ``run``: targets, requirement sets, backends;
 - ``collection``: the bundled suite, one test per role and requirement;
