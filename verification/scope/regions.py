@@ -67,8 +67,7 @@ def unknown_region(region: str, label: str) -> InputError:
     pool = sorted({name for name, (partition, _) in known.items() if not same or partition == known[same[0]][0]})
     close = get_close_matches(region, pool, n=3, cutoff=0.5) or pool[:3]
     return InputError(
-        f"{label} {region!r} is not an AWS region botocore {botocore.__version__} knows; "
-        f"closest: {', '.join(close)}"
+        f"{label} {region!r} is not an AWS region botocore {botocore.__version__} knows; closest: {', '.join(close)}"
     )
 
 
