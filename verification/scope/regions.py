@@ -63,8 +63,8 @@ def unknown_region(region: str, label: str) -> InputError:
     import botocore
 
     known = _known_regions()
-    same = [name for name, (_, pattern) in known.items() if pattern and re.fullmatch(pattern, region, re.ASCII)]
-    pool = sorted({name for name, (partition, _) in known.items() if not same or partition == known[same[0]][0]})
+    fits = {partition for partition, pattern in known.values() if pattern and re.fullmatch(pattern, region, re.ASCII)}
+    pool = sorted(name for name, (partition, _) in known.items() if not fits or partition in fits)
     close = get_close_matches(region, pool, n=3, cutoff=0.5) or pool[:3]
     return InputError(
         f"{label} {region!r} is not an AWS region botocore {botocore.__version__} knows; closest: {', '.join(close)}"
