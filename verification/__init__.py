@@ -19,5 +19,7 @@ except PackageNotFoundError:  # pragma: no cover - run from a source tree that w
     __version__ = "0+unknown"
 
 #: The bundled data (``fixtures/`` in the repository, ``verification/fixtures`` in the wheel):
-#: requirement sets, the demo account, the verifier's policy.
-FIXTURES = Path(str(files("verification.fixtures")))
+#: requirement sets, the demo account, the verifier's policy. In the checkout
+#: ``verification/fixtures`` is a symbolic link to ``fixtures/``, resolved here so that paths name the
+#: one copy.
+FIXTURES = Path(str(files("verification.fixtures"))).resolve()

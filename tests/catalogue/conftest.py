@@ -1,4 +1,7 @@
-"""The Veeam help-center pages the bundled sets are checked against: ``../shared/seeds`` beside the repository."""
+"""The Veeam help-center pages the bundled sets are checked against: ``../shared/seeds`` beside the repository.
+
+``VERIFICATION_SEEDS`` names another folder: ``.ci/run`` runs the tests in a fresh clone elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = Path(os.environ.get("VERIFICATION_SEEDS") or ROOT.parent / "shared" / "seeds")
 PAGES = SEEDS / "vbaws-10.0.0.232"
 ARCHIVE = SEEDS / "vbaws-archive"
 
@@ -17,7 +20,9 @@ ARCHIVE = SEEDS / "vbaws-archive"
 def pages_dir() -> Path:
     """The folder of pages; a skip with the reason when absent, a failure when REQUIRE_SEEDS=1 (CI)."""
     if not PAGES.is_dir():
-        message = f"the Veeam pages are not at {PAGES} (the shared/ folder beside the repository)"
+        message = (
+            f"the Veeam pages are not at {PAGES} (the shared/ folder beside the repository, or $VERIFICATION_SEEDS)"
+        )
         if os.environ.get("REQUIRE_SEEDS") == "1":
             pytest.fail(f"REQUIRE_SEEDS=1 but {message}")
         pytest.skip(message)

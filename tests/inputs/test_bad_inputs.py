@@ -373,6 +373,41 @@ CASES = [
         "regions: 'mars-east-1' is not an AWS region",
     ),
     _targets("targets-not-utf8", b"targets:\n  - role_arn: \xff\n", "not UTF-8"),
+    # Regions botocore does not know, though they fit a partition's pattern: refused, naming the closest
+    Case(
+        "regions-fits-pattern-but-unknown",
+        ("--role-arn", ROLE, "--regions", "eu-nowhere-9"),
+        "'eu-nowhere-9' is not an AWS region botocore",
+    ),
+    Case("regions-typo-closest", ("--role-arn", ROLE, "--regions", "eu-west1"), "closest: eu-west-1"),
+    Case("aws-region-fits-pattern-but-unknown", ("--role-arn", ROLE, "--aws-region", "us-nowhere-3"), "closest: us-"),
+    _targets(
+        "targets-regions-fits-pattern-but-unknown",
+        f"targets:\n  - role_arn: {ROLE}\n    regions: [eu-nowhere-9]\n",
+        "regions: 'eu-nowhere-9' is not an AWS region botocore",
+    ),
+    _targets(
+        "targets-region-fits-pattern-but-unknown",
+        f"targets:\n  - role_arn: {ROLE}\n    region: eu-west-9\n",
+        "region: 'eu-west-9' is not an AWS region botocore",
+    ),
+    # Our options without a target (a forgotten --role-arn): one line naming what is missing
+    Case(
+        "endpoint-url-without-target",
+        ("--endpoint-url", "http://127.0.0.1:9"),
+        "--endpoint-url needs something to verify: add --role-arn ARN, --targets FILE, --snapshot FILE",
+    ),
+    Case("regions-without-target", ("--regions", "eu-west-1"), "--regions needs something to verify"),
+    Case(
+        "default-value-without-target",
+        ("--retry-mode", "standard", "--concurrency", "4"),
+        "--retry-mode, --concurrency need something to verify",
+    ),
+    Case(
+        "requirements-without-target",
+        ("--requirements", "veeam-ec2-backup", "--appliance-principal", "123456789012"),
+        "or --demo",
+    ),
 ]
 #: Known faults, reported to the lead; strict xfail, so the fix turns these into failures to remove here.
 KNOWN: dict[str, str] = {}
@@ -473,3 +508,22 @@ def test_an_aws_managed_policy_has_no_size_quota(pytester: pytest.Pytester) -> N
 def test_nothing_to_verify_says_how_to_name_a_role(pytester: pytest.Pytester) -> None:
     """No role named at all: exit 4 and the how-to line (name a role, or try --demo)."""
     _assert_one_line(_run(pytester, Case("nothing", (), "")), "nothing to verify: name a role with --role-arn")
+
+
+def test_our_option_without_a_target_runs_none_of_the_folders_tests(pytester: pytest.Pytester) -> None:
+    """A forgotten --role-arn in a folder of tests (the checkout's 1,500 self-tests): usage error, nothing runs."""
+    pytester.makepyfile(test_app="def test_app():\n    assert True\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--endpoint-url", "http://127.0.0.1:9")
+    assert result.ret == USAGE_ERROR
+    text = "\n".join(result.outlines + result.errlines)
+    assert "passed" not in text and "test_app" not in text
+    [line] = [line for line in result.errlines if "needs something to verify" in line]
+    assert line.startswith("ERROR: --endpoint-url needs something to verify: add --role-arn ARN")
+
+
+def test_without_our_options_the_folders_tests_run_as_before(pytester: pytest.Pytester) -> None:
+    """The other side of the rule: pytest's own options alone leave the plugin inert."""
+    pytester.makepyfile(test_app="def test_app():\n    assert True\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-q", "--tb=short")
+    assert result.ret == 0
+    result.assert_outcomes(passed=1)

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "tests" / "template" / "data"
 COMPLIANT = "arn:aws:iam::123456789012:role/VeeamFLRWorker"
 APPLIANCE = "arn:aws:iam::123456789012:role/VeeamImpersonation"
+MISCONFIGURED = "arn:aws:iam::123456789012:role/VeeamFLRWorkerMisconfigured"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Installed:
 
     bin: Path
     site: Path
+    wheel: Path
 
     def run(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         # pytest itself comes from the outer environment, so it has no script in this venv's bin/.
@@ -82,7 +86,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     )
     # The dependencies (pytest, boto3, moto, ...) from this environment, after the venv's own packages.
     (site / "zz_outer_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    yield Installed(bin_dir, site)
+    yield Installed(bin_dir, site, wheel)
 
 
 def test_the_installed_package_is_the_wheel_not_the_checkout(installed: Installed, tmp_path: Path) -> None:
@@ -128,43 +132,192 @@ def test_the_demo_runs_from_an_empty_folder(installed: Installed, tmp_path: Path
     assert list((tmp_path / "reports" / "evidence").glob("*/manifest.json"))
 
 
-def test_role_arn_against_the_installed_packages_own_endpoint(installed: Installed, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def endpoint(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The installed package's own local endpoint (``python -m verification endpoint``), seeded with the demo."""
     seed = installed.site / "verification" / "fixtures" / "demo" / "account.json"
-    endpoint = subprocess.Popen(
+    process = subprocess.Popen(
         [str(installed.bin / "python"), "-m", "verification", "endpoint", "--port", "0", "--seed", str(seed)],
-        cwd=tmp_path,
+        cwd=tmp_path_factory.mktemp("endpoint"),
         env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
-        assert endpoint.stdout is not None
+        assert process.stdout is not None
         url = ""
-        for line in endpoint.stdout:
+        for line in process.stdout:
             if match := re.search(r"http://127\.0\.0\.1:\d+", line):
                 url = match[0]
                 break
         assert url, "the endpoint printed no URL"
-        env = {**clean_env(), "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_REGION": "us-east-1"}
-        done = installed.run(
-            "pytest",
-            "--role-arn",
-            COMPLIANT,
-            "--appliance-principal",
-            APPLIANCE,
-            "--endpoint-url",
-            url,
-            "-p",
-            "no:cacheprovider",
-            cwd=tmp_path,
-            env=env,
-        )
+        yield url
     finally:
-        endpoint.terminate()
-        endpoint.wait(timeout=30)
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def endpoint_env() -> dict[str, str]:
+    return {**clean_env(), "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_REGION": "us-east-1"}
+
+
+def test_role_arn_against_the_installed_packages_own_endpoint(
+    installed: Installed, endpoint: str, tmp_path: Path
+) -> None:
+    done = installed.run(
+        "pytest",
+        "--role-arn",
+        COMPLIANT,
+        "--appliance-principal",
+        APPLIANCE,
+        "--endpoint-url",
+        endpoint,
+        "-p",
+        "no:cacheprovider",
+        cwd=tmp_path,
+        env=endpoint_env(),
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     assert re.search(r"\b85 passed in\b", done.stdout)
+
+
+def test_targets_against_the_installed_packages_own_endpoint(
+    installed: Installed, endpoint: str, tmp_path: Path
+) -> None:
+    (tmp_path / "targets.yaml").write_text(
+        f"targets:\n  - role_arn: {COMPLIANT}\n  - role_arn: {MISCONFIGURED}\n    regions: [us-east-1, eu-west-1]\n"
+    )
+    done = installed.run(
+        "pytest",
+        "--targets",
+        "targets.yaml",
+        "--appliance-principal",
+        APPLIANCE,
+        "--endpoint-url",
+        endpoint,
+        "-p",
+        "no:cacheprovider",
+        cwd=tmp_path,
+        env=endpoint_env(),
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr
+    assert re.search(r"\b22 failed, 148 passed in\b", done.stdout), done.stdout[-2000:]
+    assert "ok     arn:aws:iam::123456789012:role/VeeamFLRWorker: 85 passed" in done.stdout
+
+
+def test_a_template_and_a_plan_from_an_empty_folder(installed: Installed, tmp_path: Path) -> None:
+    """The wheel once lacked verification.backends.template: --template and --plan ended in INTERNALERROR."""
+    (tmp_path / "stack.yaml").write_bytes((TEMPLATES / "flr-worker.cfn.yaml").read_bytes())
+    (tmp_path / "plan.json").write_bytes((TEMPLATES / "terraform" / "known" / "plan.json").read_bytes())
+    every_role = installed.run("pytest", "--template", "stack.yaml", "--account", "111122223333", cwd=tmp_path)
+    assert "INTERNALERROR" not in every_role.stdout + every_role.stderr
+    assert every_role.returncode == 1, every_role.stdout[-2000:] + every_role.stderr
+    assert (
+        "FAILED verification/suite/test_requirements.py::test_permission[stack.yaml/ProdDenyRole-" in every_role.stdout
+    )
+    template = installed.run(
+        "pytest",
+        "--template",
+        "stack.yaml",
+        "--role",
+        "WorkerRole",
+        "--appliance-principal",
+        "111111111111",
+        cwd=tmp_path,
+    )
+    assert template.returncode == 0, template.stdout[-2000:] + template.stderr
+    assert re.search(r"\b85 passed in\b", template.stdout)
+    assert (
+        "test_permission[stack.yaml/WorkerRole-permission:ec2:CreateTags] PASSED"
+        in installed.run(
+            "pytest", "--template", "stack.yaml", "--role", "WorkerRole", "-v", "-k", "CreateTags", cwd=tmp_path
+        ).stdout
+    )
+    plan = installed.run(
+        "pytest",
+        "--plan",
+        "plan.json",
+        "--role",
+        "aws_iam_role.worker",
+        "--account",
+        "123456789012",
+        "--appliance-principal",
+        "111111111111",
+        cwd=tmp_path,
+    )
+    assert plan.returncode == 0, plan.stdout[-2000:] + plan.stderr
+    assert re.search(r"\b85 passed in\b", plan.stdout)
+
+
+def test_the_commands_outside_pytest_from_an_empty_folder(installed: Installed, tmp_path: Path) -> None:
+    """``python -m verification ...`` and the ``veeam-role-verification`` script, as the README shows them."""
+    listing = installed.run("python", "-m", "verification", "requirements", "list", cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert re.match(r"\d+ requirement sets", listing.stdout)
+    assert "veeam-flr-worker-prod: 82 actions" in listing.stdout
+    show = installed.run("python", "-m", "verification", "requirements", "show", "veeam-ec2-backup:base", cwd=tmp_path)
+    assert show.returncode == 0 and "veeam-ec2-backup" in show.stdout, show.stderr
+    diff = installed.run(
+        "python",
+        "-m",
+        "verification",
+        "requirements",
+        "diff",
+        "veeam-repository@6a",
+        "veeam-repository",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert diff.returncode in (0, 1), diff.stderr
+    assert isinstance(json.loads(diff.stdout), dict)
+    for command, words in (("snapshot", "--out"), ("report", "allure")):
+        helped = installed.run(
+            "python",
+            "-m",
+            "verification",
+            command,
+            *(["export"] if command == "snapshot" else []),
+            "--help",
+            cwd=tmp_path,
+        )
+        assert helped.returncode == 0, helped.stderr
+        assert helped.stdout.startswith("usage: python -m verification") and words in helped.stdout
+    script = installed.run("veeam-role-verification", "--version", cwd=tmp_path)
+    assert script.stdout.split()[0] == "veeam-role-verification", script.stderr
+    assert installed.run("veeam-role-verification", "requirements", "list", cwd=tmp_path).stdout == listing.stdout
+    # evidence verify, on the bundle a demo run wrote here
+    demo = installed.run("pytest", "--demo", "-p", "no:cacheprovider", "-k", "instance-profile", cwd=tmp_path)
+    assert demo.returncode == 1, demo.stdout[-2000:]
+    (bundle,) = (tmp_path / "reports" / "evidence").iterdir()
+    verified = installed.run("python", "-m", "verification", "evidence", "verify", str(bundle), cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.startswith("OK: ")
+    (bundle / "run.json").write_text("{}")
+    tampered = installed.run("python", "-m", "verification", "evidence", "verify", str(bundle), cwd=tmp_path)
+    assert tampered.returncode == 1 and "run.json" in tampered.stdout
+
+
+def package_files(root: Path) -> set[str]:
+    """Every module and data file of the package in the checkout (verification/fixtures is a link to fixtures/)."""
+    found = set()
+    for folder, _, names in os.walk(root / "verification", followlinks=True):
+        if "__pycache__" in folder:
+            continue
+        for name in names:
+            if name.endswith((".py", ".json", ".yaml", ".typed")):
+                found.add(str((Path(folder) / name).relative_to(root)))
+    return found
+
+
+def test_the_wheel_holds_every_module_and_data_file_under_verification(installed: Installed) -> None:
+    """Package discovery, not a hand-kept list: a new subpackage ships without anyone listing it."""
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        shipped = {name for name in wheel.namelist() if name.startswith("verification/")}
+    expected = package_files(ROOT)
+    assert shipped == expected
+    assert "verification/backends/template/__init__.py" in shipped
+    assert "verification/fixtures/demo/account.json" in shipped
 
 
 def write_unrelated_project(folder: Path) -> None:

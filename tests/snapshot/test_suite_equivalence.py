@@ -25,9 +25,11 @@ def run_suite(tmp_path: Path, name: str, *args: str) -> dict[str, tuple[str, str
         "-q",
         f"--junitxml={junit}",
         f"--alluredir={tmp_path / name}",
+        f"--evidence-dir={tmp_path / (name + '-evidence')}",
         *args,
     ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    # From tmp_path, not the checkout: a run writes its results beside it.
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     outcomes: dict[str, tuple[str, str]] = {}
     for case in ET.parse(junit).iter("testcase"):

@@ -40,7 +40,7 @@ import yaml
 from verification.backends import ROLE_ARN_RE, RoleRef
 from verification.errors import InputError
 from verification.requirements import is_bundled
-from verification.scope.regions import parse_regions
+from verification.scope.regions import parse_regions, region_partition, unknown_region
 from verification.verdicts import AppliancePrincipal
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -201,6 +201,8 @@ def _entry(entry: Any, number: int, path: Path, fault: Callable[[str], None]) ->
     region = values.get("region")
     if region is not None and not REGION_RE.match(region):
         fault(f"region {region!r} is not an AWS region name such as eu-west-1")
+    elif region is not None and region_partition(region) is None:
+        fault(str(unknown_region(region, "region:")))
     requirements = values.get("requirements")
     if requirements is not None:
         requirements = _requirements_ref(requirements, path, fault)

@@ -1,9 +1,10 @@
 """The pytest plugin (entry point ``pytest11: role_verification``): ``pytest --role-arn ARN`` from anywhere.
 
 This module holds only what every pytest run loads: the options and ``pytest_configure``. A run
-that asks to verify nothing (no ``--role-arn``, ``--targets``, ``--snapshot`` or ``--demo``) stops
-there: no requirement set is read, no result written, no outcome changed. A verification run
-builds its ``Run`` and registers the rest, one module per concern:
+that asks to verify nothing (none of ``options.VERIFY_OPTIONS``: ``--role-arn``, ``--targets``,
+``--snapshot``, ``--template``, ``--plan``, ``--demo``) stops there: no requirement set is read, no
+result written, no outcome changed; another option of ours without one of them is a usage error.
+A verification run builds its ``Run`` and registers the rest, one module per concern:
 
 - ``options``: the option table and its parsers;       - ``run``: targets, requirement sets, backends;
 - ``collection``: the bundled suite, one test per role and requirement;
@@ -24,8 +25,10 @@ from verification.errors import InputError
 from verification.plugin.collection import SUITE_DIR, collect_suite, suite_requested
 from verification.plugin.options import (
     NOTHING_TO_VERIFY,
+    options_without_target,
     pytest_addoption,
     pytest_load_initial_conftests,
+    target_missing_message,
     verification_requested,
 )
 
@@ -44,6 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Check the options, settle what to verify, and register the verification hooks (only then)."""
     config.addinivalue_line("markers", "verifies(kind): the requirement kind a verification test checks")
     if not verification_requested(config):
+        if given := options_without_target(config):
+            raise pytest.UsageError(target_missing_message(given))
         if suite_requested(config):
             raise pytest.UsageError(NOTHING_TO_VERIFY)
         return

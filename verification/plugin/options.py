@@ -21,8 +21,9 @@ NOTHING_TO_VERIFY = (
     "nothing to verify: name a role with --role-arn arn:aws:iam::ACCOUNT:role/NAME "
     "(or --targets FILE), or try the bundled demo with --demo"
 )
-#: Options whose presence means "verify something": without any of them the plugin stays inert.
-VERIFY_OPTIONS = ("role_arns", "targets", "snapshot", "demo", "template", "plan")
+#: The target options (their dests in OPTIONS), whose presence means "verify something": without any
+#: of them the plugin stays inert, and any other option of ours is a usage error naming these.
+VERIFY_OPTIONS = ("role_arns", "targets", "snapshot", "template", "plan", "demo")
 
 
 def _arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -71,11 +72,11 @@ def existing_file(value: str) -> Path:
 
 
 def aws_region(value: str) -> str:
-    """A region botocore knows (or that fits a partition's pattern): a typo fails here, not as a DNS error."""
-    from verification.backends import region_partition
+    """A region botocore's partitions data lists: a typo fails here, naming the closest regions."""
+    from verification.scope.regions import region_partition, unknown_region
 
     if region_partition(value) is None:
-        raise InputError(f"--aws-region {value!r} is not an AWS region botocore knows, such as us-east-1 or eu-west-1")
+        raise unknown_region(value, "--aws-region")
     return value
 
 
@@ -393,6 +394,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def verification_requested(config: pytest.Config) -> bool:
     """Did the user ask this run to verify anything? Without it the plugin changes nothing."""
     return any(getattr(config.option, name, None) for name in VERIFY_OPTIONS)
+
+
+def options_without_target(config: pytest.Config) -> list[str]:
+    """This plugin's options the run was given, when none of VERIFY_OPTIONS names what to verify.
+
+    An option counts as given when its value is not the default (command line, ``addopts``,
+    ``@file``) or when its flag is on the command line (``--retry-mode standard`` is the default,
+    but still a forgotten target). Empty for a run that names a target, or that uses none of ours.
+    """
+    if verification_requested(config):
+        return []
+    args = [str(arg) for arg in config.invocation_params.args]
+    given = []
+    for option in OPTIONS:
+        if option.dest in VERIFY_OPTIONS:
+            continue
+        value = getattr(config.option, option.dest, option.default)
+        named = any(arg == option.flag or arg.startswith(option.flag + "=") for arg in args)
+        if named or value != option.default:
+            given.append(option.flag)
+    return given
+
+
+def target_missing_message(given: list[str]) -> str:
+    """One line: which of our options were given, and the options that name what to verify."""
+    flags = {option.dest: f"{option.flag} {option.metavar}" if option.metavar else option.flag for option in OPTIONS}
+    targets = [flags[name] for name in VERIFY_OPTIONS if name in flags]
+    listed = ", ".join(targets[:-1]) + " or " + targets[-1]
+    return f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} something to verify: add {listed}"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -26,23 +26,49 @@ def _partitions() -> tuple[dict[str, Any], ...]:
 
 
 @cache
-def region_partition(region: str) -> str | None:
-    """The partition (aws, aws-cn, ...) of a region botocore knows, else None.
+def _known_regions() -> dict[str, tuple[str, str | None]]:
+    """Every region botocore's partitions data lists: region → (partition, that partition's pattern).
 
-    A region is known when botocore's partitions data lists it, or when it fits a partition's
-    region pattern (so a region launched after this botocore release is still accepted).
+    The partitions' pseudo regions (``aws-global``, ``aws-cn-global``...) are endpoints, not regions.
     """
     from botocore.loaders import create_loader
 
-    partitions = create_loader().load_data("partitions")["partitions"]
-    for partition in partitions:
-        if region in partition.get("regions", {}):
-            return str(partition["id"])
-    for partition in partitions:
-        pattern = partition.get("regionRegex")
-        if pattern and re.fullmatch(pattern, region, re.ASCII):
-            return str(partition["id"])
-    return None
+    known: dict[str, tuple[str, str | None]] = {}
+    for partition in create_loader().load_data("partitions")["partitions"]:
+        for region in partition.get("regions", {}):
+            if not region.startswith("aws-"):
+                known[region] = (str(partition["id"]), partition.get("regionRegex"))
+    return known
+
+
+@cache
+def region_partition(region: str) -> str | None:
+    """The partition (aws, aws-cn, ...) of a region botocore's partitions data lists, else None.
+
+    Only listed regions count: a name that merely fits a partition's pattern (``eu-nowhere-9``) is
+    a typo far more often than a region launched after this botocore release.
+    """
+    known = _known_regions().get(region)
+    return known[0] if known else None
+
+
+def unknown_region(region: str, label: str) -> InputError:
+    """The one line for a region botocore does not know (after ``label``), naming the closest ones it does.
+
+    Closest among the partition whose pattern the name fits (``eu-nowhere-9`` → ``aws``), else
+    among all partitions' regions.
+    """
+    from difflib import get_close_matches
+
+    import botocore
+
+    known = _known_regions()
+    fits = {partition for partition, pattern in known.values() if pattern and re.fullmatch(pattern, region, re.ASCII)}
+    pool = sorted(name for name, (partition, _) in known.items() if not fits or partition in fits)
+    close = get_close_matches(region, pool, n=3, cutoff=0.5) or pool[:3]
+    return InputError(
+        f"{label} {region!r} is not an AWS region botocore {botocore.__version__} knows; closest: {', '.join(close)}"
+    )
 
 
 @cache
@@ -76,7 +102,7 @@ def parse_regions(value: str, *, option: str = "--regions") -> tuple[str, ...]:
     for region in regions:
         partition = region_partition(region)
         if partition is None:
-            raise InputError(f"{option}: {region!r} is not an AWS region botocore knows, such as eu-west-1")
+            raise unknown_region(region, f"{option}:")
         partitions[region] = partition
     if len(set(partitions.values())) > 1:
         listed = ", ".join(f"{r} ({p})" for r, p in partitions.items())

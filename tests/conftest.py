@@ -1,0 +1,49 @@
+"""The harness's own tests write nothing into the checkout: ``reports/`` stays as it was.
+
+A run of the self-tests notes what ``reports/`` holds when it starts and fails, naming the new
+files, if it holds more at the end (a test that ran the suite from the checkout without
+``--evidence-dir``/``--alluredir``, or copied a file there). Tests use ``tmp_path`` instead.
+Only the controlling process checks (xdist workers write into the same folder), and only when the
+run is the self-tests, not a verification run from the checkout (``pytest --demo`` writes there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
+_BEFORE = pytest.StashKey[frozenset[str]]()
+
+
+def _files(folder: Path) -> frozenset[str]:
+    return frozenset(str(path.relative_to(folder)) for path in folder.rglob("*")) if folder.is_dir() else frozenset()
+
+
+def _controller(config: pytest.Config) -> bool:
+    """The process that checks: not an xdist worker, and not a verification run (``pytest --demo`` in
+    the checkout loads this file too, and writes its results into reports/ by design)."""
+    from verification.plugin.options import verification_requested
+
+    return not hasattr(config, "workerinput") and not verification_requested(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _controller(session.config):
+        session.config.stash[_BEFORE] = _files(REPORTS)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(_BEFORE, None)
+    if before is None or not _controller(session.config):
+        return
+    gained = sorted(_files(REPORTS) - before)
+    if not gained:
+        return
+    shown = ", ".join(gained[:5]) + (f" and {len(gained) - 5} more" if len(gained) > 5 else "")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    line = f"the self-tests wrote into the checkout's reports/ (use tmp_path): {shown}"
+    if reporter is not None:
+        reporter.write_line(f"ERROR: {line}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
