@@ -9,9 +9,14 @@ run is the self-tests, not a verification run from the checkout (``pytest --demo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.scale.conftest import Fleet
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
 _BEFORE = pytest.StashKey[frozenset[str]]()
@@ -47,3 +52,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if reporter is not None:
         reporter.write_line(f"ERROR: {line}", red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def fleet() -> Iterator[Fleet]:
+    """Five accounts of worker roles on one local endpoint, seeded once per process (tests/scale/conftest.py).
+
+    Defined here, once, so every folder that needs it shares one seeding: moto's state is per process.
+    """
+    from tests.scale.conftest import seeded_fleet
+
+    with seeded_fleet() as seeded:
+        yield seeded

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.sarif.helpers import code_scanning_faults, read_back, schema_errors
-from tests.scale.conftest import Fleet, fleet, run_suite  # noqa: F401 (the fleet fixture)
+from tests.scale.conftest import Fleet, run_suite
 from tests.template.helpers import CFN_YAML, DATA, PLAN_KNOWN
 from verification.plugin import SUITE_DIR
 from verification.reporting.sarif import FINGERPRINT_KEY, merge_sarif
@@ -198,7 +198,7 @@ def test_a_passing_run_writes_an_empty_sarif_and_bad_input_writes_none(pytester:
 
 
 def test_a_sharded_pair_on_the_endpoint_has_its_own_categories_and_merges_into_one_run(
-    fleet: Fleet,  # noqa: F811
+    fleet: Fleet,
     tmp_path: Path,
 ) -> None:
     targets = tmp_path / "fleet.yaml"

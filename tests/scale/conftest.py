@@ -11,12 +11,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from verification.endpoint import Endpoint, start_endpoint
 from verification.requirements import load_requirement_set
@@ -82,9 +82,13 @@ def _seed(url: str) -> None:
             iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
 
 
-@pytest.fixture(scope="session")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    """Five accounts of worker roles on one local endpoint (dummy credentials only)."""
+@contextmanager
+def seeded_fleet() -> Iterator[Fleet]:
+    """Five accounts of worker roles on one local endpoint (dummy credentials only).
+
+    The session fixture ``fleet`` (tests/conftest.py) is its one user: moto's state is per process, so
+    a second seeding in the same process would find the roles already there.
+    """
     saved = {key: os.environ.get(key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     try:
