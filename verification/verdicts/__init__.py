@@ -22,10 +22,26 @@ from verification.errors import CheckError, InputError
 from verification.policy import PolicyError, Principal, evaluate_trust, parse_policy
 from verification.policy.model import Evaluation
 from verification.requirements import Requirement, RequirementSet
-from verification.scope.catalogue import representative_arns, touched_types
-from verification.scope.context import merge, requirement_context, session_context
+from verification.scope.catalogue import touched_types
+from verification.scope.context import (
+    instance_context,
+    merge,
+    requirement_context,
+    session_context,
+    unknown_keys,
+)
 from verification.scope.regions import action_regions, describe
 from verification.verdicts import double_entry
+from verification.verdicts.requests import (
+    UNKNOWN_VALUE,
+    Judged,
+    Probe,
+    derived_context,
+    judged_resources,
+    probe,
+    references,
+    statements_testing,
+)
 
 # re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
@@ -86,11 +102,18 @@ class Scope:
 
 @dataclass(frozen=True)
 class Check:
-    """One judged request of a permission: an action in a region, on a resource, and AWS's answer."""
+    """One judged request of a permission: an action in a region, on a resource, and AWS's answer.
+
+    ``part``: which part of the resource's type it stands for, where a statement covers only some of
+    the type's ARNs ("" when it stands for the whole type, or for ``*``). ``probe``: a value of a key
+    the worker's requests carry unknown to the harness, under which the engine decides otherwise.
+    """
 
     region: str
     resource: str
     result: SimulationResult
+    part: str = ""
+    probe: Probe | None = None
 
 
 KMS_KEY_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]{1,128})$", re.ASCII)
@@ -141,6 +164,19 @@ class RoleFacts:
     #: What ``judge`` reached for each requirement (and appliance): the evidence bundle judges every
     #: requirement at the role's first test, and each test then judges its own again.
     judged: dict[tuple[str, AppliancePrincipal | None], Verdict | CheckError] = field(default_factory=dict)
+    #: Whether the role's policies were in hand (offline, template, fleet): each type was then judged
+    #: on every part its statements set apart, and unknown keys' values were tried.
+    policies_in_hand: bool = False
+    #: The keys the worker's requests carry with values the harness does not know (see scope.context).
+    unknown: tuple[str, ...] = ()
+    #: The request context the key policy of ``--kms-key`` is evaluated with (the identity policies').
+    kms_context: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The appliance role's session context (its tags and RoleId when read), for its sts:AssumeRole.
+    appliance_context: dict[str, tuple[str, ...]] | None = None
+    #: Why the appliance role's tags are not known (another account), or "".
+    appliance_tags_unknown: str = ""
+    #: The statements whose conditions test an unknown key, with those keys (policies in hand only).
+    unknown_statements: dict[Any, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -253,11 +289,13 @@ class _Call:
 
 
 def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: RequirementSet, scope: Scope) -> None:
-    """Simulate every permission in every region it is judged in, on ``*`` and a representative ARN per type.
+    """Simulate every permission in every region it is judged in, on the resources its requests name.
 
     One simulation per region (and per distinct requirement context): all actions of that region
     on the union of their resources, since ``ResourceArns`` apply to every action of a call. Global
-    services' actions are judged in their partition's global region only.
+    services' actions are judged in their partition's global region only. An action that takes a
+    resource type is judged on that type's ARNs (one per part its statements set apart, where the
+    policies are in hand), never on a literal ``*``; one that takes none, on ``*``.
     """
     ref = facts.ref
     permissions = requirements.by_kind("permission")
@@ -273,39 +311,61 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         org_id=scope.org_id or backend.organization_id,
         now=scope.now,
     )
+    try:
+        policies = backend.policy_set(ref.arn)
+    except (CheckError, InputError):
+        policies = None
+    facts.policies_in_hand = policies is not None
+    facts.unknown = unknown_keys(scope.context)
+    tested = references(policies, facts.unknown) if policies is not None else ()
+    if policies is not None and tested:
+        facts.unknown_statements = statements_testing(policies, tested)
+    # The engine alone (offline, a template) decides with the unknown keys present, at a value no
+    # policy names; AWS's simulator is not sent them, so its MissingContextValues name them.
+    unknown_present = {k: (UNKNOWN_VALUE,) for k in tested} if not backend.batches_resources else {}
     touched = touched_types(r.action for r in permissions if r.action)
     # Live, one call per region holds every action on the union of their resources (calls are what
     # costs); a backend whose calls are free (the engine) is asked per resource set, so that no action
     # is decided on resources it never touches.
     batch = backend.batches_resources
     calls: dict[_CallKey, _Call] = {}
-    wanted: dict[str, list[tuple[str, str, _CallKey]]] = {}
+    wanted: dict[str, list[tuple[str, Judged, _CallKey]]] = {}
     for requirement in permissions:
         action = requirement.action
         assert action is not None
-        own = requirement_context(requirement)
+        own = derived_context(action, requirement_context(requirement))
         own_key = tuple(sorted((k.lower(), tuple(v)) for k, v in own.items()))
         for region in action_regions(action, regions, ref.partition):
             if requirement.resource == "*":
-                resources: tuple[str, ...] = (
-                    "*",
-                    *representative_arns(
-                        action, partition=ref.partition, region=region, account=ref.account, touched=touched
-                    ),
+                judged = judged_resources(
+                    action,
+                    partition_name=ref.partition,
+                    region=region,
+                    account=ref.account,
+                    touched=touched,
+                    policies=policies,
                 )
             else:
-                resources = (requirement.resource,)
+                judged = (Judged(requirement.resource),)
+            resources = tuple(j.arn for j in judged)
             key = (region, own_key, () if batch else resources)
             call = calls.get(key)
             if call is None:
-                context = merge(session, scope.context, own, {"aws:RequestedRegion": (region,)})
+                context = merge(
+                    session,
+                    instance_context(ref.partition, region, ref.account),
+                    unknown_present,
+                    scope.context,
+                    own,
+                    {"aws:RequestedRegion": (region,)},
+                )
                 call = calls[key] = _Call(region, context)
                 if not own and context not in facts.contexts:  # offline, one call per resource set
                     facts.contexts.append(context)
             call.actions[action] = None
             call.resources.update(dict.fromkeys(resources))
             call.wanted.update((action.lower(), r) for r in resources)
-            wanted.setdefault(requirement.id, []).extend((region, r, key) for r in resources)
+            wanted.setdefault(requirement.id, []).extend((region, j, key) for j in judged)
     answers: dict[tuple[object, ...], SimulationResult] = {}
     for key, call in calls.items():
         asked = list(call.resources)
@@ -323,15 +383,22 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
     for requirement in permissions:
         assert requirement.action is not None
         action = requirement.action.lower()
+        probes: dict[tuple[str, str], Probe] = {}
+        if policies is not None and tested:
+            for region, _, key in dict.fromkeys((r, None, k) for r, _, k in wanted[requirement.id]):
+                asked_here = [j.arn for r, j, k in wanted[requirement.id] if r == region and k == key]
+                found_probes = probe(policies, requirement.action, asked_here, calls[key].context, tested)
+                probes.update({(region, arn): p for arn, p in found_probes.items()})
         checks = []
-        for region, resource, key in wanted[requirement.id]:
+        for region, judged_one, key in wanted[requirement.id]:
+            resource = judged_one.arn
             found = answers.get((key, action, resource))
             if found is None:
                 raise CheckError(
                     f"the simulation returned no result for {requirement.action} on {resource} in {region}",
                     "the API answer was incomplete; run again",
                 )
-            checks.append(Check(region, resource, found))
+            checks.append(Check(region, resource, found, judged_one.part, probes.get((region, resource))))
             _keep_strictest(facts.simulations, requirement.simulation_key, found)
         facts.checks[requirement.id] = checks
 
@@ -447,7 +514,7 @@ def _judge_instance_profile(requirement: Requirement, facts: RoleFacts) -> Verdi
 
 
 def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
-    """Met only if every judged request is allowed: each region, on ``*`` and on each resource type's ARN."""
+    """Met only if every judged request is allowed: each region, on each resource its requests name."""
     _need(facts, "simulation")
     assert requirement.action is not None
     checks = facts.checks.get(requirement.id)
@@ -458,12 +525,12 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
         )
     regions = tuple(dict.fromkeys(c.region for c in checks))
     failing = [c for c in checks if c.result.decision != "allowed"]
+    evidence = _checks_evidence(checks)
     if not failing:
         verdict = _judge_one(requirement, facts, checks[0].result)
         notes = dict.fromkeys(_judge_one(requirement, facts, c.result).note for c in checks)
-        return replace(
-            verdict, note="; ".join(n for n in notes if n), evidence={**verdict.evidence, **_checks_evidence(checks)}
-        )
+        verdict = replace(verdict, note="; ".join(n for n in notes if n), evidence={**verdict.evidence, **evidence})
+        return _unknown_allowed(requirement, facts, checks, verdict)
     worst = max(failing, key=lambda c: (restrictiveness(c.result.decision), c.resource == "*"))
     verdict = _judge_one(requirement, facts, worst.result)
     where: list[str] = []
@@ -471,20 +538,120 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
     if len(regions) > 1 or failing_regions != regions or regions != facts.regions:
         where.append(f"in {describe(failing_regions)}")
     if worst.resource != "*":
-        where.append(f"on {worst.resource}")
+        where.append(f"on {worst.resource}" + (f", one of {worst.part}" if worst.part else ""))
     reason = verdict.reason + (f" ({'; '.join(where)})" if where else "")
     remedy = verdict.remedy
-    if worst.resource != "*":
+    if worst.resource != "*" and verdict.cause != "scp":
         remedy = (
             f"{remedy}; the role must be allowed {requirement.action} on the resources it touches, "
             f"such as {worst.resource}"
         )
-    return replace(verdict, reason=reason, remedy=remedy, evidence={**verdict.evidence, **_checks_evidence(checks)})
+    verdict = replace(verdict, reason=reason, remedy=remedy, evidence={**verdict.evidence, **evidence})
+    return _unknown_denied(requirement, facts, worst, verdict)
+
+
+def _unknown_allowed(requirement: Requirement, facts: RoleFacts, checks: list[Check], verdict: Verdict) -> Verdict:
+    """An allowed permission that a value of an unknown key would deny: "depends on", never a pass."""
+    action = requirement.action
+    stricter = [c for c in checks if c.probe is not None and c.probe.stricter]
+    if stricter:
+        check = stricter[0]
+        assert check.probe is not None
+        key, value = check.probe.key, check.probe.value
+        statement = check.probe.evaluation.explanation.statement
+        by = f" by {statement.policy_id} ({statement.lines})" if statement is not None else ""
+        denied = "explicitly denied" if check.probe.evaluation.decision == "explicitDeny" else "not allowed"
+        on = f" on {check.resource}" if check.resource != "*" else ""
+        return replace(
+            verdict,
+            met=False,
+            cause="conditional",
+            reason=(
+                f"depends on {key}: {denied}{by} when the worker's requests carry {key}={value}{on}; the "
+                f"worker's instance credentials carry {key} with a value the harness does not know"
+            ),
+            remedy=(
+                f"give the value the worker's requests carry (--context {key}=VALUE) to check it; otherwise "
+                f"narrow the statement{by} for {action}"
+            ),
+            note=verdict.note,
+        )
+    if facts.policies_in_hand or not facts.unknown:
+        return verdict
+    unknown = {k.lower() for k in facts.unknown}
+    missing = [k for c in checks for k in c.result.missing_context if k.lower() in unknown]
+    if not missing:
+        return verdict
+    keys = ", ".join(dict.fromkeys(missing))
+    return replace(
+        verdict,
+        met=False,
+        cause="conditional",
+        reason=(
+            f"depends on {keys}: allowed when the requests carry no {keys}, but the worker's instance "
+            f"credentials carry {'it' if len(set(missing)) == 1 else 'them'} with values the harness does "
+            "not know, and a statement of the role's policies tests them"
+        ),
+        remedy=(
+            "give the values the worker's requests carry "
+            f"({' '.join(f'--context {k}=VALUE' for k in dict.fromkeys(missing))}) to check {action} with them"
+        ),
+    )
+
+
+def _unknown_denied(requirement: Requirement, facts: RoleFacts, worst: Check, verdict: Verdict) -> Verdict:
+    """A denied permission that turns on a key whose value the harness does not know: "depends on" it."""
+    if verdict.cause in ("scp", "boundary") and worst.probe is None:
+        return verdict
+    check_probe = worst.probe
+    if check_probe is not None and not check_probe.stricter:
+        key, value = check_probe.key, check_probe.value
+        statement = check_probe.evaluation.explanation.statement
+        by = f" by {statement.policy_id} ({statement.lines})" if statement is not None else ""
+        return replace(
+            verdict,
+            cause="conditional",
+            reason=(
+                f"depends on {key}: allowed{by} only when the worker's requests carry {key}={value}; its "
+                "instance credentials carry a value the harness does not know"
+            ),
+            remedy=(
+                f"give the value the worker's requests carry (--context {key}=VALUE) to check it; otherwise "
+                f"grant {requirement.action} without that condition"
+            ),
+        )
+    statement = getattr(worst.result.explanation, "statement", None)
+    keys = facts.unknown_statements.get(statement) if statement is not None else None
+    if keys and worst.result.decision == "explicitDeny":
+        named = ", ".join(keys)
+        return replace(
+            verdict,
+            cause="conditional",
+            reason=f"depends on {named}: {verdict.reason}, for a value of {named} the harness does not know",
+            remedy=(
+                f"give the values the worker's requests carry ({' '.join(f'--context {k}=VALUE' for k in keys)}, "
+                f"and the keys the Deny compares them with) to check it; otherwise {verdict.remedy}"
+            ),
+        )
+    return verdict
 
 
 def _checks_evidence(checks: list[Check]) -> dict[str, Any]:
     """The raw answers a verdict rests on, per region and resource."""
-    return {"Checks": [{"Region": c.region, "Resource": c.resource, "EvalDecision": c.result.decision} for c in checks]}
+    out = []
+    for check in checks:
+        entry: dict[str, Any] = {"Region": check.region, "Resource": check.resource}
+        entry["EvalDecision"] = check.result.decision
+        if check.part:
+            entry["Part"] = check.part
+        if check.probe is not None:
+            entry["DependsOn"] = {
+                "Key": check.probe.key,
+                "Value": check.probe.value,
+                "EvalDecision": check.probe.evaluation.decision,
+            }
+        out.append(entry)
+    return {"Checks": out}
 
 
 def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationResult) -> Verdict:
