@@ -5,7 +5,7 @@ any other, so a requirement set is checked against this catalogue when it loads.
 which resource types each action touches, so a permission is judged on a representative ARN of each
 of them (Resource ``*`` only for an action that takes no resource type). Each ARN has the real shape
 of its type's ids (``fixtures/scope/resource-ids.json``, with its sources): a request for a volume
-names ``volume/vol-0123456789abcdef0``, never ``volume/example``.
+names ``volume/vol-0b7e5a1c9d3f24680``, never ``volume/example``.
 """
 
 from __future__ import annotations
@@ -152,6 +152,21 @@ def _run_parts(arn_format: str) -> str:
 
 
 @cache
+def _kms_iam_only() -> frozenset[str]:
+    text = files("verification.fixtures").joinpath("scope/kms-iam-policy-only.json").read_text(encoding="utf-8")
+    return frozenset(str(a).lower() for a in json.loads(text)["iam_policy_only"])
+
+
+def key_policy_governs(action: str) -> bool:
+    """Whether a KMS key's key policy decides ``action`` (False for kms:ListKeys, kms:CreateKey...).
+
+    From the KMS permissions reference (``fixtures/scope/kms-iam-policy-only.json``): actions whose
+    policy type is "IAM policy" only are judged by the role's IAM policies alone.
+    """
+    return action.lower().startswith("kms:") and action.lower() not in _kms_iam_only()
+
+
+@cache
 def condition_keys(action: str) -> frozenset[str]:
     """The condition keys the Service Authorization Reference lists for ``action`` and its types (lower case)."""
     service, _, name = action.partition(":")
@@ -170,7 +185,7 @@ def representative_arn(
     """One concrete ARN of a format, in the verified partition, region and account.
 
     ``${Partition}``, ``${Region}`` and ``${Account}`` are the verified ones; every other variable
-    (a resource's id or name) becomes its type's example id (``vol-0123456789abcdef0``): a resource
+    (a resource's id or name) becomes its type's example id (``vol-0b7e5a1c9d3f24680``): a resource
     that exists nowhere, shaped as the real ones are, so a statement scoped to the shape
     (``volume/vol-*``) covers it as it covers them.
     """

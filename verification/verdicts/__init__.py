@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,10 +21,10 @@ from typing import Any, TypeVar
 
 from verification.backends import Backend, InstanceProfile, Role, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
-from verification.policy import PolicyError, Principal, evaluate_trust, parse_policy
+from verification.policy import Context, PolicyError, Principal, evaluate_trust, parse_policy
 from verification.policy.model import Evaluation
 from verification.requirements import Requirement, RequirementSet
-from verification.scope.catalogue import touched_types
+from verification.scope.catalogue import key_policy_governs, touched_types
 from verification.scope.context import (
     instance_context,
     merge,
@@ -39,6 +41,7 @@ from verification.verdicts.requests import (
     derived_context,
     judged_resources,
     probe,
+    raw_statement,
     references,
     statements_testing,
 )
@@ -232,18 +235,18 @@ def gather(
         _gather_permissions(backend, facts, requirements, scope or Scope())
     except CheckError as error:
         facts.errors["simulation"] = error
-    if (
-        appliance is not None
-        and appliance.role_arn
-        and appliance.account == ref.account
-        and any(r.principal == "appliance" for r in requirements.by_kind("trust"))
-    ):
+    wants_appliance = appliance is not None and any(r.principal == "appliance" for r in requirements.by_kind("trust"))
+    if wants_appliance and appliance is not None and appliance.role_arn:
+        facts.appliance_context, facts.appliance_tags_unknown = _appliance_session(
+            backend, appliance, ref, (scope or Scope()).now
+        )
+    if appliance is not None and appliance.role_arn and appliance.account == ref.account and wants_appliance:
         try:
             side = backend.simulate(
                 appliance.role_arn,
                 ["sts:AssumeRole"],
                 resources=(ref.arn,),
-                context=request_context(appliance.role_arn, (scope or Scope()).now),
+                context=facts.appliance_context or request_context(appliance.role_arn, (scope or Scope()).now),
                 evidence_key=ref.arn,
             )
             assume: dict[tuple[str, str], SimulationResult] = {}
@@ -260,11 +263,73 @@ def gather(
         (r.action or "").lower().startswith("kms:") for r in requirements.by_kind("permission")
     ):
         facts.kms_key = kms_key
+        facts.kms_context = _kms_context(facts, kms_key, scope or Scope(), backend)
         try:
             facts.key_policy = backend.get_key_policy(kms_key.arn, evidence_key=ref.arn)
         except CheckError as error:
             facts.errors["kms-key"] = error
     return facts
+
+
+def _kms_context(facts: RoleFacts, key: KmsKey, scope: Scope, backend: Backend) -> dict[str, tuple[str, ...]]:
+    """The context a request on ``key`` by the role's instance session carries, as the identity policies see it.
+
+    The session's keys (MFA false, its tags, its RoleId), the instance credentials' ARN, the run's
+    ``--context``, the key's region and ``kms:CallerAccount`` (the caller's account,
+    https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account).
+    """
+    ref, role = facts.ref, facts.role
+    region = key.arn.split(":")[3]
+    session = session_context(
+        ref.arn,
+        role_id=role.role_id if role else "",
+        tags=role.tags if role else None,
+        org_id=scope.org_id or backend.organization_id,
+        now=scope.now,
+    )
+    return merge(
+        session,
+        instance_context(ref.partition, region, ref.account),
+        scope.context,
+        {"aws:RequestedRegion": (region,), "kms:CallerAccount": (ref.account,)},
+    )
+
+
+#: The appliance role as each backend read it (one GetRole per run and appliance, not per verified role).
+_APPLIANCE_ROLES: weakref.WeakKeyDictionary[Backend, dict[str, Role | CheckError]] = weakref.WeakKeyDictionary()
+_APPLIANCE_LOCK = threading.Lock()
+
+
+def _appliance_session(
+    backend: Backend, appliance: AppliancePrincipal, ref: RoleRef, now: datetime | None
+) -> tuple[dict[str, tuple[str, ...]], str]:
+    """The context of the appliance's own session as it calls sts:AssumeRole, and why its tags are unknown ("").
+
+    The appliance calls STS with its Impersonation role's temporary credentials: MFA false, its
+    role's tags as ``aws:PrincipalTag/*``, ``aws:userid`` its RoleId and session. The role is read
+    with GetRole in the verified account (fleet mode answers from GAAD); in another account its tags
+    cannot be read, and a condition on them is then "depends on".
+    """
+    assert appliance.role_arn is not None
+    if appliance.account != ref.account:
+        return session_context(appliance.role_arn, now=now), (
+            f"the appliance role is in account {appliance.account}, whose roles this run does not read: "
+            "its tags are unknown"
+        )
+    with _APPLIANCE_LOCK:  # fleet mode gathers roles on threads: one GetRole, not one per thread
+        known = _APPLIANCE_ROLES.setdefault(backend, {})
+        found = known.get(appliance.role_arn)
+        if found is None:
+            try:
+                found = backend.get_role(RoleRef.parse(appliance.role_arn))
+            except (CheckError, InputError) as error:
+                found = error if isinstance(error, CheckError) else CheckError(str(error))
+            known[appliance.role_arn] = found
+    if isinstance(found, CheckError):
+        return session_context(appliance.role_arn, now=now), (
+            f"the appliance role {appliance.role_arn} could not be read ({found.message}): its tags are unknown"
+        )
+    return session_context(appliance.role_arn, role_id=found.role_id, tags=found.tags, now=now), ""
 
 
 def request_context(principal_arn: str, now: datetime | None = None) -> dict[str, tuple[str, ...]]:
@@ -456,12 +521,43 @@ def _judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrinc
             if isinstance(other, SimulationResult) and other.decision == answer.decision and not verdict.met:
                 engine_reason = _judge_one(requirement, facts, other).reason
             verdict = double_entry.check(verdict, answer, engine_reason)
+            verdict = _stricter_engine(requirement, facts, verdict)
         if facts.kms_key is not None and (requirement.action or "").lower().startswith("kms:"):
+            if not key_policy_governs(requirement.action or ""):
+                note = (
+                    f"no key policy governs {requirement.action} (the KMS permissions reference gives it to IAM "
+                    "policies alone): judged by the role's own permissions, not by --kms-key's key policy"
+                )
+                return replace(verdict, note="; ".join(n for n in (verdict.note, note) if n))
             return _with_key_policy(requirement, facts, verdict)
         return verdict
     if requirement.kind == "trust":
         return _judge_trust(requirement, facts, appliance)
     return _judge_instance_profile(requirement, facts)
+
+
+def _stricter_engine(requirement: Requirement, facts: RoleFacts, verdict: Verdict) -> Verdict:
+    """Double entry never passes what the engine finds denied on a resource of the action's type (#26, point 8)."""
+    stricter = [
+        c
+        for c in facts.checks.get(requirement.id, ())
+        if c.resource != "*"
+        and isinstance(c.result.second_opinion, SimulationResult)
+        and restrictiveness(c.result.second_opinion.decision) > restrictiveness(c.result.decision)
+    ]
+    if not stricter:
+        return verdict
+    worst = max(stricter, key=lambda c: restrictiveness(c.result.second_opinion.decision))
+    engine = worst.result.second_opinion
+    if verdict.met is False and restrictiveness(engine.decision) <= max(
+        restrictiveness(c.result.decision) for c in facts.checks.get(requirement.id, ())
+    ):
+        return verdict
+    alone = _judge_one(requirement, facts, engine)
+    where = f"on {worst.resource}" + (f", one of {worst.part}" if worst.part else "")
+    alone = replace(alone, reason=f"{alone.reason} ({where})")
+    found: Verdict = double_entry.stricter(verdict, alone, worst.resource, worst.result.decision, engine.decision)
+    return found
 
 
 def _double_entry_answer(requirement: Requirement, facts: RoleFacts) -> SimulationResult | None:
@@ -537,7 +633,10 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
     failing_regions = tuple(dict.fromkeys(c.region for c in failing))
     if len(regions) > 1 or failing_regions != regions or regions != facts.regions:
         where.append(f"in {describe(failing_regions)}")
-    if worst.resource != "*":
+    # The resource is named where the decision turns on it: a part of its type, or a region whose
+    # other resources are decided otherwise. The remedy and the evidence's Checks always name it.
+    same_region = [c for c in checks if c.region == worst.region]
+    if worst.resource != "*" and (worst.part or any(c.result.decision != worst.result.decision for c in same_region)):
         where.append(f"on {worst.resource}" + (f", one of {worst.part}" if worst.part else ""))
     reason = verdict.reason + (f" ({'; '.join(where)})" if where else "")
     remedy = verdict.remedy
@@ -620,7 +719,10 @@ def _unknown_denied(requirement: Requirement, facts: RoleFacts, worst: Check, ve
                 f"grant {requirement.action} without that condition"
             ),
         )
-    statement = getattr(worst.result.explanation, "statement", None)
+    explanation = worst.result.explanation
+    if explanation is None and isinstance(worst.result.second_opinion, SimulationResult):
+        explanation = worst.result.second_opinion.explanation  # fleet mode: the engine's reading of the same request
+    statement = getattr(explanation, "statement", None)
     keys = facts.unknown_statements.get(statement) if statement is not None else None
     if keys and worst.result.decision == "explicitDeny":
         named = ", ".join(keys)
@@ -800,7 +902,11 @@ def _with_key_policy(requirement: Requirement, facts: RoleFacts, verdict: Verdic
     try:
         policy = parse_policy(json.dumps(facts.key_policy, indent=4), policy_id="key policy", policy_type="resource")
         evaluation = evaluate_trust(
-            policy, Principal("AWS", facts.ref.arn), role_arn=facts.kms_key.arn, action=requirement.action
+            policy,
+            Principal("AWS", facts.ref.arn),
+            role_arn=facts.kms_key.arn,
+            action=requirement.action,
+            context=Context.of(facts.kms_context),
         )
     except PolicyError as error:
         raise CheckError(f"could not check: {name} cannot be evaluated: {error}") from error
@@ -926,12 +1032,35 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
     evidence: dict[str, Any] = {"AssumeRolePolicyDocument": facts.role.trust_policy}
     try:
         policy = parse_policy(trust_text, policy_id="trust policy", policy_type="trust")
-        # The engine adds the keys every AssumeRole request by this principal carries (time, principal).
-        evaluation = evaluate_trust(policy, principal, role_arn=facts.role.arn)
+        # The engine adds the keys every AssumeRole request by this principal carries (time, principal);
+        # the appliance's own session adds MFA false, its role's tags and RoleId.
+        session = facts.appliance_context if requirement.principal == "appliance" else None
+        context = Context.of(session or {})
+        evaluation = evaluate_trust(policy, principal, role_arn=facts.role.arn, context=context)
+        depends = (
+            _trust_depends_on_tags(policy, principal, facts.role.arn, context, evaluation)
+            if requirement.principal == "appliance" and facts.appliance_tags_unknown
+            else None
+        )
     except PolicyError as error:
         raise CheckError(f"could not check: the trust policy cannot be evaluated: {error}") from error
     evidence["Evaluation"] = evaluation.to_result()
     who = principal.id
+    if depends is not None:
+        key, value, other = depends
+        allows = other.decision == "allowed"
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"depends on {key}: the trust policy {'allows' if allows else 'does not allow'} {who} when its role "
+            f"carries the tag {key.split('/', 1)[1]}={value}, and "
+            f"{'does not' if allows else 'does'} otherwise",
+            "conditional",
+            f"verify the appliance role's tags where it lives, or allow {who} without a condition on its tags",
+            note=facts.appliance_tags_unknown,
+            evidence=evidence,
+        )
     if evaluation.explanation.dangling_principals:
         dangling = ", ".join(evaluation.explanation.dangling_principals)
         evidence["DanglingPrincipals"] = list(evaluation.explanation.dangling_principals)
@@ -1044,6 +1173,26 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
         note=note,
         evidence=evidence,
     )
+
+
+def _trust_depends_on_tags(
+    policy: Any, principal: Principal, role_arn: str, context: Context, evaluation: Evaluation
+) -> tuple[str, str, Evaluation] | None:
+    """A tag of the appliance role (unknown: another account) under which the trust decides otherwise, or None."""
+    for statement in policy.statements:
+        block = raw_statement(policy, statement).get("Condition")
+        if not isinstance(block, Mapping):
+            continue
+        for tests in block.values():
+            for key, values in tests.items() if isinstance(tests, Mapping) else ():
+                if not str(key).lower().startswith("aws:principaltag/"):
+                    continue
+                for value in values if isinstance(values, list) else [values]:
+                    trial = Context({**context.values, str(key).lower(): (str(value),)})
+                    other = evaluate_trust(policy, principal, role_arn=role_arn, context=trial)
+                    if other.decision != evaluation.decision:
+                        return str(key), str(value), other
+    return None
 
 
 def trusted_roles(trust_policy: Mapping[str, Any], account: str) -> list[str]:

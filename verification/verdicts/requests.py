@@ -111,10 +111,22 @@ def judged_resources(
             out.setdefault(example, Judged(example))
             continue
         partial = [i for i, extent in enumerate(coverage.extents) if extent == "some"]
-        for arn, signature in coverage.witnesses[:MAX_PARTS]:
+        # A statement that names resources by their ids, without a wildcard, is about those resources:
+        # the worker's own (made with ids nobody can name in advance) are outside it.
+        named = [i for i in partial if all(_names_ids(p) for p in sets[i])]
+        partial = [i for i in partial if i not in named]
+        # The representative itself is always judged (as a live per-role run judges it).
+        kept = [(arn, sig) for arn, sig in coverage.witnesses if arn == example or not any(sig[i] for i in named)]
+        for arn, signature in kept[:MAX_PARTS]:
             inside = [signature[i] for i in partial]
             out.setdefault(arn, Judged(arn, _part(kind.name, [sets[i] for i in partial], inside)))
     return tuple(out.values())
+
+
+def _names_ids(pattern: str) -> bool:
+    """Whether a pattern names resources by id: no wildcard in its resource segment (``instance/i-0abc…``)."""
+    parts = pattern.split(":", 5)
+    return len(parts) == 6 and "*" not in parts[5] and "?" not in parts[5]
 
 
 def _part(type_name: str, sets: Sequence[tuple[str, ...]], inside: Sequence[bool]) -> str:
@@ -215,6 +227,13 @@ def _named_values(policies: PolicySet, key: str) -> tuple[str, ...]:
                         if "IpAddress" in str(operator):
                             text = text.split("/", 1)[0]
                         out.setdefault(text, None)
+                        if "Numeric" in str(operator):  # either side of a bound: 1.0 and 3.0 around 2.0
+                            try:
+                                number = float(text)
+                            except ValueError:
+                                continue
+                            out.setdefault(f"{number - 1:g}.0" if float(number).is_integer() else str(number - 1), None)
+                            out.setdefault(f"{number + 1:g}.0" if float(number).is_integer() else str(number + 1), None)
     return tuple(out)
 
 
