@@ -346,3 +346,52 @@ def test_the_global_tag_form_of_the_pages_ec2_condition_passes(kind: str, accoun
     """Before: failed. EC2 lists aws:ResourceTag and ec2:ResourceTag for TerminateInstances: the same tag."""
     verdict = verdicts(backend_for(kind, account), "GlobalTagForm", TERMINATE)[TERMINATE.id]
     assert verdict.met, verdict.reason
+
+
+# --- pre-deploy: a CloudFormation template decided by the engine ---------------------------------------------
+
+
+def template_outcomes(
+    tmp_path: Path, *statements: dict[str, Any], context: Mapping[str, str] | None = None
+) -> dict[str, Verdict]:
+    """The one role of a template holding ``statements``, judged on DeleteVolume and DeleteSnapshot."""
+    from verification.backends import create_backend
+
+    path = tmp_path / "template.json"
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "RoleName": "Worker",
+            "AssumeRolePolicyDocument": EC2_TRUST,
+            "Policies": [{"PolicyName": "work", "PolicyDocument": doc(*statements)}],
+        },
+    }
+    path.write_text(json.dumps({"Resources": {"Worker": role}}))
+    made = create_backend("template", template=path, account=ACCOUNT, region=REGION)
+    requirements = requirement_set(permission("ec2:DeleteVolume"), permission("ec2:DeleteSnapshot"))
+    [ref] = made.select(())  # type: ignore[attr-defined]
+    scope = Scope(context={k: (v,) for k, v in (context or {}).items()})
+    facts = gather(made, ref, requirements, None, scope=scope)
+    return {r.id: judge(r, facts, None) for r in requirements.requirements}
+
+
+def test_pre_deploy_a_deny_on_part_of_a_type_fails_naming_the_part(tmp_path: Path) -> None:
+    found = template_outcomes(tmp_path, ALLOW_ALL, deny(["ec2:DeleteVolume"], "arn:aws:ec2:*:*:volume/vol-1*"))
+    verdict = found["permission:ec2:DeleteVolume"]
+    assert not verdict.met and "inside arn:aws:ec2:*:*:volume/vol-1*" in verdict.reason, verdict.reason
+    assert found["permission:ec2:DeleteSnapshot"].met
+
+
+def test_pre_deploy_the_guardrail_and_imdsv1_deny_depend_on_the_instance(tmp_path: Path) -> None:
+    found = template_outcomes(tmp_path, ALLOW_ALL, GUARDRAIL)
+    assert not found["permission:ec2:DeleteVolume"].met
+    assert found["permission:ec2:DeleteVolume"].reason.startswith("depends on aws:EC2InstanceSourceVPC")
+    imds = template_outcomes(tmp_path, ALLOW_ALL, deny(["*"], NumericLessThan={"ec2:RoleDelivery": "2.0"}))
+    assert imds["permission:ec2:DeleteSnapshot"].reason.startswith("depends on ec2:RoleDelivery")
+    known = template_outcomes(
+        tmp_path,
+        ALLOW_ALL,
+        deny(["*"], NumericLessThan={"ec2:RoleDelivery": "2.0"}),
+        context={"ec2:RoleDelivery": "2.0"},
+    )
+    assert known["permission:ec2:DeleteSnapshot"].met, known["permission:ec2:DeleteSnapshot"].reason

@@ -58,10 +58,13 @@ class SessionKeyBackend(FakeBackend):
 
 
 def kms_verdict(
-    action: str, policy: Mapping[str, Any], tags: Mapping[str, str] | None = None, **context: str
+    action: str,
+    policy: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
+    context: Mapping[str, str] | None = None,
 ) -> Verdict:
     requirement = kms(action)
-    scope = Scope(context={k: (v,) for k, v in context.items()})
+    scope = Scope(context={k: (v,) for k, v in (context or {}).items()})
     backend = SessionKeyBackend(action, policy, tags)
     facts = gather(backend, RoleRef.parse(ROLE), requirement_set(requirement), None, KEY, scope)
     return judge(requirement, facts, None)
@@ -113,7 +116,7 @@ def test_actions_no_key_policy_governs_are_judged_by_iam_alone(action: str) -> N
 def test_context_values_reach_the_key_policy() -> None:
     unknown = kms_verdict("kms:Decrypt", FROM_THE_OFFICE)
     assert not unknown.met and unknown.cause == "conditional", unknown.reason
-    assert kms_verdict("kms:Decrypt", FROM_THE_OFFICE, **{"aws:SourceIp": "192.0.2.10"}).met
+    assert kms_verdict("kms:Decrypt", FROM_THE_OFFICE, context={"aws:SourceIp": "192.0.2.10"}).met
 
 
 def test_a_key_policy_that_delegates_still_judges_the_roles_own_permissions() -> None:
