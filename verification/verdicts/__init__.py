@@ -240,6 +240,12 @@ def gather(
         facts.appliance_context, facts.appliance_tags_unknown = _appliance_session(
             backend, appliance, ref, (scope or Scope()).now
         )
+    elif wants_appliance and appliance is not None:
+        # Named by its account: whichever of its roles the appliance uses, its session has no MFA.
+        facts.appliance_context = {"aws:MultiFactorAuthPresent": ("false",), "aws:PrincipalType": ("AssumedRole",)}
+        facts.appliance_tags_unknown = (
+            f"the appliance is named by its account {appliance.account}: its role, and so its tags, are unknown"
+        )
     if appliance is not None and appliance.role_arn and appliance.account == ref.account and wants_appliance:
         try:
             side = backend.simulate(
