@@ -220,3 +220,6 @@ def test_the_450_action_role_costs_four_calls(layout_endpoint: str) -> None:
         "iam:ListInstanceProfilesForRole": 1,
         "iam:SimulatePrincipalPolicy": 2,  # the 450 actions in one page, then the appliance side
     }
+    gather(backend, ref, requirements, AppliancePrincipal.parse(APPLIANCE))  # the next role: four calls again
+    calls = counter.as_dict()["calls"][account]
+    assert calls["iam:GetRole"] == 3 and calls["iam:SimulatePrincipalPolicy"] == 4, calls
