@@ -76,6 +76,10 @@ GUARDRAIL = {
 ROLES: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     # point 1: a Deny on part of a type, the whole type by its id prefix, an Allow on the type alone
     "PartOfVolumes": (doc(ALLOW_ALL, deny(["ec2:DeleteVolume"], "arn:aws:ec2:*:*:volume/vol-1*")), {}),
+    "SomeVolumesOnly": (
+        doc({"Effect": "Allow", "Action": ["ec2:DeleteVolume"], "Resource": "arn:aws:ec2:*:*:volume/vol-0*"}),
+        {},
+    ),
     "AllSnapshots": (doc(ALLOW_ALL, deny(["ec2:DeleteSnapshot"], "arn:aws:ec2:*::snapshot/snap-*")), {}),
     "AllVolumes": (
         doc(
@@ -233,6 +237,16 @@ def test_a_deny_on_part_of_a_type_fails_and_names_the_part(kind: str, account: A
     assert "one of the volume ARNs inside arn:aws:ec2:*:*:volume/vol-1*" in verdict.reason, verdict.reason
     judged = {c["Resource"] for c in verdict.evidence["Checks"]}
     assert VOLUME in judged and len(judged) == 2, judged
+
+
+@pytest.mark.parametrize("kind", ("fleet", "offline"))
+def test_an_allow_on_part_of_a_type_fails_on_the_rest_and_names_it(kind: str, account: Account) -> None:
+    """The worker deletes the volumes it made, whatever their ids: an Allow on vol-0* leaves the others denied."""
+    verdict = verdicts(backend_for(kind, account), "SomeVolumesOnly", permission("ec2:DeleteVolume"))[
+        "permission:ec2:DeleteVolume"
+    ]
+    assert not verdict.met and verdict.cause == "implicit-deny", verdict.reason
+    assert "one of the volume ARNs outside arn:aws:ec2:*:*:volume/vol-0*" in verdict.reason, verdict.reason
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
