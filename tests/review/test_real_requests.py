@@ -36,6 +36,7 @@ from verification.backends.prefetch import PrefetchBackend
 from verification.backends.snapshot import SnapshotBackend
 from verification.endpoint import start_endpoint
 from verification.endpoint.seed import DEFAULT_ACCOUNT, seed_account
+from verification.errors import CheckError
 from verification.fleet.accounting import ApiCounter
 from verification.requirements import Requirement, RequirementSet
 from verification.verdicts import Scope, Verdict, gather, judge
@@ -409,3 +410,18 @@ def test_pre_deploy_the_guardrail_and_imdsv1_deny_depend_on_the_instance(tmp_pat
         context={"ec2:RoleDelivery": "2.0"},
     )
     assert known["permission:ec2:DeleteSnapshot"].met, known["permission:ec2:DeleteSnapshot"].reason
+
+
+def test_statements_that_divide_a_type_too_finely_make_it_could_not_check(tmp_path: Path) -> None:
+    """Six independent Denies on volume ids make 64 parts: not judged on some of them, never a pass."""
+    denies = [deny(["ec2:DeleteVolume"], f"arn:aws:ec2:*:*:volume/vol-{'?' * k}0*") for k in range(6)]
+    data = details()
+    data["RoleDetailList"][0]["RolePolicyList"] = [{"PolicyName": "work", "PolicyDocument": doc(ALLOW_ALL, *denies)}]
+    snapshot = tmp_path / "fine.json"
+    snapshot.write_text(json.dumps(data))
+    name = data["RoleDetailList"][0]["RoleName"]
+    ref = RoleRef.parse(f"arn:aws:iam::{ACCOUNT}:role/{name}")
+    requirement = permission("ec2:DeleteVolume")
+    facts = gather(SnapshotBackend(snapshot), ref, requirement_set(requirement), None, scope=Scope(regions=(REGION,)))
+    with pytest.raises(CheckError, match="divide the volume ARNs into more parts than the harness judges"):
+        judge(requirement, facts, None)

@@ -38,6 +38,7 @@ from verification.verdicts.requests import (
     UNKNOWN_VALUE,
     Judged,
     Probe,
+    TooManyParts,
     derived_context,
     judged_resources,
     probe,
@@ -408,14 +409,27 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         own_key = tuple(sorted((k.lower(), tuple(v)) for k, v in own.items()))
         for region in action_regions(action, regions, ref.partition):
             if requirement.resource == "*":
-                judged = judged_resources(
-                    action,
-                    partition_name=ref.partition,
-                    region=region,
-                    account=ref.account,
-                    touched=touched,
-                    policies=policies,
-                )
+                try:
+                    judged = judged_resources(
+                        action,
+                        partition_name=ref.partition,
+                        region=region,
+                        account=ref.account,
+                        touched=touched,
+                        policies=policies,
+                    )
+                except TooManyParts as error:
+                    facts.decided[requirement.id] = CheckError(
+                        f"could not check: {error}", "narrow the Resource patterns of the statements for this action"
+                    )
+                    judged = judged_resources(
+                        action,
+                        partition_name=ref.partition,
+                        region=region,
+                        account=ref.account,
+                        touched=touched,
+                        policies=None,
+                    )
             else:
                 judged = (Judged(requirement.resource),)
             resources = tuple(j.arn for j in judged)

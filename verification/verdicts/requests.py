@@ -28,8 +28,8 @@ from verification.policy.coverage import partition
 from verification.policy.parse import Policy, Statement
 from verification.scope.catalogue import condition_keys, judged_types, representative_arn, type_language
 
-#: Past this many parts of one type, the rest are not judged (and the verdict says so).
-MAX_PARTS = 16
+#: Past this many parts of one type, the rest are not judged: the requirement is then broken, never passed.
+MAX_PARTS = 32
 #: What an unknown key is set to when deciding: a value that no policy names.
 UNKNOWN_VALUE = "(unknown)"
 _RESTRICTIVENESS: dict[str, int] = {"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
@@ -41,6 +41,10 @@ class Judged:
 
     arn: str
     part: str = ""
+
+
+class TooManyParts(Exception):
+    """The statements divide a type into more parts than are judged (or the search was cut short)."""
 
 
 def _layers(policies: PolicySet) -> Iterable[Policy]:
@@ -92,7 +96,11 @@ def judged_resources(
     touched: frozenset[str],
     policies: PolicySet | None,
 ) -> tuple[Judged, ...]:
-    """The resources ``action``'s requests are judged on in ``region``: each type's ARNs, or ``*``."""
+    """The resources ``action``'s requests are judged on in ``region``: each type's ARNs, or ``*``.
+
+    TooManyParts when the policies divide a type into more parts than are judged: the requirement
+    is then "could not check", never a pass judged on some of them.
+    """
     types = judged_types(action, touched)
     if not types:
         return (Judged("*"),)
@@ -117,7 +125,12 @@ def judged_resources(
         partial = [i for i in partial if i not in named]
         # The representative itself is always judged (as a live per-role run judges it).
         kept = [(arn, sig) for arn, sig in coverage.witnesses if arn == example or not any(sig[i] for i in named)]
-        for arn, signature in kept[:MAX_PARTS]:
+        if len(kept) > MAX_PARTS or not coverage.complete:
+            raise TooManyParts(
+                f"the role's statements divide the {kind.name} ARNs into more parts than the harness judges "
+                f"({len(kept)} found, at most {MAX_PARTS})"
+            )
+        for arn, signature in kept:
             inside = [signature[i] for i in partial]
             out.setdefault(arn, Judged(arn, _part(kind.name, [sets[i] for i in partial], inside)))
     return tuple(out.values())
