@@ -53,7 +53,9 @@ APPLIANCE_ROLE_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role
 K = TypeVar("K")
 #: The keys the harness supplies for every instance-role session (lower case).
 _SESSION_KEYS = frozenset(
-    [k.lower() for k in session_context("arn:aws:iam::000000000000:role/x", role_id="x")] + ["aws:requestedregion"]
+    [k.lower() for k in session_context("arn:aws:iam::000000000000:role/x", role_id="x")]
+    + [k.lower() for k in instance_context("aws", "us-east-1", "000000000000")]
+    + ["aws:requestedregion"]
 )
 #: The region judged when neither the run nor the backend names one (botocore's default partition's first).
 DEFAULT_REGION = "us-east-1"
