@@ -96,13 +96,21 @@ def test_a_witness_per_part_names_one_real_arn_inside_and_one_outside() -> None:
     )
 
 
-PATTERN_PIECES = st.sampled_from(["*", "?", "vol-", "0", "1", "a", "f", "-", "/", ":", "volume", "snap-"])
+#: Wildcards in the id only: how a wildcard over the resource type or a partial ARN reads is the
+#: engine's to decide (issue #25), and the engine judges every witness anyway.
+PATTERN_PIECES = st.sampled_from(["*", "?", "vol-", "0", "1", "a", "f", "-", "snap-"])
 
 
 @settings(max_examples=150, deadline=None)
 @given(
     prefix=st.sampled_from(
-        ["arn:aws:ec2:*:*:", "arn:aws:ec2:eu-west-1:111122223333:", "arn:aws:ec2:*:", "arn:aws:ec2:eu-*:*:", "arn:*"]
+        [
+            "arn:aws:ec2:*:*:volume/",
+            "arn:aws:ec2:eu-west-1:111122223333:volume/",
+            "arn:aws:ec2:eu-*:*:volume/",
+            "arn:aws:ec2:*:444455556666:volume/",
+            "arn:aws:ec2:*::snapshot/",
+        ]
     ),
     pieces=st.lists(PATTERN_PIECES, min_size=1, max_size=6),
 )
