@@ -193,7 +193,11 @@ def test_requirements_given_twice_verify_the_union_with_labels_naming_both_sets(
 
 
 def test_the_450_action_role_costs_four_calls(layout_endpoint: str) -> None:
-    """One GetRole, one ListInstanceProfilesForRole, one simulation page for 450 actions, one appliance side."""
+    """One GetRole, one ListInstanceProfilesForRole, one simulation page for 450 actions, one appliance side.
+
+    Plus, once per run's backend (not per role), GetRole of the appliance role: its tags are in its
+    session's requests (#26).
+    """
     from verification.backends import RoleRef
     from verification.backends.live import LiveBackend
     from verification.fleet.accounting import ApiCounter
@@ -212,7 +216,10 @@ def test_the_450_action_role_costs_four_calls(layout_endpoint: str) -> None:
     assert not facts.errors and len(facts.simulations) == 450
     calls = counter.as_dict()["calls"][account]
     assert {op: n for op, n in calls.items() if op.startswith("iam:")} == {
-        "iam:GetRole": 1,
+        "iam:GetRole": 2,  # the role, and the appliance role once per backend
         "iam:ListInstanceProfilesForRole": 1,
         "iam:SimulatePrincipalPolicy": 2,  # the 450 actions in one page, then the appliance side
     }
+    gather(backend, ref, requirements, AppliancePrincipal.parse(APPLIANCE))  # the next role: four calls again
+    calls = counter.as_dict()["calls"][account]
+    assert calls["iam:GetRole"] == 3 and calls["iam:SimulatePrincipalPolicy"] == 4, calls

@@ -374,21 +374,19 @@ def test_a_wanted_answer_missing_from_the_reply_is_broken() -> None:
     send = Requirement("permission:sqs:SendMessage", "permission", "s", "critical", action="sqs:SendMessage")
     attach = Requirement("permission:ec2:AttachVolume", "permission", "s", "critical", action="ec2:AttachVolume")
     (queue,) = representative_arns("sqs:SendMessage", partition="aws", region="us-east-1", account=ACCOUNT)
-    instance = representative_arns("ec2:AttachVolume", partition="aws", region="us-east-1", account=ACCOUNT)[0]
+    attached = representative_arns("ec2:AttachVolume", partition="aws", region="us-east-1", account=ACCOUNT)
+    instance = attached[0]
     answer = [
         result(
             "allowed",
             action="sqs:SendMessage",
             # Its own queue is not answered; an instance (asked for ec2:AttachVolume) is.
-            ResourceSpecificResults=[
-                {"EvalResourceName": "*", "EvalResourceDecision": "allowed"},
-                {"EvalResourceName": instance, "EvalResourceDecision": "allowed"},
-            ],
+            ResourceSpecificResults=[{"EvalResourceName": instance, "EvalResourceDecision": "allowed"}],
         ),
         result(
             "allowed",
             action="ec2:AttachVolume",
-            ResourceSpecificResults=[{"EvalResourceName": "*", "EvalResourceDecision": "allowed"}],
+            ResourceSpecificResults=[{"EvalResourceName": r, "EvalResourceDecision": "allowed"} for r in attached],
         ),
     ]
     facts = gather(FakeBackend(answer), RoleRef.parse(ROLE), requirement_set(send, attach), None)

@@ -380,7 +380,8 @@ def test_allow_with_not_resource_fails_the_actions_on_instances_and_volumes(
     assert set(failed(found)) == on_them
     verdict = found["permission:ec2:DeleteVolume"]
     assert verdict.reason.startswith("implicitly denied"), verdict.reason
-    assert f"on arn:aws:ec2:eu-central-1:{organization.plain}:volume/example" in verdict.reason
+    # Judged on a volume shaped as EC2's ids (#26): the fix names it.
+    assert f"such as arn:aws:ec2:eu-central-1:{organization.plain}:volume/vol-0b7e5a1c9d3f24680" in verdict.remedy
     assert found["permission:ec2:DescribeInstances"].met
 
 
@@ -392,7 +393,7 @@ def test_resource_scoped_deny_fails_live_as_offline(kind: str, organization: Org
     assert set(failed(found)) == {"permission:ec2:DeleteVolume"}
     verdict = found["permission:ec2:DeleteVolume"]
     assert verdict.reason.startswith("explicitly denied by work"), verdict.reason
-    assert "volume/example" in verdict.reason and verdict.cause == "explicit-deny"
+    assert "volume/vol-0b7e5a1c9d3f24680" in verdict.remedy and verdict.cause == "explicit-deny"
 
 
 @pytest.mark.parametrize("kind", BACKENDS)

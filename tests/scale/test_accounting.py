@@ -52,7 +52,7 @@ def test_one_role_costs_one_call_of_each_kind_and_one_appliance_simulation(fleet
     assert not facts.errors
     assert counter.as_dict()["calls"] == {
         account: {
-            "iam:GetRole": 1,
+            "iam:GetRole": 2,  # the role, and the appliance role's tags (#26): once per backend, not per role
             "iam:ListInstanceProfilesForRole": 1,
             "iam:SimulatePrincipalPolicy": 2,  # the role's actions, then the appliance side
             "sts:AssumeRole": 1,

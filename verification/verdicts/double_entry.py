@@ -5,8 +5,11 @@ May import: backends (their data types), policy, errors; never pytest or Allure.
 When the account's policies were read (fleet mode), every live simulation answer carries the
 engine's answer to the same question (``SimulationResult.second_opinion``). The verdict follows AWS,
 which is the authority; a disagreement is a note on the test naming both answers, and the evidence
-keeps both. The engine's explanation (statement, lines, condition keys) goes into the evidence of a
-live failure, so it is explained as exactly as an offline one.
+keeps both. One exception (``stricter``): where the engine denies a request on a resource of the
+action's own type that AWS's answer allows (a Deny on part of the type), the verdict follows the
+stricter answer: double entry never passes what it finds denied. The engine's explanation
+(statement, lines, condition keys) goes into the evidence of a live failure, so it is explained as
+exactly as an offline one.
 """
 
 from __future__ import annotations
@@ -88,3 +91,25 @@ def _because(result: SimulationResult) -> str:
     statement = explanation.statement
     where = f" by {statement.policy_id} ({statement.lines})" if statement else ""
     return f" ({explanation.reason}{where})"
+
+
+def stricter(verdict: Any, engine_verdict: Any, resource: str, aws_decision: str, engine_decision: str) -> Any:
+    """``verdict`` failed on the engine's stricter answer about ``resource``, the note naming both answers.
+
+    ``engine_verdict``: the verdict the engine's answer gives on its own (its reason, cause, remedy).
+    """
+    follows = "the verdict follows AWS"
+    notes = [n.replace(follows, "the verdict follows the stricter answer") for n in (verdict.note,) if n]
+    named = f"{DISAGREE}: AWS's simulator says {aws_decision}, the policy engine says {engine_decision} on {resource}"
+    if not any(n.startswith(DISAGREE) for n in notes):
+        notes.insert(0, f"{named}; the verdict follows the stricter answer")
+    else:
+        notes.insert(0, f"{named} (the stricter answer)")
+    return dataclasses.replace(
+        verdict,
+        met=False,
+        cause=engine_verdict.cause,
+        reason=engine_verdict.reason,
+        remedy=engine_verdict.remedy,
+        note="; ".join(notes),
+    )
