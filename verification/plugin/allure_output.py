@@ -42,7 +42,11 @@ def label_result(target: Target, requirement: Requirement) -> None:
         ("tag", requirement.id),
         *(("tag", name) for name in requirement.sets),
         # Suites tab: account → role → requirement kind, so a role's failing requirement is two clicks away.
-        ("parentSuite", f"account {target.ref.account}"),
+        (
+            "parentSuite",
+            f"{target.account_name} ({target.ref.account})" if target.account_name else f"account {target.ref.account}",
+        ),
+        *((("tag", f"ou:{target.ou_path}"),) if target.ou_path else ()),
         ("suite", target.ref.name),
         ("subSuite", KIND_SUITES.get(requirement.kind, requirement.kind)),
     ):

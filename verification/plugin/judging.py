@@ -34,6 +34,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if case is None:
         return
     run = item.config.stash[RUN_KEY]
+    if run.organization is not None:
+        from verification.plugin.organization import ACCOUNT_KEY, account_setup
+
+        if ACCOUNT_KEY in item.stash:
+            account_setup(item, run)
     arn, requirement_id = case
     target = run.targets[arn]
     requirement = target.requirements.by_id(requirement_id)

@@ -38,6 +38,9 @@ class Target:
     connection: str = "default"
     #: The regions its permissions are judged in (a targets file's ``regions``); () for the run's.
     regions: tuple[str, ...] = ()
+    #: ``--organization``: the account's name and OU path (``Root/Workloads``), for the reports.
+    account_name: str = ""
+    ou_path: str = ""
 
 
 @dataclass
@@ -69,6 +72,8 @@ class Run:
     exit_status: int | None = None
     #: ``--kms-key``: the key whose policy decides the kms: requirements too.
     kms_key: KmsKey | None = None
+    #: ``--organization``: what discovery found (``verification.plugin.organization.OrganizationRun``).
+    organization: Any = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -162,6 +167,13 @@ def _check_regions(run: Run) -> None:
 
 def _build_run(config: pytest.Config) -> Run | None:
     option = config.option
+    from verification.plugin.organization import build_organization_run, organization_spec
+
+    asked = organization_spec(config)
+    if asked is not None:
+        if option.template or option.plan:
+            raise InputError("--organization cannot be combined with --template or --plan")
+        return build_organization_run(config, asked)
     if option.template or option.plan:
         return _build_template_run(config)
     for flag, name in (

