@@ -117,6 +117,7 @@ class EvidenceHooks:
                 "tags, aws:RequestedRegion per region",
                 "resources": "Resource * and one representative ARN per resource type each action touches",
             },
+            organization=run.organization.evidence() if run.organization is not None else None,
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:

@@ -90,6 +90,39 @@ class OrganizationRun:
         shard = Shard(*data["shard"]) if data.get("shard") else None
         return cls(spec, data["partition"], found, shard, {k: list(v) for k, v in data["roles"].items()})
 
+    def account_of(self, arn: str) -> Account | None:
+        """The account a role ARN is in, if discovery found it."""
+        parts = arn.split(":")
+        return self.accounts.get(parts[4]) if len(parts) > 4 else None
+
+    def describe_role(self, arn: str) -> str:
+        """``name (id), Root/OU/path``: where a role's account sits, for the step summary."""
+        account = self.account_of(arn)
+        return f"{account.label}, {account.ou_path}" if account else ""
+
+    def evidence(self) -> dict[str, Any]:
+        """For the evidence bundle's run.json: the accounts (name, OU path, roles), the shard, the member role."""
+        return {
+            "management_account": self.found.management,
+            "member_role": self.spec.member_role,
+            "role_names": list(self.spec.role_names),
+            "ous": list(self.spec.ous),
+            "skip_ous": list(self.spec.skip_ous),
+            "skip_accounts": list(self.spec.skip_accounts),
+            "shard": str(self.shard) if self.shard else None,
+            "accounts": {
+                account.id: {
+                    "name": account.name,
+                    "ou_path": account.ou_path,
+                    "ou_ids": list(account.ou_ids),
+                    "credentials": "the caller's own" if account.own else self.member_role_arn(account.id),
+                    "roles": list(self.roles.get(account.id, ())),
+                    "unreachable": self.found.unreachable.get(account.id),
+                }
+                for account in self.found.accounts
+            },
+        }
+
     def header_lines(self) -> list[str]:
         found = self.found
         reached = len(found.accounts) - len(found.unreachable)
@@ -115,6 +148,25 @@ class OrganizationRun:
         if self.spec.member_role == ADMIN_ROLE:
             lines.append(f"warning: {ADMIN_ROLE_WARNING}")
         return lines
+
+
+class JunitProperties:
+    """Controller only: the JUnit file names each account (name and OU path) among its properties."""
+
+    def __init__(self, org: OrganizationRun) -> None:
+        self.org = org
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from _pytest.junitxml import xml_key
+
+        xml = session.config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        xml.add_global_property("organization", self.org.found.management)
+        if self.org.shard is not None:
+            xml.add_global_property("shard", str(self.org.shard))
+        for account in self.org.found.accounts:
+            xml.add_global_property(f"account {account.id}", f"{account.name}; {account.ou_path}")
 
 
 def organization_spec(config: pytest.Config) -> tuple[OrganizationSpec, str | None, str | None] | None:
@@ -179,6 +231,8 @@ def build_organization_run(config: pytest.Config, asked: tuple[OrganizationSpec,
     else:
         org = _discover(run, spec, option.shard, shared)
     run.organization = org
+    if "verification_organization" not in worker_input:
+        config.pluginmanager.register(JunitProperties(org), "verification-organization-junit")
     appliance = AppliancePrincipal.parse(appliance_text) if appliance_text else option.appliance
     requirements: RequirementSet = load_requirement_set(requirements_text or requirements_spec(option))
     accounts = org.accounts

@@ -136,7 +136,7 @@ def step_summary(run: Run) -> str:
             "| "
             + " | ".join(
                 [
-                    _cell(role),
+                    _cell(role if run.organization is None else f"{role}\n{run.organization.describe_role(role)}"),
                     role_status(counts),
                     str(counts["passed"]),
                     str(counts["failed"]),

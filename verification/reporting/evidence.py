@@ -321,6 +321,7 @@ def finish(
     requirement_sets: Sequence[RequirementSet],
     targets: Mapping[str, tuple[RequirementSet, AppliancePrincipal | None]],
     judged: Mapping[str, Any] | None = None,
+    organization: Mapping[str, Any] | None = None,
 ) -> Path:
     """Merge the replay snapshot, write run.json and the manifest; returns the manifest's path.
 
@@ -399,6 +400,9 @@ def finish(
             "each recorded decision, not the account's own policy text",
         },
     }
+    if organization is not None:
+        # --organization: each account's name, OU path and roles, the member role and the shard.
+        metadata["organization"] = dict(organization)
     _write_json(bundle / "run.json", metadata)
     return write_manifest(bundle)
 
