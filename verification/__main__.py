@@ -11,6 +11,7 @@ COMMANDS = {
     "snapshot": ("verification.snapshot.export:main", "export an account snapshot for offline verification"),
     "evidence": ("verification.reporting.evidence:main", "verify an evidence bundle's manifest"),
     "report": ("verification.reporting.html:main", "turn allure-results into a single-file HTML report"),
+    "merge": ("verification.reporting.merge:main", "merge shard folders (allure-results, evidence) into one run's"),
     "requirements": ("verification.requirements.cli:main", "list, show and diff the requirement sets; import pages"),
 }
 #: Packages that only an extra brings, and the extra that brings them.

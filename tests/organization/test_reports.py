@@ -19,7 +19,7 @@ def test_every_report_names_the_account_and_its_ou_path(org: Org, tmp_path: Path
     result = run_org(org, args, tmp_path)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr  # the misconfigured worker fails
 
-    suites = {}
+    suites: dict[str, int] = {}
     for path in (tmp_path / "allure").glob("*-result.json"):
         labels = json.loads(path.read_text())["labels"]
         parent = next(label["value"] for label in labels if label["name"] == "parentSuite")

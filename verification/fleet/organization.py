@@ -31,6 +31,9 @@ ADMIN_ROLE_WARNING = (
     "policy, trusted by the management account; see docs/organization.md) and name it with --member-role"
 )
 
+#: The requirement id an unreachable account's test is reported under (its role: the member role's ARN).
+ACCOUNT_REQUIREMENT = "account:member-role"
+
 Pages = Callable[[str, Mapping[str, Any]], Iterable[Mapping[str, Any]]]
 
 

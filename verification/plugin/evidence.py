@@ -85,9 +85,11 @@ class EvidenceHooks:
         from verification.reporting import evidence
 
         state = session.config.stash[EVIDENCE_KEY]
-        if not (state.bundle / "roles").is_dir():
-            return
         run = self.run
+        # An organization shard whose accounts hold no role (or could not be read) still leaves a
+        # bundle saying so, so that the shards merge.
+        if not (state.bundle / "roles").is_dir() and run.organization is None:
+            return
         caller, caller_error = None, None
         if "default" in run.connections:
             try:

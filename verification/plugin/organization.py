@@ -16,6 +16,7 @@ import pytest
 from verification.backends import RoleRef
 from verification.errors import CheckError, InputError
 from verification.fleet.organization import (
+    ACCOUNT_REQUIREMENT,
     ADMIN_ROLE,
     ADMIN_ROLE_WARNING,
     Account,
@@ -32,8 +33,6 @@ from verification.verdicts import AppliancePrincipal
 
 #: On an account's test: the account id (a test for each account whose roles could not be read).
 ACCOUNT_KEY = pytest.StashKey[str]()
-#: The requirement id an unreachable account's test is tallied under.
-ACCOUNT_REQUIREMENT = "account:member-role"
 
 
 @dataclass
@@ -314,7 +313,13 @@ def account_setup(item: pytest.Item, run: Run) -> None:
     org: OrganizationRun = run.organization
     account_id = item.stash[ACCOUNT_KEY]
     account = org.accounts[account_id]
+    member = org.member_role_arn(account_id)
+    # The role and requirement labels as every verification result has them; the parameter keeps
+    # each account's history id its own (and the same in a shard as in one run).
+    allure.dynamic.parameter("account", account_id)
     for label, value in (
+        ("role", member),
+        ("requirement", ACCOUNT_REQUIREMENT),
         ("parentSuite", account.label),
         ("suite", "organization"),
         ("subSuite", "member role"),
