@@ -130,7 +130,7 @@ def test_the_admin_member_role_is_warned_about_in_the_header(org: Org, tmp_path:
         (["--organization", "--member-role", "R"], "name the roles to verify in each account with --role-name"),
         (["--organization", "--member-role", "R", "--role-name", "X", "--ou", "ou-nope"], "is not an OU id"),
         (["--organization", "--member-role", "R", "--role-name", "X", "--shard", "3/2"], "is not I/N"),
-        (["--role-arn", "arn:aws:iam::111111111111:role/X", "--shard", "1/2"], "applies only with --organization"),
+        (["--role-arn", "arn:aws:iam::111111111111:role/X", "--shard", "1/2"], "only with --organization or --targets"),
     ],
 )
 def test_bad_organization_input_is_one_line(args: list[str], message: str, org: Org, tmp_path: Path) -> None:

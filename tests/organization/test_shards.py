@@ -148,3 +148,31 @@ def test_merge_refuses_a_shard_whose_evidence_was_altered(runs: dict[str, Any], 
     refused = merge("--out", tmp_path / "out", runs["shards"][0], altered)
 
     assert refused.returncode == 2 and "does not match its manifest" in refused.stderr
+
+
+def test_a_targets_list_is_sharded_too_and_an_empty_shard_still_merges(org: Org, tmp_path: Path) -> None:
+    account = org.account("prod-a")
+    targets = tmp_path / "targets.json"
+    entry = {
+        "account": account,
+        "role_name": "VeeamFLRWorker",
+        "assume_role_arn": f"arn:aws:iam::{account}:role/RoleVerification",
+    }
+    targets.write_text(json.dumps({"targets": [entry]}))
+    mine = bucket(account, 2)
+    folders = []
+    for index in (1, 2):
+        folder = tmp_path / f"s{index}"
+        args = ["--targets", str(targets), "--endpoint-url", org.url, "--shard", f"{index}/2", "-q"]
+        args += ["--alluredir", str(folder / "allure-results"), "--evidence-dir", str(folder / "evidence")]
+        result = run_org(org, args, tmp_path)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+        ran = outcomes(folder / "allure-results")
+        assert bool(ran) == (index == mine)  # the role runs in its account's shard only
+        folders.append(folder)
+    merged = merge("--out", tmp_path / "merged", *folders)
+
+    assert merged.returncode == 0, merged.stderr
+    assert {role for role, _ in outcomes(tmp_path / "merged" / "allure-results")} == {
+        f"arn:aws:iam::{account}:role/VeeamFLRWorker"
+    }

@@ -86,10 +86,13 @@ class EvidenceHooks:
 
         state = session.config.stash[EVIDENCE_KEY]
         run = self.run
-        # An organization shard whose accounts hold no role (or could not be read) still leaves a
-        # bundle saying so, so that the shards merge.
-        if not (state.bundle / "roles").is_dir() and run.organization is None:
+        # A shard whose accounts hold no role (or could not be read) still leaves a bundle saying
+        # so, so that the shards merge.
+        option = session.config.option
+        sharded = getattr(option, "shard", None) is not None or run.organization is not None
+        if not (state.bundle / "roles").is_dir() and (not sharded or option.collectonly):
             return
+        state.bundle.mkdir(parents=True, exist_ok=True)
         caller, caller_error = None, None
         if "default" in run.connections:
             try:

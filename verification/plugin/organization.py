@@ -190,9 +190,9 @@ def organization_spec(config: pytest.Config) -> tuple[OrganizationSpec, str | No
         if getattr(option, name, None)
     ]
     if block is None and not option.organization:
-        if flags or option.shard:
-            given = ", ".join(flags + (["--shard"] if option.shard else []))
-            raise InputError(f"{given} applies only with --organization (or a targets file's organization: block)")
+        if flags or (option.shard and not option.targets):
+            given = ", ".join(flags + (["--shard"] if option.shard and not option.targets else []))
+            raise InputError(f"{given} applies only with --organization or --targets")
         return None
     if block is not None:
         if option.organization or flags:

@@ -320,6 +320,8 @@ def _build_targets_run(config: pytest.Config) -> Run:
     if option.role_arns or option.demo or option.snapshot:
         raise InputError("--targets cannot be combined with --role-arn, --demo or --snapshot: list roles in the file")
     specs = load_targets(option.targets)
+    if getattr(option, "shard", None) is not None:  # --shard I/N: this job's accounts (see fleet/organization.py)
+        specs = [spec for spec in specs if option.shard.holds(spec.account)]
     shared = _live_options(option)
     connections = {spec.connection: {**shared, **spec.connection_options()} for spec in specs}
     source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}, targets {option.targets}"

@@ -168,6 +168,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     send_worker_output(config, run)
     if hasattr(config, "workerinput"):
         return
+    if (
+        session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
+        and getattr(config.option, "shard", None)
+        and not run.targets
+    ):
+        # A shard whose share of the accounts holds no role to verify: done, not a failure of the night.
+        session.exitstatus = pytest.ExitCode.OK
     run.exit_status = session.exitstatus = exit_status(run, session.exitstatus, session.testsfailed)
     target = config.option.step_summary or os.environ.get("GITHUB_STEP_SUMMARY")
     if target and run.outcomes:

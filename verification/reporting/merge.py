@@ -88,9 +88,11 @@ def read_shard(path: Path) -> Shard:
 
 def check_shards(shards: Sequence[Shard]) -> None:
     """One line for the first reason the shards are not parts of one run."""
-    first = shards[0]
-    for shard in shards[1:]:
-        if shard.requirement_sets != first.requirement_sets:
+    # A shard whose accounts held no role verified no requirement set: it agrees with any.
+    verifying = [shard for shard in shards if shard.requirement_sets] or list(shards)
+    first = verifying[0]
+    for shard in shards:
+        if shard.requirement_sets and shard.requirement_sets != first.requirement_sets:
             raise InputError(
                 f"merge: {shard.path} verified other requirement sets than {first.path} "
                 f"({_sets(shard)} vs {_sets(first)}): merge only shards of one run"
@@ -203,14 +205,12 @@ def _merge_evidence(target: Path, shards: Sequence[Shard]) -> None:
             shutil.copy2(path, destination)
     if calls:
         (target / "api-calls.json").write_text(json.dumps(calls, indent=2))
-    first = shards[0].run
+    base = next((shard for shard in shards if shard.requirement_sets), shards[0])  # an empty shard says less
+    first = base.run
     merged_details, scps, methods = evidence._merge_roles(target)
     snapshot_path = target / evidence.REPLAY_SNAPSHOT
-    snapshot = (
-        json.loads((shards[0].bundle / evidence.REPLAY_SNAPSHOT).read_text())
-        if (shards[0].bundle / evidence.REPLAY_SNAPSHOT).is_file()
-        else {}
-    )
+    recorded = base.bundle / evidence.REPLAY_SNAPSHOT
+    snapshot = json.loads(recorded.read_text()) if recorded.is_file() else {}
     accounts = sorted({a for shard in shards for a in shard.run.get("accounts") or ()})
     snapshot.update(
         account_id=accounts[0] if len(accounts) == 1 else None,
