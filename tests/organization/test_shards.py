@@ -90,7 +90,9 @@ def test_the_merged_evidence_is_one_verifiable_bundle_listing_the_shards(runs: d
     assert set(run["roles"]) == set(single["roles"])
     assert set(run["organization"]["accounts"]) == set(single["organization"]["accounts"])
     manifest = json.loads((bundle / evidence.MANIFEST).read_text())["files"]
-    assert all(f"{where}/verdicts.json" in manifest for where in run["roles"].values())
+    assert all(
+        {f"{where}/verdicts.json", f"{where}/verdicts.json.gz"} & set(manifest) for where in run["roles"].values()
+    )
 
 
 def test_the_summary_and_junit_cover_every_role(runs: dict[str, Any]) -> None:
@@ -143,8 +145,8 @@ def test_merge_refuses_a_shard_whose_evidence_was_altered(runs: dict[str, Any], 
 
     altered = tmp_path / "altered"
     shutil.copytree(runs["shards"][1], altered)
-    verdicts = next((altered / "evidence" / "roles").glob("*/verdicts.json"))
-    verdicts.write_text(verdicts.read_text() + " ")  # any change at all
+    verdicts = next((altered / "evidence" / "roles").glob("*/verdicts.json*"))
+    verdicts.write_bytes(verdicts.read_bytes() + b" ")  # any change at all
     refused = merge("--out", tmp_path / "out", runs["shards"][0], altered)
 
     assert refused.returncode == 2 and "does not match its manifest" in refused.stderr
