@@ -19,7 +19,9 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from bench_scale import SUITE, Endpoint, basetemp, clean_env, run, write_targets
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for benchmarks.bench_scale
+
+from benchmarks.bench_scale import SUITE, Endpoint, basetemp, clean_env, run, write_targets
 
 LIMIT = 100 * 1024
 

@@ -24,7 +24,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench_scale import SUITE, Measured, basetemp, clean_env, run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for benchmarks.bench_scale
+
+from benchmarks.bench_scale import SUITE, Measured, basetemp, clean_env, run
 
 
 def serve(accounts: int, roles: int) -> None:
