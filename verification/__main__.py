@@ -9,8 +9,12 @@ import sys
 COMMANDS = {
     "endpoint": ("verification.endpoint.cli:main", "run the local IAM endpoint (moto + the policy engine)"),
     "snapshot": ("verification.snapshot.export:main", "export an account snapshot for offline verification"),
-    "evidence": ("verification.reporting.evidence:main", "verify an evidence bundle's manifest"),
+    "evidence": (
+        "verification.reporting.evidence:main",
+        "verify an evidence bundle's manifest, or show its roles and raw answers",
+    ),
     "report": ("verification.reporting.html:main", "turn allure-results into a single-file HTML report"),
+    "merge": ("verification.reporting.merge:main", "merge shard folders (allure-results, evidence) into one run's"),
     "requirements": ("verification.requirements.cli:main", "list, show and diff the requirement sets; import pages"),
     "precommit": ("verification.plugin.precommit:main", "verify the roles of changed templates or plans (pre-commit)"),
 }

@@ -44,13 +44,19 @@ class Verification:
     def verdicts(self, arn: str) -> dict[str, dict[str, Any]]:
         """The bundle's verdicts of one role, by requirement id."""
         folder = self.bundle / json.loads((self.bundle / "run.json").read_text())["roles"][arn]
-        data = json.loads((folder / "verdicts.json").read_text())
+        from verification.reporting.evidence import read_json
+
+        data = read_json(folder, "verdicts.json")
         return {v["requirement"]: v for v in data["verdicts"]}
 
     def role_file(self, arn: str, name: str) -> Any:
         """A JSON file of one role's folder."""
         folder = self.bundle / json.loads((self.bundle / "run.json").read_text())["roles"][arn]
-        return json.loads((folder / name).read_text())
+        from verification.reporting.evidence import read_exchanges, read_json
+
+        if name == "exchanges.json":  # kept compressed (exchanges.json.gz)
+            return read_exchanges(folder)
+        return read_json(folder, name)  # a passing role's files are compressed too
 
 
 def verify(tmp: Path, *args: str) -> Verification:

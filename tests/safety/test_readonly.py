@@ -33,11 +33,20 @@ MUTATING = (
     "Leave", "Move", "Put", "Register", "Reject", "Remove", "Reset", "Resync", "Send", "Set", "Tag",
     "Terminate", "Untag", "Update", "Upload",
 )  # fmt: skip
-ORGANIZATIONS_READS = {"DescribeOrganization", "ListParents", "ListPoliciesForTarget", "DescribePolicy"}
+ORGANIZATIONS_READS = {
+    "DescribeOrganization",
+    "ListParents",
+    "ListPoliciesForTarget",
+    "DescribePolicy",
+    # --organization: the tree from the root down (verification/fleet/organization.py).
+    "ListRoots",
+    "ListAccountsForParent",
+    "ListOrganizationalUnitsForParent",
+}
 
 
 def expected_allowed(service: str, operation: str) -> bool:
-    """The allowlist spelled out: IAM reads and simulations, two STS calls, four Organizations reads, one KMS read."""
+    """The allowlist spelled out: IAM reads and simulations, two STS calls, seven Organizations reads, one KMS read."""
     if service == "iam":
         return operation.startswith(("Get", "List")) or operation in ("SimulatePrincipalPolicy", "SimulateCustomPolicy")
     if service == "sts":
@@ -160,7 +169,12 @@ def called_operations() -> dict[str, set[str]]:
             name = botocore.xform_name(operation)
             # On a client (``self.iam.x``, ``organizations.x``, ``client("sts").x``), or as a paginator name;
             # the backends' own methods (``backend.list_instance_profiles``) are not API calls.
-            if re.search(rf"\b(iam|sts|organizations|kms|\))\.{name}\b|get_paginator\(\s*[\"']{name}[\"']", text):
+            # Organizations reads of --organization go through ``pages("Operation", params)``.
+            if re.search(
+                rf"\b(iam|sts|organizations|kms|\))\.{name}\b|get_paginator\(\s*[\"']{name}[\"']"
+                rf"|\bpages\(\s*\"{operation}\"",
+                text,
+            ):
                 found.setdefault(service, set()).add(operation)
     return found
 
@@ -174,8 +188,8 @@ def test_every_operation_the_harness_calls_is_allowed() -> None:
     assert refused == []
 
 
-def test_organizations_allowlist_is_what_snapshot_export_reads() -> None:
-    """The Organizations allowlist is minimal: each entry is an operation the exporter actually calls."""
+def test_organizations_allowlist_is_what_snapshot_export_and_discovery_read() -> None:
+    """The Organizations allowlist is minimal: each entry is an operation the exporter or --organization calls."""
     allowed = {o for s, o in operations() if s == "organizations" and readonly.is_allowed(s, o)}
     assert allowed == ORGANIZATIONS_READS
     assert called_operations().get("organizations", set()) == allowed

@@ -25,9 +25,17 @@ def workflow() -> dict[Any, Any]:
 
 
 @pytest.fixture(scope="module")
-def steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
-    (job,) = workflow["jobs"].values()
-    result: list[dict[str, Any]] = job["steps"]
+def jobs(workflow: dict[Any, Any]) -> dict[str, Any]:
+    """The shard matrix (``verify``) and the job that merges the shards (``merge``)."""
+    result: dict[str, Any] = workflow["jobs"]
+    assert set(result) == {"verify", "merge"}
+    return result
+
+
+@pytest.fixture(scope="module")
+def steps(jobs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every step, the shards' first, then the merge's."""
+    result: list[dict[str, Any]] = [*jobs["verify"]["steps"], *jobs["merge"]["steps"]]
     return result
 
 
@@ -38,8 +46,12 @@ def step(steps: list[dict[str, Any]], *, uses: str | None = None, run: str | Non
     raise AssertionError(f"no step uses {uses!r} / runs {run!r}")
 
 
-def command(item: dict[str, Any]) -> list[str]:
-    return shlex.split(" ".join(str(item["run"]).split()))
+def command(item: dict[str, Any], program: str | None = None) -> list[str]:
+    """A step's command line (continuation lines joined); with ``program``, the line that runs it."""
+    script = str(item["run"]).replace("\\\n", " ")
+    if program is not None:
+        script = next(line for line in script.splitlines() if line.strip().startswith(program))
+    return shlex.split(" ".join(script.split()))
 
 
 def verify_step(steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -106,19 +118,57 @@ def test_the_single_file_report_and_the_evidence_bundle_are_uploaded(steps: list
     uploads = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
     paths = "\n".join(str(s["with"]["path"]) for s in uploads)
     report_args = command(step(steps, run="python -m verification report"))
-    verify_args = verify_command(steps)
+    merge_args = command(step(steps, run="python -m verification merge"))
     assert f"{report_args[report_args.index('--out') + 1]}/index.html" in paths
-    assert verify_args[verify_args.index("--evidence-dir") + 1] in paths
+    assert f"{merge_args[merge_args.index('--out') + 1]}/evidence" in paths
     assert all(s.get("if") == "always()" for s in uploads)  # uploaded when requirements fail, above all
 
 
-def test_the_job_fails_when_any_requirement_fails_or_breaks(steps: list[dict[str, Any]]) -> None:
-    """The action's exit status is kept for the last step, so the report is still built and uploaded first."""
-    verify = verify_step(steps)
-    assert verify["with"]["fail-on-findings"] == "false"
-    last = steps[-1]
-    assert last["if"] == f"steps.{verify['id']}.outputs.exit-status != '0'"
-    assert "exit 1" in last["run"]
+def test_shards_run_as_a_matrix_and_one_job_merges_them(jobs: dict[str, Any]) -> None:
+    """N shard jobs, each ``--shard I/N`` into its own folder; the merge job takes every folder."""
+    verify, merge = jobs["verify"], jobs["merge"]
+    shards = verify["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, len(shards) + 1)) and len(shards) >= 2
+    assert verify["strategy"]["fail-fast"] is False
+    args = verify_command(verify["steps"])
+    assert args[args.index("--shard") + 1] == f"${{{{ matrix.shard }}}}/{len(shards)}"
+    folder = verify["env"]["SHARD_DIR"]
+    assert args[args.index("--alluredir") + 1] == "${{ env.SHARD_DIR }}/allure-results"
+    assert args[args.index("--evidence-dir") + 1] == "${{ env.SHARD_DIR }}/evidence"
+    # Each shard's SARIF is its own file; the plugin gives it a category of its own (/shard-I-of-N).
+    assert verify_step(verify["steps"])["with"]["sarif"].startswith("${{ env.SHARD_DIR }}/")
+    upload = step(verify["steps"], uses="actions/upload-artifact@")
+    assert upload["with"]["path"] == "${{ env.SHARD_DIR }}" and upload["if"] == "always()"
+    assert folder.endswith("${{ matrix.shard }}")
+
+    assert merge["needs"] == "verify" and merge["if"] == "always()"
+    download = step(merge["steps"], uses="actions/download-artifact@")
+    assert upload["with"]["name"].replace("${{ matrix.shard }}", "*") == download["with"]["pattern"]
+    merge_args = command(step(merge["steps"], run="python -m verification merge"))
+    named = [
+        arg for arg in merge_args[4:] if not arg.startswith("--") and arg != merge_args[merge_args.index("--out") + 1]
+    ]
+    assert named == [
+        f"{download['with']['path']}/{upload['with']['name'].replace('${{ matrix.shard }}', str(i))}" for i in shards
+    ]
+    out = merge_args[merge_args.index("--out") + 1]
+    assert f"{out}/summary.md" in str(step(merge["steps"], run="GITHUB_STEP_SUMMARY")["run"])
+    assert command(step(merge["steps"], run="evidence verify"))[-1] == f"{out}/evidence"
+    report_args = command(step(merge["steps"], run="python -m verification report"))
+    assert report_args[report_args.index("--results") + 1] == f"{out}/allure-results"
+
+
+def test_the_run_fails_when_any_requirement_fails_or_breaks(jobs: dict[str, Any]) -> None:
+    """Each shard keeps the action's exit status in its folder; the merge job's last step fails on any but 0."""
+    verify = verify_step(jobs["verify"]["steps"])
+    assert verify["with"]["fail-on-findings"] == "false"  # the report is still built and uploaded first
+    keep = step(jobs["verify"]["steps"], run="exit-status")
+    assert keep["env"]["STATUS"] == f"${{{{ steps.{verify['id']}.outputs.exit-status }}}}"
+    assert '> "$SHARD_DIR/exit-status"' in keep["run"] and keep["if"] == "always()"
+    last = jobs["merge"]["steps"][-1]
+    assert "shards/shard-*/exit-status" in last["run"] and "exit 1" in last["run"]
+    assert f"-eq {len(jobs['verify']['strategy']['matrix']['shard'])}" in last["run"]
+    assert "if" not in last  # runs only when every step before it succeeded: a failed merge fails the run too
 
 
 def test_the_workflow_is_valid_for_github_actions() -> None:

@@ -69,6 +69,7 @@ class LiveBackend(Backend):
         account: str | None = None,
         counter: ApiCounter | None = None,
         pacer: Pacer | None = None,
+        session_duration: int | None = None,
     ) -> None:
         super().__init__()
         try:
@@ -97,12 +98,15 @@ class LiveBackend(Backend):
         self.retry_mode = retry_mode
         self._config = config
         self._kms: dict[str, Any] = {}
+        self._organizations: Any = None
         self._key_policies: dict[str, Mapping[str, Any]] = {}
         self._caller: CallerIdentity | CheckError | None = None
         self.session: boto3.Session = base
         redact.protect(base)  # before any request: botocore's DEBUG log prints signed headers
         if assume_role_arn:
-            self.session = self._assumed_session(base, assume_role_arn, external_id, endpoint_url, config)
+            self.session = self._assumed_session(
+                base, assume_role_arn, external_id, endpoint_url, config, session_duration
+            )
             # The session is the assumed role's: known without a GetCallerIdentity call.
             name = assume_role_arn.rsplit("/", 1)[-1]
             self._caller = CallerIdentity(
@@ -124,12 +128,20 @@ class LiveBackend(Backend):
         return client
 
     def _assumed_session(
-        self, base: boto3.Session, role_arn: str, external_id: str | None, endpoint_url: str | None, config: Config
+        self,
+        base: boto3.Session,
+        role_arn: str,
+        external_id: str | None,
+        endpoint_url: str | None,
+        config: Config,
+        duration: int | None = None,
     ) -> boto3.Session:
         """A session whose credentials come from STS AssumeRole, made from ``base`` (the default chain).
 
         botocore's own AssumeRole fetcher does the call on first use and refreshes the credentials
-        before they expire, so a long nightly run never signs with stale ones.
+        before they expire, so a long nightly run never signs with stale ones: chained role sessions
+        (a member role assumed from an assumed role) last an hour at most. ``duration`` is the
+        session's DurationSeconds (the role's default, an hour, when None).
         """
         source = base.get_credentials()
         if source is None:
@@ -140,6 +152,8 @@ class LiveBackend(Backend):
         extra: dict[str, Any] = {"RoleSessionName": SESSION_NAME}
         if external_id:
             extra["ExternalId"] = external_id
+        if duration is not None:
+            extra["DurationSeconds"] = duration
 
         def sts_client(service: str, **kwargs: Any) -> Any:
             return self._client(base, service, endpoint_url=endpoint_url, config=config, **kwargs)
@@ -161,6 +175,23 @@ class LiveBackend(Backend):
 
         arns: list[str] = self._call("roles", "ListRoles", each_page, None)
         return arns
+
+    def organization_pages(self, operation: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every page of an AWS Organizations read (paginated where the API pages), with a CheckError on failure."""
+        if self._organizations is None:
+            self._organizations = self._client(
+                self.session, "organizations", endpoint_url=self.endpoint_url, config=self._config
+            )
+        client = self._organizations
+        method = botocore.xform_name(operation)
+
+        def each_page() -> list[dict[str, Any]]:
+            if client.can_paginate(method):
+                return list(client.get_paginator(method).paginate(**params))
+            return [getattr(client, method)(**params)]
+
+        pages: list[dict[str, Any]] = self._call("organization", operation, each_page, None)
+        return pages
 
     @property
     def description(self) -> str:

@@ -31,8 +31,38 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SNAPSHOT",
         help="account snapshot to load (output of `aws iam get-account-authorization-details`)",
     )
+    parser.add_argument(
+        "--organization-demo",
+        action="store_true",
+        help="seed a small AWS Organization (OUs, member accounts with worker roles, a read-only member role) "
+        "to try `pytest --organization` and shards without AWS; see docs/organization.md",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
+
+
+def organization_demo(url: str) -> str:
+    """Seed the demo organization (fixtures/demo/organization.json); say what is in it and how to verify it."""
+    import json
+    from importlib.resources import files
+
+    from verification.endpoint.organization import seed_organization
+
+    data = files("verification.fixtures")
+    layout = json.loads(data.joinpath("demo", "organization.json").read_text())
+    details = json.loads(data.joinpath("demo", "account.json").read_text())
+    policy = json.loads(data.joinpath("verifier-policy.json").read_text())
+    seeded = seed_organization(url, layout, details, policy)
+    accounts = ", ".join(f"{name} {account}" for name, account in seeded.accounts.items())
+    ous = ", ".join(f"{path} {ou}" for path, ou in seeded.ous.items())
+    appliance = f"arn:aws:iam::{seeded.management}:role/VeeamImpersonation"
+    return (
+        f"organization: management account {seeded.management}; OUs: {ous}\n"
+        f"member accounts: {accounts} ({', '.join(seeded.unassumable)} without the member role)\n"
+        "try: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing pytest --organization "
+        f"--member-role {seeded.member_role} --role-name 'VeeamFLRWorker*' --appliance-principal {appliance} "
+        f"--endpoint-url {url} --aws-region us-east-1 [--shard 1/2]"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -65,6 +95,12 @@ def main(argv: list[str]) -> int:
             print(f"endpoint: cannot listen on 127.0.0.1:{args.port}: {error.strerror}", file=sys.stderr)
             return 2
         with endpoint:
+            if args.organization_demo:
+                try:
+                    print(organization_demo(endpoint.url), flush=True)
+                except SeedError as error:
+                    print(f"endpoint: --organization-demo: {error}", file=sys.stderr)
+                    return 2
             print(f"IAM endpoint ready at {endpoint.url}", flush=True)
             while not stop.wait(timeout=1.0):
                 pass

@@ -118,7 +118,10 @@ class ApiCounter:
         if not calls:
             return []
         attempts, throttled = self.total("attempts"), self.total("throttled")
-        head = f"API calls: {calls} ({attempts} attempts, {attempts - calls} retries, {throttled} throttled)"
+        # A call whose credentials could not be had (an unassumable member role) is never sent: no
+        # attempt, and no negative count of retries either.
+        retries = max(0, attempts - calls)
+        head = f"API calls: {calls} ({attempts} attempts, {retries} retries, {throttled} throttled)"
         if roles:
             per_role = sum(
                 n for op, n in self.by_operation().items() if op.startswith("iam:") and op != "iam:ListRoles"

@@ -105,8 +105,8 @@ class Resolved:
     arn: str
 
 
-def load_targets(path: Path | str) -> list[TargetSpec]:
-    """Read and check a targets file; InputError with one line per fault (file and entry named)."""
+def read_document(path: Path | str) -> Mapping[str, Any]:
+    """A targets file's top-level mapping (``targets`` and/or ``organization``), or one InputError line."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -122,8 +122,20 @@ def load_targets(path: Path | str) -> list[TargetSpec]:
         raise InputError(
             f"targets file {path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}{where}"
         ) from None
-    if not isinstance(data, Mapping) or set(data) != {"targets"}:
-        raise InputError(f"targets file {path}: expected a mapping with one key, 'targets', holding a list of entries")
+    if not isinstance(data, Mapping) or set(data) not in ({"targets"}, {"organization"}):
+        raise InputError(
+            f"targets file {path}: expected a mapping with one key, 'targets' (a list of entries) or "
+            "'organization' (the accounts of an AWS Organization; see docs/organization.md)"
+        )
+    return data
+
+
+def load_targets(path: Path | str) -> list[TargetSpec]:
+    """Read and check a targets file; InputError with one line per fault (file and entry named)."""
+    path = Path(path)
+    data = read_document(path)
+    if "targets" not in data:
+        return []
     entries = data["targets"]
     if not isinstance(entries, list) or not entries:
         raise InputError(f"targets file {path}: 'targets' must be a non-empty list of entries")

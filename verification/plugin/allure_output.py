@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import allure
+import allure_commons
 import pytest
 
 from verification import __version__
-from verification.backends import exchanges_json
 from verification.backends.simulation import not_simulated
 from verification.errors import CheckError, InputError
 from verification.plugin.run import RUN_KEY, Run, Target
 from verification.requirements import Requirement
-from verification.verdicts import RoleFacts
 
 DEFAULT_RESULTS = Path("reports") / "allure-results"
 #: Requirement kinds as Allure's Suites tab names them (account → role → kind).
@@ -42,7 +41,11 @@ def label_result(target: Target, requirement: Requirement) -> None:
         ("tag", requirement.id),
         *(("tag", name) for name in requirement.sets),
         # Suites tab: account → role → requirement kind, so a role's failing requirement is two clicks away.
-        ("parentSuite", f"account {target.ref.account}"),
+        (
+            "parentSuite",
+            f"{target.account_name} ({target.ref.account})" if target.account_name else f"account {target.ref.account}",
+        ),
+        *((("tag", f"ou:{target.ou_path}"),) if target.ou_path else ()),
         ("suite", target.ref.name),
         ("subSuite", KIND_SUITES.get(requirement.kind, requirement.kind)),
     ):
@@ -80,18 +83,55 @@ def attach_text(name: str, body: str) -> None:
     allure.attach(body, name=name, attachment_type=allure.attachment_type.TEXT)
 
 
-def attach_exchanges_once(run: Run, facts: RoleFacts) -> None:
-    """Attach a role's raw API exchanges once per role and process, not once per requirement."""
-    arn = facts.ref.arn
-    if arn in run.attached:
-        return
-    run.attached.add(arn)
-    exchanges = run.backend(run.targets[arn].connection).exchanges.get(arn, [])
-    allure.attach(
-        exchanges_json(exchanges),
-        name=f"API exchanges for {facts.ref.label}",
-        attachment_type=allure.attachment_type.JSON,
-    )
+#: Labels allure-pytest adds to every result that a passing role's results go without (Timeline and
+#: Packages tabs only).
+RUNNER_LABELS = frozenset({"host", "thread", "framework", "language", "package"})
+
+
+class QuietResults:
+    """An allure-commons hook: a passing role's results are written lean, so a role fits in ~100 KiB.
+
+    Its passed results keep what the Suites, Behaviors and trend read (name, status, history and
+    test case ids, the labels of the suites, features, stories, severity and tags) and go without
+    what repeats on all 85 of them: the page link, the docstring, the runner labels and the shown
+    parameters (the history id, computed from them at setup, is already set and unchanged). A
+    failing role's results keep everything. ``roles`` is the set of this process's passing roles.
+    """
+
+    def __init__(self, roles: set[str]) -> None:
+        self.roles = roles
+
+    @allure_commons.hookimpl(tryfirst=True)
+    def report_result(self, result: Any) -> None:
+        if result.status != "passed":
+            return
+        role = next((label.value for label in result.labels if label.name == "role"), None)
+        if role not in self.roles:
+            return
+        requirement = next((label.value for label in result.labels if label.name == "requirement"), None)
+        result.labels = [
+            label
+            for label in result.labels
+            # The requirement's own tag repeats its "requirement" label; the set's tag stays.
+            if label.name not in RUNNER_LABELS and not (label.name == "tag" and label.value == requirement)
+        ]
+        result.links = []
+        result.description = None
+        result.parameters = []
+        result.titlePath = None
+
+
+_QUIET: QuietResults | None = None
+
+
+def quiet_passing_roles(roles: set[str]) -> None:
+    """Register ``QuietResults`` once per process (allure-commons' plugin manager is process-wide)."""
+    global _QUIET
+    if _QUIET is None:
+        _QUIET = QuietResults(roles)
+        allure_commons.plugin_manager.register(_QUIET)
+    else:
+        _QUIET.roles = roles
 
 
 def default_results_dir(config: pytest.Config) -> None:

@@ -98,6 +98,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     run = collector.config.stash.get(RUN_KEY, None)
     if run is None:
         raise pytest.UsageError(NOTHING_TO_VERIFY)
+    if marker.args[0] == "account":
+        from verification.plugin.organization import account_items
+
+        return account_items(collector, name, obj, run)
     items = []
     for arn, target in run.targets.items():
         if marker.args[0] == "excess":  # --excess fail: a test per risk group (plugin/excess.py)

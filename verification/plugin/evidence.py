@@ -40,14 +40,20 @@ def configure_evidence(config: pytest.Config, run: Run) -> None:
         config.pluginmanager.register(EvidenceHooks(run), "verification-evidence")
 
 
-def role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> None:
-    """Write a role's evidence once per process, and attach its checked remediation to Allure."""
+def role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> bool:
+    """Write a role's evidence once per process, and attach its checked remediation to Allure.
+
+    Returns whether the role fails (a requirement failed or could not be checked): such a role keeps
+    its full detail in Allure, a passing one only its results (its answers are in the bundle).
+    """
     from verification.plugin.allure_output import attach_json, attach_text
     from verification.reporting import evidence
 
     state = config.stash.get(EVIDENCE_KEY, None)
-    if state is None or facts.ref.arn in state.written:
-        return
+    if state is None:
+        return True
+    if facts.ref.arn in state.written:
+        return state.written[facts.ref.arn] == "failing"
     target = run.targets[facts.ref.arn]
     backend = run.backend(target.connection)
     details, scps = None, None
@@ -68,10 +74,32 @@ def role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> None:
         details=details,
         scps=scps,
     )
-    state.written[facts.ref.arn] = "written"
+    failing = checked is not None or facts.role is None
+    state.written[facts.ref.arn] = "failing" if failing else "passing"
     if checked is not None:
         attach_text(f"remediation for {facts.ref.label}", checked.text())
         attach_json(f"remediation for {facts.ref.label} (data)", checked.to_dict())
+    return failing
+
+
+def attach_answers(config: pytest.Config, run: Run, arn: str) -> None:
+    """Attach a failing role's raw API answers to Allure, once per role and process, from its evidence."""
+    import allure
+
+    from verification.reporting.evidence import EXCHANGES, read_exchanges, role_dir
+
+    state = config.stash.get(EVIDENCE_KEY, None)
+    if arn in run.attached or state is None:
+        return
+    run.attached.add(arn)
+    folder = role_dir(state.bundle, arn)
+    if not (folder / EXCHANGES).is_file():
+        return
+    allure.attach(
+        json.dumps(read_exchanges(folder)["exchanges"], separators=(",", ":")),
+        name=f"API exchanges for {run.targets[arn].ref.label}",
+        attachment_type=allure.attachment_type.JSON,
+    )
 
 
 class EvidenceHooks:
@@ -85,9 +113,14 @@ class EvidenceHooks:
         from verification.reporting import evidence
 
         state = session.config.stash[EVIDENCE_KEY]
-        if not (state.bundle / "roles").is_dir():
-            return
         run = self.run
+        # A shard whose accounts hold no role (or could not be read) still leaves a bundle saying
+        # so, so that the shards merge.
+        option = session.config.option
+        sharded = getattr(option, "shard", None) is not None or run.organization is not None
+        if not (state.bundle / "roles").is_dir() and (not sharded or option.collectonly):
+            return
+        state.bundle.mkdir(parents=True, exist_ok=True)
         caller, caller_error = None, None
         if "default" in run.connections:
             try:
@@ -117,6 +150,7 @@ class EvidenceHooks:
                 "tags, aws:RequestedRegion per region",
                 "resources": "Resource * and one representative ARN per resource type each action touches",
             },
+            organization=run.organization.evidence() if run.organization is not None else None,
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:

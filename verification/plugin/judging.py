@@ -15,13 +15,22 @@ import pytest
 
 from verification.errors import CheckError
 from verification.plugin import allure_output, excess
-from verification.plugin.evidence import role_evidence
+from verification.plugin.evidence import attach_answers, role_evidence
 from verification.plugin.run import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, Run
 from verification.verdicts import Verdict, judge
 from verification.verdicts.double_entry import DISAGREE
 
 #: How many reasons a role keeps for the step summary (the rest are counted).
 REASONS_KEPT = 5
+#: Roles of this process that meet every requirement: their tests attach no evidence to Allure (it
+#: is in the evidence bundle, verdicts.json and the compressed answers), so a role fits in ~100 KiB.
+QUIET_ROLES: set[str] = set()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """This process's passing roles are written lean to Allure (see ``allure_output.QuietResults``)."""
+    QUIET_ROLES.clear()
+    allure_output.quiet_passing_roles(QUIET_ROLES)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -34,6 +43,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if case is None:
         return
     run = item.config.stash[RUN_KEY]
+    if run.organization is not None:
+        from verification.plugin.organization import ACCOUNT_KEY, account_setup
+
+        if ACCOUNT_KEY in item.stash:
+            account_setup(item, run)
     arn, requirement_id = case
     if requirement_id.startswith(excess.PREFIX):
         excess.setup_group_test(item, run, arn, requirement_id.removeprefix(excess.PREFIX))
@@ -46,9 +60,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         item.stash[CAUSE_KEY] = "skipped"
         pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
     facts = run.role_facts(arn)
-    excess.role_excess(item.config, run, facts)  # before the exchanges are attached: its simulation is one
-    allure_output.attach_exchanges_once(run, facts)
-    role_evidence(item.config, run, facts)
+    excess.role_excess(item.config, run, facts)  # before the answers are attached: its simulation is one
+    failing = role_evidence(item.config, run, facts)
+    if failing:  # a failing role keeps its full detail in Allure; a passing one's answers are in the bundle
+        attach_answers(item.config, run, arn)
+    else:
+        QUIET_ROLES.add(arn)
     # Attached and written: the raw answers (~100 KiB of JSON per role) need not stay in memory for
     # the rest of the run (at 1,000 roles they held hundreds of MiB in a worker).
     run.backend(target.connection).exchanges.pop(arn, None)
@@ -75,7 +92,10 @@ def assert_verdict(verdict: Verdict) -> None:
     __tracebackhide__ = True
     # Set in the call phase: allure-pytest renames the result after setup.
     allure_output.title(f"{verdict.role.label}: {verdict.requirement.title}")
-    allure_output.attach_json(f"{verdict.requirement.id} evidence", attached_evidence(verdict), pretty=not verdict.met)
+    if verdict.role.arn not in QUIET_ROLES:
+        allure_output.attach_json(
+            f"{verdict.requirement.id} evidence", attached_evidence(verdict), pretty=not verdict.met
+        )
     if verdict.note:
         allure_output.attach_text("note", verdict.note)
     if not verdict.met:

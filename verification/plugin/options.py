@@ -23,7 +23,7 @@ NOTHING_TO_VERIFY = (
 )
 #: The target options (their dests in OPTIONS), whose presence means "verify something": without any
 #: of them the plugin stays inert, and any other option of ours is a usage error naming these.
-VERIFY_OPTIONS = ("role_arns", "targets", "snapshot", "template", "plan", "demo")
+VERIFY_OPTIONS = ("role_arns", "targets", "snapshot", "template", "plan", "demo", "organization")
 
 
 def _arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -122,6 +122,44 @@ def concurrency(value: str) -> int:
             "at once)"
         )
     return int(value)
+
+
+def member_role(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[\w+=,.@-]{1,64}", value):
+        raise InputError(f"--member-role {value!r} is not a role name, such as RoleVerification")
+    return value
+
+
+def role_name_pattern(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[\w+=,.@*?\[\]!-]{1,64}", value):
+        raise InputError(f"--role-name {value!r} is not a role name or glob, such as 'VeeamWorker*'")
+    return value
+
+
+def ou_id(value: str) -> str:
+    from verification.fleet.organization import OU_RE
+
+    if not OU_RE.match(value):
+        raise InputError(f"{value!r} is not an OU id (ou-xxxx-xxxxxxxx) or the root's id (r-xxxx)")
+    return value
+
+
+def skip_account(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{12}", value, re.ASCII):
+        raise InputError(f"--skip-account {value!r} is not a 12-digit AWS account id")
+    return value
+
+
+def shard(value: str) -> Any:
+    from verification.fleet.organization import Shard
+
+    return Shard.parse(value)
 
 
 def max_rate(value: str) -> float:
@@ -347,6 +385,67 @@ OPTIONS: tuple[Option, ...] = (
         "ID",
         account_id,
     ),
+    # --- organization: discovery of member accounts, and shards (issue 27) ---
+    Option(
+        "--organization",
+        "organization",
+        "verify the roles of every ACTIVE account of the AWS Organization (credentials of the management "
+        "account or a delegated administrator), reached by --member-role; see docs/organization.md",
+        default=False,
+        action="store_true",
+    ),
+    Option(
+        "--member-role",
+        "member_role",
+        "with --organization: the read-only role to assume in each member account (not OrganizationAccountAccessRole)",
+        "NAME",
+        member_role,
+    ),
+    Option(
+        "--role-name",
+        "role_names",
+        "with --organization: verify every role whose name matches PATTERN, a glob such as 'VeeamWorker*' (repeatable)",
+        "PATTERN",
+        role_name_pattern,
+        [],
+        "append",
+    ),
+    Option(
+        "--ou",
+        "ous",
+        "with --organization: only accounts under this OU or root id, its descendants too (repeatable)",
+        "OU_ID",
+        ou_id,
+        [],
+        "append",
+    ),
+    Option(
+        "--skip-ou",
+        "skip_ous",
+        "with --organization: leave out the accounts under this OU (repeatable)",
+        "OU_ID",
+        ou_id,
+        [],
+        "append",
+    ),
+    Option(
+        "--skip-account",
+        "skip_accounts",
+        "with --organization: leave out this account, the management account too (repeatable)",
+        "ID",
+        skip_account,
+        [],
+        "append",
+    ),
+    Option(
+        "--shard",
+        "shard",
+        "verify shard I of N of the accounts (a stable hash of the account id); merge the shards' folders with "
+        "`python -m verification merge`",
+        "I/N",
+        shard,
+    ),
+    # --- end organization ---
     Option(
         "--step-summary",
         "step_summary",

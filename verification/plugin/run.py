@@ -38,6 +38,9 @@ class Target:
     connection: str = "default"
     #: The regions its permissions are judged in (a targets file's ``regions``); () for the run's.
     regions: tuple[str, ...] = ()
+    #: ``--organization``: the account's name and OU path (``Root/Workloads``), for the reports.
+    account_name: str = ""
+    ou_path: str = ""
 
 
 @dataclass
@@ -72,6 +75,8 @@ class Run:
     #: ``--excess`` (plugin/excess.py): per role, its excess as the summaries show it; and this process's cache.
     excess: dict[str, dict[str, Any]] = field(default_factory=dict)
     excess_state: dict[str, Any] = field(default_factory=dict)
+    #: ``--organization``: what discovery found (``verification.plugin.organization.OrganizationRun``).
+    organization: Any = None
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -174,6 +179,13 @@ def _check_regions(run: Run) -> None:
 
 def _build_run(config: pytest.Config) -> Run | None:
     option = config.option
+    from verification.plugin.organization import build_organization_run, organization_spec
+
+    asked = organization_spec(config)
+    if asked is not None:
+        if option.template or option.plan:
+            raise InputError("--organization cannot be combined with --template or --plan")
+        return build_organization_run(config, asked)
     if option.template or option.plan:
         return _build_template_run(config)
     for flag, name in (
@@ -325,6 +337,8 @@ def _build_targets_run(config: pytest.Config) -> Run:
     if option.role_arns or option.demo or option.snapshot:
         raise InputError("--targets cannot be combined with --role-arn, --demo or --snapshot: list roles in the file")
     specs = load_targets(option.targets)
+    if getattr(option, "shard", None) is not None:  # --shard I/N: this job's accounts (see fleet/organization.py)
+        specs = [spec for spec in specs if option.shard.holds(spec.account)]
     shared = _live_options(option)
     connections = {spec.connection: {**shared, **spec.connection_options()} for spec in specs}
     source = f"live IAM API{' at ' + option.endpoint_url if option.endpoint_url else ''}, targets {option.targets}"

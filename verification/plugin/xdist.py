@@ -27,6 +27,9 @@ class XdistHooks:
         state = node.config.stash.get(EVIDENCE_KEY, None)
         if state is not None:
             node.workerinput["verification_evidence_dir"] = str(state.bundle)
+        if self.run.organization is not None:
+            # Found once here: workers neither list the organization nor assume roles to find roles.
+            node.workerinput["verification_organization"] = self.run.organization.to_dict()
         if self.run.resolved:
             # Resolved once here: workers neither call ListRoles nor risk parametrizing differently.
             node.workerinput["verification_targets"] = self.run.resolved

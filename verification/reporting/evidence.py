@@ -5,9 +5,10 @@ Layout (every path relative to the bundle folder, ``--evidence-dir``)::
     run.json                         when, who, where, with what (harness, git, requirement sets, botocore)
     requirements/<file>              the requirement set files, byte for byte
     roles/<account>_<name>/
-        exchanges.json               every raw API answer for the role, with its AWS request id
-        verdicts.json                every requirement's outcome, with its reason
-        account-details.json         the role as get-account-authorization-details describes it
+        exchanges.json.gz            every raw API answer for the role, with its AWS request id (gzip:
+                                     ``python -m verification evidence show DIR --role ARN`` reads it)
+        verdicts.json                every requirement's outcome, with its reason (.gz for a passing role)
+        account-details.json         the role as get-account-authorization-details describes it (.gz: passing)
         remediation.txt/.json        failing roles: the checked fix (plus the policy files it names)
     replay/snapshot.json             the roles' details merged: ``pytest --snapshot`` replays the run
     manifest.json                    SHA-256 of every other file
@@ -25,6 +26,8 @@ itself at hand, and save the role's real policies.
 from __future__ import annotations
 
 import argparse
+import functools
+import gzip
 import hashlib
 import json
 import os
@@ -48,6 +51,8 @@ from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, judge
 
 FORMAT = "veeam-role-verification/evidence@1"
 MANIFEST = "manifest.json"
+#: A role's raw API answers, gzip-compressed JSON.
+EXCHANGES = "exchanges.json.gz"
 REPLAY_SNAPSHOT = Path("replay") / "snapshot.json"
 DEFAULT_ROOT = Path("reports") / "evidence"
 
@@ -75,6 +80,36 @@ def _write_json(path: Path, data: Any, *, compact: bool = False) -> None:
     text = json.dumps(data, separators=(",", ":"), default=str) if compact else json.dumps(data, indent=2, default=str)
     temporary.write_text(text + "\n")
     os.replace(temporary, path)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _write_gzip_json(path: Path, data: Any) -> None:
+    """``path`` + ``.gz``: compact JSON, gzip-compressed (no timestamp: the same data gives the same bytes)."""
+    text = json.dumps(data, separators=(",", ":"), default=str)
+    _write_bytes(path.with_name(path.name + ".gz"), gzip.compress(text.encode(), mtime=0))
+
+
+def read_json(folder: Path, name: str) -> Any:
+    """A role folder's JSON file, plain or gzip-compressed (``NAME.gz``, a passing role's)."""
+    compressed = folder / f"{name}.gz"
+    if compressed.is_file():
+        return json.loads(gzip.decompress(compressed.read_bytes()))
+    return json.loads((folder / name).read_text())
+
+
+def read_exchanges(folder: Path) -> dict[str, Any]:
+    """A role folder's raw API answers (``exchanges.json.gz``; ``exchanges.json`` in older bundles)."""
+    if (folder / EXCHANGES).is_file():
+        data: dict[str, Any] = json.loads(gzip.decompress((folder / EXCHANGES).read_bytes()))
+        return data
+    old: dict[str, Any] = json.loads((folder / "exchanges.json").read_text())
+    return old
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -132,9 +167,15 @@ def write_role(
     folder = role_dir(bundle, facts.ref.arn)
     head = json.dumps({"role": facts.ref.arn, "backend": backend.name}, separators=(",", ":"))
     exchanges = exchanges_json(backend.exchanges.get(facts.ref.arn, []))
-    _write_text(folder / "exchanges.json", f'{head[:-1]},"exchanges":{exchanges}}}\n')
+    # Every raw answer is kept, compressed: the answers repeat themselves (a simulation's 1,230
+    # results), so gzip keeps a passing role's evidence within a few tens of KiB (docs/nightly.md).
+    _write_bytes(folder / EXCHANGES, gzip.compress(f'{head[:-1]},"exchanges":{exchanges}}}\n'.encode(), mtime=0))
     records, verdicts = verdict_records(facts, requirements, appliance)
-    _write_json(
+    passing = facts.role is not None and all(r["outcome"] in ("passed", "skipped") for r in records)
+    # A passing role's files are kept compressed too (read with read_json or `evidence show`), so
+    # that it fits in ~100 KiB with its Allure results; a failing role's stay plain, to be read.
+    write = _write_gzip_json if passing else functools.partial(_write_json, compact=True)
+    write(
         folder / "verdicts.json",
         {
             "role": facts.ref.arn,
@@ -149,7 +190,7 @@ def write_role(
     else:
         recorded, recorded_scps = recorded_details(facts, appliance)
         slice_ = {"method": "recorded", "authorization_details": recorded, "scps": recorded_scps}
-    _write_json(folder / "account-details.json", slice_, compact=True)
+    write(folder / "account-details.json", slice_)
     if facts.role is None or all(r["outcome"] in ("passed", "skipped") for r in records):
         return None
     checked = check(backend, facts.ref, propose(facts, verdicts, appliance=appliance), facts.contexts)
@@ -328,6 +369,7 @@ def finish(
     requirement_sets: Sequence[RequirementSet],
     targets: Mapping[str, tuple[RequirementSet, AppliancePrincipal | None]],
     judged: Mapping[str, Any] | None = None,
+    organization: Mapping[str, Any] | None = None,
 ) -> Path:
     """Merge the replay snapshot, write run.json and the manifest; returns the manifest's path.
 
@@ -406,6 +448,9 @@ def finish(
             "each recorded decision, not the account's own policy text",
         },
     }
+    if organization is not None:
+        # --organization: each account's name, OU path and roles, the member role and the shard.
+        metadata["organization"] = dict(organization)
     _write_json(bundle / "run.json", metadata)
     return write_manifest(bundle)
 
@@ -417,8 +462,8 @@ def _merge_roles(bundle: Path) -> tuple[dict[str, Any], list[list[dict[str, Any]
     scp_levels: list[list[dict[str, Any]]] | None = None
     recorded_scp: set[str] = set()
     methods: set[str] = set()
-    for path in sorted((bundle / "roles").glob("*/account-details.json")):
-        data = json.loads(path.read_text())
+    for path in sorted({p.parent for p in (bundle / "roles").glob("*/account-details.json*")}):
+        data = read_json(path, "account-details.json")
         methods.add(data["method"])
         details = data["authorization_details"]
         for role in details["RoleDetailList"]:
@@ -488,17 +533,57 @@ def verify(bundle: Path) -> list[str]:
     return problems
 
 
+def show(bundle: Path, role: str | None) -> int:
+    """Print the bundle's roles (verdict counts, answers kept), or one role's verdicts and raw answers as JSON."""
+    try:
+        run = json.loads((bundle / "run.json").read_text())
+    except (OSError, ValueError):
+        print(f"{bundle}: no readable run.json: not an evidence bundle", file=sys.stderr)
+        return 2
+    roles: Mapping[str, str] = run.get("roles") or {}
+    if role is None:
+        for arn, where in sorted(roles.items()):
+            folder = bundle / where
+            verdicts = read_json(folder, "verdicts.json")["verdicts"]
+            counts: dict[str, int] = {}
+            for record in verdicts:
+                counts[record["outcome"]] = counts.get(record["outcome"], 0) + 1
+            answers = len(read_exchanges(folder)["exchanges"])
+            told = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+            print(f"{arn}: {told}; {answers} API answer(s) in {where}/{EXCHANGES}")
+        return 0
+    if role not in roles:
+        print(
+            f"{bundle}: no role {role} in this bundle (roles: {len(roles)}; list them without --role)", file=sys.stderr
+        )
+        return 2
+    folder = bundle / roles[role]
+    verdicts = read_json(folder, "verdicts.json")
+    print(json.dumps({**read_exchanges(folder), "verdicts": verdicts["verdicts"]}, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m verification evidence verify DIR``: exit 1 on any mismatch, missing or extra file."""
+    """``python -m verification evidence verify DIR``: exit 1 on any mismatch, missing or extra file.
+
+    ``python -m verification evidence show DIR [--role ARN]``: the roles, or one role's raw answers.
+    """
     parser = argparse.ArgumentParser(prog="python -m verification evidence", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     check_parser = commands.add_parser("verify", help="check every file of a bundle against its manifest.json")
     check_parser.add_argument("bundle", type=Path, metavar="DIR")
+    show_parser = commands.add_parser(
+        "show", help="list the roles with their verdicts, or print one role's raw API answers (decompressed)"
+    )
+    show_parser.add_argument("bundle", type=Path, metavar="DIR")
+    show_parser.add_argument("--role", metavar="ARN", help="print this role's verdicts and every raw API answer")
     args = parser.parse_args(argv)
     bundle: Path = args.bundle
     if not bundle.is_dir():
         print(f"{bundle}: no such folder", file=sys.stderr)
         return 2
+    if args.command == "show":
+        return show(bundle, args.role)
     problems = verify(bundle)
     for line in problems:
         print(f"{bundle}: {line}")

@@ -16,8 +16,12 @@ ALLOWED: dict[str, re.Pattern[str]] = {
         r"|GetAccountAuthorizationDetails)$"
     ),
     "sts": re.compile(r"^(GetCallerIdentity|AssumeRole)$"),
-    # Exactly what snapshot export reads to find the SCPs that apply to the account.
-    "organizations": re.compile(r"^(DescribeOrganization|ListParents|ListPoliciesForTarget|DescribePolicy)$"),
+    # What snapshot export reads to find the SCPs that apply to the account, and what --organization
+    # reads to find the accounts (the tree from the root down).
+    "organizations": re.compile(
+        r"^(DescribeOrganization|ListParents|ListPoliciesForTarget|DescribePolicy|ListRoots"
+        r"|ListAccountsForParent|ListOrganizationalUnitsForParent)$"
+    ),
     # --kms-key: the key's policy, so the engine can decide the kms: requirements against it.
     "kms": re.compile(r"^GetKeyPolicy$"),
 }
