@@ -406,7 +406,7 @@ CASES = [
     Case(
         "requirements-without-target",
         ("--requirements", "veeam-ec2-backup", "--appliance-principal", "123456789012"),
-        "or --demo",
+        "--demo or --organization",
     ),
 ]
 #: Known faults, reported to the lead; strict xfail, so the fix turns these into failures to remove here.

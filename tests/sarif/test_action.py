@@ -51,8 +51,8 @@ def test_the_action_installs_from_its_ref_uploads_when_asked_and_outputs_status_
     assert all(o["value"].startswith("${{ steps.verify.outputs.") for o in action["outputs"].values())
     workflow = yaml.safe_load(WORKFLOW.read_text())
     assert workflow["permissions"]["security-events"] == "write"
-    (job,) = workflow["jobs"].values()
-    verify = next(s for s in job["steps"] if s.get("uses") == "./")
+    # The shard jobs verify through the action (the merge job only merges what they wrote).
+    verify = next(s for s in workflow["jobs"]["verify"]["steps"] if s.get("uses") == "./")
     assert verify["with"]["upload-sarif"] == "true"
 
 
@@ -117,12 +117,3 @@ def test_bad_input_leaves_no_sarif_to_upload_not_even_an_old_one(tmp_path: Path)
     assert outputs["sarif"] == "" and outputs["failed"] == ""
     assert not old.exists()
     assert "no SARIF written" in summary
-
-
-def test_every_package_is_in_the_wheel_the_action_installs() -> None:
-    """The action installs the checkout as a wheel (not editable): a package left out is missing at run time."""
-    import tomllib
-
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    folders = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "verification").rglob("__init__.py")}
-    assert folders - listed == set()

@@ -131,10 +131,11 @@ def test_shards_run_as_a_matrix_and_one_job_merges_them(jobs: dict[str, Any]) ->
     assert shards == list(range(1, len(shards) + 1)) and len(shards) >= 2
     assert verify["strategy"]["fail-fast"] is False
     args = verify_command(verify["steps"])
-    assert args[args.index("--shard") + 1] == f"${{{{ matrix.shard }}}}/{len(shards)}"
+    # Expressions without inner spaces: the action splits its args as a shell would, after GitHub fills them.
+    assert args[args.index("--shard") + 1] == f"${{{{matrix.shard}}}}/{len(shards)}"
     folder = verify["env"]["SHARD_DIR"]
-    assert args[args.index("--alluredir") + 1] == "${{ env.SHARD_DIR }}/allure-results"
-    assert args[args.index("--evidence-dir") + 1] == "${{ env.SHARD_DIR }}/evidence"
+    assert args[args.index("--alluredir") + 1] == "${{env.SHARD_DIR}}/allure-results"
+    assert args[args.index("--evidence-dir") + 1] == "${{env.SHARD_DIR}}/evidence"
     # Each shard's SARIF is its own file; the plugin gives it a category of its own (/shard-I-of-N).
     assert verify_step(verify["steps"])["with"]["sarif"].startswith("${{ env.SHARD_DIR }}/")
     upload = step(verify["steps"], uses="actions/upload-artifact@")
