@@ -1,8 +1,10 @@
-"""The shell commands the README shows, read from its ``sh`` code blocks, so tests and CI run what it says.
+"""The shell commands the README and the docs pages show, read from their ``sh`` code blocks, so tests and CI run them.
 
-``python3 tests/packaging/readme_commands.py quickstart`` prints the quickstart's commands, one a
-line (``.ci/run`` runs them); ``all`` prints every command with its section. Standard library
-only: ``.ci/run`` calls it with the system's python3, before any install.
+The README is the front door; the commands it once held for offline runs, templates, the local
+endpoint and development now live in the pages of ``PAGES``, and are read from there alike.
+``python3 tests/packaging/readme_commands.py quickstart`` prints the README quickstart's commands,
+one a line (``.ci/run`` runs them); ``all`` prints every command with its page and section.
+Standard library only: ``.ci/run`` calls it with the system's python3, before any install.
 """
 
 from __future__ import annotations
@@ -12,21 +14,38 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+#: The docs pages whose ``sh`` commands are run too (paths from the checkout's root), after the README's.
+PAGES = ("docs/offline.md", "docs/templates.md", "docs/local-endpoint.md", "docs/development.md")
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 
 @dataclass(frozen=True)
 class Command:
-    """One logical command line (continuations joined, comments dropped) and the section it is in."""
+    """One logical command line (continuations joined, comments dropped), its section and its page."""
 
     section: str
     line: str
+    page: str = "README.md"
 
 
 def commands(text: str | None = None) -> list[Command]:
-    """Every command of every ``sh`` block, in order."""
-    lines = (README.read_text(encoding="utf-8") if text is None else text).splitlines()
+    """Every command of every ``sh`` block of the README, then of each page of PAGES, in order.
+
+    Given ``text``, the commands of that one Markdown text (as the README's).
+    """
+    if text is not None:
+        return _commands(text, "README.md")
+    found = _commands(README.read_text(encoding="utf-8"), "README.md")
+    for page in PAGES:
+        found += _commands((ROOT / page).read_text(encoding="utf-8"), page)
+    return found
+
+
+def _commands(text: str, page: str) -> list[Command]:
+    """Every command of every ``sh`` block of one page, in order."""
+    lines = text.splitlines()
     found: list[Command] = []
     section = ""
     in_block = False
@@ -50,14 +69,15 @@ def commands(text: str | None = None) -> list[Command]:
         if line.endswith("\\"):
             pending += line[:-1].rstrip() + " "
             continue
-        found.append(Command(section, (pending + line).strip()))
+        found.append(Command(section, (pending + line).strip(), page))
         pending = ""
     return found
 
 
 def quickstart(text: str | None = None) -> list[str]:
-    """The quickstart's commands, in order."""
-    return [command.line for command in commands(text) if command.section == "Quickstart"]
+    """The README quickstart's commands, in order."""
+    readme = commands(text) if text is not None else _commands(README.read_text(encoding="utf-8"), "README.md")
+    return [command.line for command in readme if command.section == "Quickstart"]
 
 
 def main(argv: list[str]) -> int:
@@ -65,7 +85,7 @@ def main(argv: list[str]) -> int:
         print("\n".join(quickstart()))
         return 0
     if argv == ["all"]:
-        print("\n".join(f"{command.section}: {command.line}" for command in commands()))
+        print("\n".join(f"{command.page}: {command.section}: {command.line}" for command in commands()))
         return 0
     print("usage: readme_commands.py quickstart|all", file=sys.stderr)
     return 2

@@ -1,7 +1,8 @@
-"""Every command the README shows, run as written in a fresh clone: after quickstart command 1, then command 2.
+"""Every command the README and its docs pages show, run as written in a fresh clone, after quickstart command 1 and 2.
 
-The commands come from the README's ``sh`` blocks (``readme_commands.py``), so the README and this
-test cannot drift: a command with no expectation here fails the test. The clone is a ``git clone``
+The commands come from the ``sh`` blocks of the README and of the pages in ``readme_commands.PAGES``
+(offline runs, templates, the local endpoint, development), so the pages and this test cannot
+drift: a command with no expectation here fails the test. The clone is a ``git clone``
 of the checkout (what is committed), in ``tmp_path``, in a user's usual environment (no
 ``PYTHONDONTWRITEBYTECODE``, so pytest's assertion-rewrite caches are written into the installed
 package, as they are for most people).
@@ -146,7 +147,7 @@ def _quickstart(checkout: Checkout, line: str, editable: bool) -> str:
 
 @contextmanager
 def readme_endpoint(checkout: Checkout) -> Iterator[str]:
-    """The README's endpoint command (on --port 0), with account 111122223333 seeded beside the demo's."""
+    """The endpoint command of docs/local-endpoint.md (on --port 0), account 111122223333 seeded beside the demo's."""
     (command,) = [c.line for c in commands() if c.section == "The local IAM endpoint"]
     assert "--port 5000" in command
     # Needs the [demo] extra, which both quickstart commands install: started after each.
@@ -165,7 +166,7 @@ def readme_endpoint(checkout: Checkout) -> Iterator[str]:
             if match := re.search(r"http://127\.0\.0\.1:\d+", line):
                 url = match[0]
                 break
-        assert url, f"the README's endpoint command printed no URL: {process.stderr.read()}"
+        assert url, f"the documented endpoint command printed no URL: {process.stderr.read()}"
         from verification.endpoint.seed import seed_account
 
         seed_account(url, json.loads((checkout.path / "account.json").read_text()))
@@ -207,12 +208,18 @@ def _exported(done: subprocess.CompletedProcess[str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _options_page_current(done: subprocess.CompletedProcess[str]) -> None:
+    """The committed docs/options.md is what the generator writes: it has nothing to rewrite."""
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rewritten" not in done.stdout, done.stdout
+
+
 def _benchmark(done: subprocess.CompletedProcess[str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"ratio \d+\.\d+x", done.stdout), done.stdout
 
 
-#: README command (its start) → what a user sees when it works. Every README command must match one.
+#: Documented command (its start) → what a user sees when it works. Every documented command must match one.
 EXPECTED: dict[str, Callable[[subprocess.CompletedProcess[str]], None] | None] = {
     # Installs: done offline by _quickstart (the quickstart's own) or the same install (pip install '... @ checkout').
     "python3 -m venv .venv && .venv/bin/pip install": None,
@@ -229,19 +236,20 @@ EXPECTED: dict[str, Callable[[subprocess.CompletedProcess[str]], None] | None] =
     ".venv/bin/pytest --plan plan.json": _passes("84 passed, 1 skipped"),
     ".venv/bin/pytest tests/test_layers.py tests/inputs": _passes(r"\d+ passed"),
     ".venv/bin/python benchmarks/bench_startup.py": _benchmark,
+    ".venv/bin/python tools/options_doc.py": _options_page_current,
 }
-#: Commands of the Development section: for the harness's own tests, so only after command 2.
-AFTER_COMMAND_2_ONLY = (".venv/bin/pytest tests/", ".venv/bin/python benchmarks/")
+#: Commands of docs/development.md: for the harness's own tests and tools, so only after command 2.
+AFTER_COMMAND_2_ONLY = (".venv/bin/pytest tests/", ".venv/bin/python benchmarks/", ".venv/bin/python tools/")
 
 
 def _expectation(command: Command) -> Callable[[subprocess.CompletedProcess[str]], None] | None:
     matches = [check for start, check in EXPECTED.items() if command.line.startswith(start)]
-    assert len(matches) == 1, f"the README shows a command this test has no expectation for: {command.line}"
+    assert len(matches) == 1, f"{command.page} shows a command this test has no expectation for: {command.line}"
     return matches[0]
 
 
 def _run_readme_commands(checkout: Checkout, endpoint: str, stage: int, tmp_path: Path) -> list[str]:
-    """Run every README command that has an expectation; return the ones run."""
+    """Run every documented command that has an expectation; return the ones run."""
     env = {**checkout.env, **_credentials_in(endpoint, ACCOUNT)}
     ran = []
     for command in commands():
