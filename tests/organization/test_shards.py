@@ -50,7 +50,14 @@ def runs(org: Org, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     def one(name: str, *extra: str) -> Path:
         folder = root / name
-        args = org.args("--alluredir", str(folder / "allure-results"), "--evidence-dir", str(folder / "evidence"))
+        args = org.args(
+            "--alluredir",
+            str(folder / "allure-results"),
+            "--evidence-dir",
+            str(folder / "evidence"),
+            "--sarif",
+            str(folder / "role-verification.sarif"),
+        )
         result = run_org(org, [*args, "-q", *extra], root)
         assert result.returncode == 1, result.stdout[-2000:] + result.stderr
         return folder
@@ -69,6 +76,27 @@ def test_the_merged_shards_equal_the_single_run(runs: dict[str, Any]) -> None:
     assert merged == single  # same tests, same outcomes, same history ids (so Allure's trend carries on)
     statuses = {status for status, _ in merged.values()}
     assert {"passed", "failed", "broken"} <= statuses  # the misconfigured roles and the unassumable account
+
+
+def test_the_shards_sarif_merges_into_one_run_with_the_single_runs_results(runs: dict[str, Any]) -> None:
+    """Each shard's SARIF has its own category; the merge writes one run whose results are the single run's."""
+    from verification.reporting.sarif import base_category
+
+    def results(log_path: Path) -> set[tuple[str, str, str]]:
+        log = json.loads(log_path.read_text())
+        return {(r["ruleId"], r["level"], r["properties"]["role"]) for run in log["runs"] for r in run["results"]}
+
+    shard_categories = {
+        json.loads((shard / "role-verification.sarif").read_text())["runs"][0]["automationDetails"]["id"]
+        for shard in runs["shards"]
+    }
+    assert len(shard_categories) == runs["count"]  # a category of its own per shard: the upload accepts them
+    merged = json.loads((runs["merged"] / "role-verification.sarif").read_text())
+    assert len(merged["runs"]) == 1
+    single_log = json.loads((runs["single"] / "role-verification.sarif").read_text())
+    assert base_category(merged["runs"][0]) == base_category(single_log["runs"][0])
+    assert results(runs["merged"] / "role-verification.sarif") == results(runs["single"] / "role-verification.sarif")
+    assert results(runs["single"] / "role-verification.sarif")  # the organization demo has failing roles
 
 
 def test_every_shard_verified_only_its_own_accounts(runs: dict[str, Any]) -> None:

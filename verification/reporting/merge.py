@@ -10,7 +10,9 @@ S/evidence`` wrote. Into DIR go:
   run.json whose ``shards`` lists each shard, and a manifest covering every file
   (``python -m verification evidence verify DIR/evidence`` checks it);
 - ``summary.md``: a Markdown table, a row per role, failing roles first;
-- ``junit.xml``: one test case per result.
+- ``junit.xml``: one test case per result;
+- ``role-verification.sarif``, when the shards wrote SARIF (``--sarif S/NAME.sarif``): one run per
+  category, each shard's ``.../shard-I-of-N`` joined into its run (``reporting/sarif.py``).
 
 It refuses, in one line and before writing anything, shards whose bundle does not verify, shards of
 different requirement sets or harness versions, and an account that appears in two shards.
@@ -35,11 +37,14 @@ from typing import Any
 from verification import __version__
 from verification.errors import InputError
 from verification.reporting import evidence
+from verification.reporting.sarif import write_merged
 
 #: The requirement an unreachable account's result names (``verification.fleet.organization``).
 ACCOUNT_REQUIREMENT = "account:member-role"
 RESULTS = "allure-results"
 EVIDENCE = "evidence"
+#: The merged SARIF (when the shards wrote any), beside the summary.
+SARIF_NAME = "role-verification.sarif"
 
 
 @dataclass
@@ -134,6 +139,9 @@ def merge(out: Path, paths: Sequence[Path]) -> dict[str, Any]:
     organization = _organization(shards)
     (out / "summary.md").write_text(summary(rows, organization, shards), encoding="utf-8")
     junit(rows, out / "junit.xml")
+    sarif_files = sorted(file for shard in paths for file in shard.glob("*.sarif"))
+    if sarif_files:
+        write_merged(sarif_files, out / SARIF_NAME)
     return {"results": results, "roles": len(rows), "seconds": time.perf_counter() - started}
 
 
