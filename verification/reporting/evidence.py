@@ -194,25 +194,7 @@ def recorded_details(
     role = facts.role
     if role is None:
         return details, None
-    inline: dict[str, list[dict[str, Any]]] = {}
-    boundary_blocked: list[str] = []
-    scp_blocked: list[str] = []
-    for result in facts.simulations.values():
-        name = _source_name(result)
-        if result.allowed_by_organizations is False:
-            scp_blocked.append(result.action)
-        elif result.decision == "allowed":
-            # The strictest answer allowed: every resource the action was judged on was allowed.
-            allowed = {**_statement("Allow", result), "Resource": "*"}
-            inline.setdefault(name or "RecordedAllow", []).append(allowed)
-        elif result.decision == "explicitDeny":
-            inline.setdefault(name or "RecordedDeny", []).append(_statement("Deny", result))
-        elif result.allowed_by_boundary is False:
-            boundary_blocked.append(result.action)
-        elif result.missing_context:
-            statement = _statement("Allow", result)
-            statement["Condition"] = {"StringLike": {key: "*" for key in result.missing_context}}
-            inline.setdefault(name or "RecordedConditional", []).append(statement)
+    inline, boundary_blocked, scp_blocked = _recorded_statements(facts)
     entry: dict[str, Any] = {
         "Path": role.path,
         "RoleName": role.name,
@@ -241,28 +223,60 @@ def recorded_details(
     details["RoleDetailList"].append(entry)
     side = facts.appliance_side
     if appliance is not None and appliance.role_arn and side is not None:
-        statements = []
-        if side.decision in ("allowed", "explicitDeny"):
-            effect = "Allow" if side.decision == "allowed" else "Deny"
-            statements.append({"Effect": effect, "Action": "sts:AssumeRole", "Resource": role.arn})
-        details["RoleDetailList"].append(
+        details["RoleDetailList"].append(_appliance_entry(appliance.role_arn, side, role.name, role.arn))
+    return details, _recorded_scps(scp_blocked)
+
+
+def _recorded_statements(facts: RoleFacts) -> tuple[dict[str, list[dict[str, Any]]], list[str], list[str]]:
+    """Each simulation as a statement (by policy name), and the actions a boundary or an SCP blocked."""
+    inline: dict[str, list[dict[str, Any]]] = {}
+    boundary_blocked: list[str] = []
+    scp_blocked: list[str] = []
+    for result in facts.simulations.values():
+        name = _source_name(result)
+        if result.allowed_by_organizations is False:
+            scp_blocked.append(result.action)
+        elif result.decision == "allowed":
+            # The strictest answer allowed: every resource the action was judged on was allowed.
+            allowed = {**_statement("Allow", result), "Resource": "*"}
+            inline.setdefault(name or "RecordedAllow", []).append(allowed)
+        elif result.decision == "explicitDeny":
+            inline.setdefault(name or "RecordedDeny", []).append(_statement("Deny", result))
+        elif result.allowed_by_boundary is False:
+            boundary_blocked.append(result.action)
+        elif result.missing_context:
+            statement = _statement("Allow", result)
+            statement["Condition"] = {"StringLike": {key: "*" for key in result.missing_context}}
+            inline.setdefault(name or "RecordedConditional", []).append(statement)
+    return inline, boundary_blocked, scp_blocked
+
+
+def _appliance_entry(appliance_arn: str, side: SimulationResult, role_name: str, role_arn: str) -> dict[str, Any]:
+    """The appliance's role, allowed or denied sts:AssumeRole on the verified role as AWS answered."""
+    statements = []
+    if side.decision in ("allowed", "explicitDeny"):
+        effect = "Allow" if side.decision == "allowed" else "Deny"
+        statements.append({"Effect": effect, "Action": "sts:AssumeRole", "Resource": role_arn})
+    return {
+        "Path": "/",
+        "RoleName": appliance_arn.rsplit("/", 1)[-1],
+        "Arn": appliance_arn,
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+        "RolePolicyList": [
             {
-                "Path": "/",
-                "RoleName": appliance.role_arn.rsplit("/", 1)[-1],
-                "Arn": appliance.role_arn,
-                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
-                "RolePolicyList": [
-                    {
-                        "PolicyName": f"RecordedApplianceSide-{role.name}",
-                        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-                    }
-                ]
-                if statements
-                else [],
-                "AttachedManagedPolicies": [],
-                "InstanceProfileList": [],
+                "PolicyName": f"RecordedApplianceSide-{role_name}",
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
             }
-        )
+        ]
+        if statements
+        else [],
+        "AttachedManagedPolicies": [],
+        "InstanceProfileList": [],
+    }
+
+
+def _recorded_scps(scp_blocked: list[str]) -> list[list[dict[str, Any]]] | None:
+    """One recorded SCP level allowing all but the actions an SCP blocked, or None when none was."""
     scps = None
     if scp_blocked:
         scps = [
@@ -273,7 +287,7 @@ def recorded_details(
                 }
             ]
         ]
-    return details, scps
+    return scps
 
 
 def _source_name(result: SimulationResult) -> str | None:
