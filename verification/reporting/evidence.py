@@ -353,14 +353,7 @@ def finish(
     from verification.scope.catalogue import data_version
 
     bundle.mkdir(parents=True, exist_ok=True)
-    copied: dict[str, list[str]] = {}
-    for req in requirement_sets:
-        # A union's every file, and a selection's choice of parts, so the replay verifies the same.
-        for member in req.sources:
-            target = bundle / "requirements" / member.path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(member.path.read_bytes())
-            copied.setdefault(req.sha256, []).append(target.relative_to(bundle).as_posix() + member.selection)
+    copied = _copy_requirements(bundle, requirement_sets)
     merged, scps, methods = _merge_roles(bundle)
     accounts = sorted({arn.split(":")[4] for arn in targets})
     snapshot: dict[str, Any] = {
@@ -374,23 +367,7 @@ def finish(
         "authorization_details": merged,
     }
     _write_json(bundle / REPLAY_SNAPSHOT, snapshot)
-    replay: list[list[str]] = []
-    for req in requirement_sets:
-        args = [
-            "pytest",
-            "--snapshot",
-            f"DIR/{REPLAY_SNAPSHOT.as_posix()}",
-            "--requirements",
-            "+".join(f"DIR/{name}" for name in copied[req.sha256]),
-        ]
-        appliances = set()
-        for arn, (target_set, appliance) in targets.items():
-            if target_set.sha256 == req.sha256:
-                args += ["--role-arn", arn]
-                appliances.add(appliance.value if appliance else None)
-        if len(appliances) == 1 and None not in appliances:
-            args += ["--appliance-principal", str(next(iter(appliances)))]
-        replay.append(args)
+    replay = _replay_commands(requirement_sets, targets, copied)
     metadata = {
         "format": FORMAT,
         "started_at": started_at.isoformat(),
@@ -422,6 +399,45 @@ def finish(
     }
     _write_json(bundle / "run.json", metadata)
     return write_manifest(bundle)
+
+
+def _copy_requirements(bundle: Path, requirement_sets: Sequence[RequirementSet]) -> dict[str, list[str]]:
+    """Copy each requirement set's files into the bundle; their bundle paths (with any selection) by sha256."""
+    copied: dict[str, list[str]] = {}
+    for req in requirement_sets:
+        # A union's every file, and a selection's choice of parts, so the replay verifies the same.
+        for member in req.sources:
+            target = bundle / "requirements" / member.path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(member.path.read_bytes())
+            copied.setdefault(req.sha256, []).append(target.relative_to(bundle).as_posix() + member.selection)
+    return copied
+
+
+def _replay_commands(
+    requirement_sets: Sequence[RequirementSet],
+    targets: Mapping[str, tuple[RequirementSet, AppliancePrincipal | None]],
+    copied: Mapping[str, list[str]],
+) -> list[list[str]]:
+    """One pytest command per requirement set that verifies its roles again from the bundle (DIR)."""
+    replay: list[list[str]] = []
+    for req in requirement_sets:
+        args = [
+            "pytest",
+            "--snapshot",
+            f"DIR/{REPLAY_SNAPSHOT.as_posix()}",
+            "--requirements",
+            "+".join(f"DIR/{name}" for name in copied[req.sha256]),
+        ]
+        appliances = set()
+        for arn, (target_set, appliance) in targets.items():
+            if target_set.sha256 == req.sha256:
+                args += ["--role-arn", arn]
+                appliances.add(appliance.value if appliance else None)
+        if len(appliances) == 1 and None not in appliances:
+            args += ["--appliance-principal", str(next(iter(appliances)))]
+        replay.append(args)
+    return replay
 
 
 def _merge_roles(bundle: Path) -> tuple[dict[str, Any], list[list[dict[str, Any]]] | None, set[str]]:
