@@ -36,9 +36,21 @@ class RoleDeclarer:
         """The role ``key`` as this world declares it, with everything attached to it."""
         if not self.values.exists(key):
             return None
-        template = self.template
         here = f"Resources.{key}.Properties"
-        properties = template.resources[key].get("Properties") or {}
+        properties = self.template.resources[key].get("Properties") or {}
+        role = self._own(key, properties, here)
+        self._inline_policies(role, properties, here)
+        self._managed_arns(role, properties, here)
+        if "PermissionsBoundary" in properties:
+            boundary = self.values.resolve(properties["PermissionsBoundary"], f"{here}.PermissionsBoundary")
+            if boundary is not NO_VALUE:
+                role.boundary = self._managed(boundary, f"{here}.PermissionsBoundary")
+        self._attachments(role)
+        return role
+
+    def _own(self, key: str, properties: Mapping[str, Any], here: str) -> DeclaredRole:
+        """The role with its name, path and trust policy, checked as IAM would; no policies yet."""
+        template = self.template
         name = self.values.resource_ref(key, template.resources[key], f"{here}.RoleName")
         path = value_or(self.values.plain(properties.get("Path", "/"), f"{here}.Path"), "/")
         if isinstance(path, Unknown):
@@ -51,7 +63,11 @@ class RoleDeclarer:
         )
         if trust is None:
             raise template.fault(f"{here}.AssumeRolePolicyDocument: missing (a role needs a trust policy)")
-        role = DeclaredRole(key=key, name=name, path=str(path), trust=trust, where=f"Resources.{key}")
+        return DeclaredRole(key=key, name=name, path=str(path), trust=trust, where=f"Resources.{key}")
+
+    def _inline_policies(self, role: DeclaredRole, properties: Mapping[str, Any], here: str) -> None:
+        """The role's own Policies, each a Document (an Unknown list or item stays one unknown Document)."""
+        template, key = self.template, role.key
         # A list property may be !If [C, [...], !Ref AWS::NoValue] as a whole: no value is an empty list.
         policies = value_or(self.values.resolve(properties.get("Policies", []), f"{here}.Policies"), [])
         if isinstance(policies, Unknown):
@@ -69,20 +85,17 @@ class RoleDeclarer:
                 name_value = unlink(item.get("PolicyName"))
                 policy_name = name_value if isinstance(name_value, str) else f"{key}-policy-{number}"
                 role.inline.append(Document(policy_name, unlink(item["PolicyDocument"]), f"{where}.PolicyDocument"))
+
+    def _managed_arns(self, role: DeclaredRole, properties: Mapping[str, Any], here: str) -> None:
+        """The role's ManagedPolicyArns, each resolved to its document where it can be."""
         arns = value_or(self.values.resolve(properties.get("ManagedPolicyArns", []), f"{here}.ManagedPolicyArns"), [])
         if isinstance(arns, Unknown):
             role.managed.append(ManagedRef(arns, None, arns.where))
         elif not isinstance(arns, list):
-            raise template.fault(f"{here}.ManagedPolicyArns: expected a list of policy ARNs")
+            raise self.template.fault(f"{here}.ManagedPolicyArns: expected a list of policy ARNs")
         else:
             for number, value in enumerate(arns):
                 role.managed.append(self._managed(value, f"{here}.ManagedPolicyArns[{number}]"))
-        if "PermissionsBoundary" in properties:
-            boundary = self.values.resolve(properties["PermissionsBoundary"], f"{here}.PermissionsBoundary")
-            if boundary is not NO_VALUE:
-                role.boundary = self._managed(boundary, f"{here}.PermissionsBoundary")
-        self._attachments(role)
-        return role
 
     def _managed(self, value: Any, where: str) -> ManagedRef:
         """A managed policy named by ARN or by a Ref to the template's own ManagedPolicy."""
@@ -145,47 +158,63 @@ class RoleDeclarer:
             kind = resource["Type"]
             here = f"Resources.{logical_id}.Properties"
             properties = resource.get("Properties") or {}
-            field_name = "RoleName" if kind == "AWS::IAM::RolePolicy" else "Roles"
-            if field_name not in properties:
-                continue
-            targets = self.values.resolve(properties[field_name], f"{here}.{field_name}")
-            entries = targets if isinstance(targets, list) else [targets]
-            hits = [self._targets(entry, role) for entry in entries]
-            if "yes" in hits:
-                certain = True
-            elif "maybe" in hits:
-                certain = False
-            else:
+            certain = self._names_role(kind, properties, here, role)
+            if certain is None:
                 continue
             if not self.values.exists(logical_id):
                 continue
-            if kind == "AWS::IAM::InstanceProfile":
-                name = unlink(self.values.plain(properties.get("InstanceProfileName", logical_id), here))
-                shown = name if isinstance(name, str) else logical_id
-                arn = unlink(self.values.arn("instance-profile", properties, shown, here))
-                role.profiles.append(
-                    ProfileRef(
-                        shown,
-                        arn
-                        if isinstance(arn, str)
-                        else f"arn:{self.template.partition}:iam::{PLACEHOLDER_ACCOUNT}:instance-profile/{shown}",
-                        here,
-                        possible=not certain,
-                    )
+            self._attach(role, logical_id, kind, properties, here, possible=not certain)
+
+    def _names_role(self, kind: str, properties: Mapping[str, Any], here: str, role: DeclaredRole) -> bool | None:
+        """Does the resource's Roles/RoleName name ``role``: True, False (it may: unknown), None (it does not)."""
+        field_name = "RoleName" if kind == "AWS::IAM::RolePolicy" else "Roles"
+        if field_name not in properties:
+            return None
+        targets = self.values.resolve(properties[field_name], f"{here}.{field_name}")
+        entries = targets if isinstance(targets, list) else [targets]
+        hits = [self._targets(entry, role) for entry in entries]
+        if "yes" in hits:
+            return True
+        if "maybe" in hits:
+            return False
+        return None
+
+    def _attach(
+        self,
+        role: DeclaredRole,
+        logical_id: str,
+        kind: str,
+        properties: Mapping[str, Any],
+        here: str,
+        *,
+        possible: bool,
+    ) -> None:
+        """Add what the resource ``logical_id`` attaches (profile, managed or inline policy) to ``role``."""
+        if kind == "AWS::IAM::InstanceProfile":
+            name = unlink(self.values.plain(properties.get("InstanceProfileName", logical_id), here))
+            shown = name if isinstance(name, str) else logical_id
+            arn = unlink(self.values.arn("instance-profile", properties, shown, here))
+            role.profiles.append(
+                ProfileRef(
+                    shown,
+                    arn
+                    if isinstance(arn, str)
+                    else f"arn:{self.template.partition}:iam::{PLACEHOLDER_ACCOUNT}:instance-profile/{shown}",
+                    here,
+                    possible=possible,
                 )
-            elif kind == "AWS::IAM::ManagedPolicy":
-                ref = self._declared_policy(
-                    logical_id, unlink(self.values.managed_arn(logical_id, properties, here)), here
+            )
+        elif kind == "AWS::IAM::ManagedPolicy":
+            ref = self._declared_policy(logical_id, unlink(self.values.managed_arn(logical_id, properties, here)), here)
+            role.managed.append(ManagedRef(ref.arn, ref.document, here, possible=possible))
+        else:
+            name = unlink(self.values.plain(properties.get("PolicyName", logical_id), f"{here}.PolicyName"))
+            body = self.values.plain(properties.get("PolicyDocument"), f"{here}.PolicyDocument")
+            role.inline.append(
+                Document(
+                    name if isinstance(name, str) else logical_id,
+                    body,
+                    f"{here}.PolicyDocument",
+                    possible=possible,
                 )
-                role.managed.append(ManagedRef(ref.arn, ref.document, here, possible=not certain))
-            else:
-                name = unlink(self.values.plain(properties.get("PolicyName", logical_id), f"{here}.PolicyName"))
-                body = self.values.plain(properties.get("PolicyDocument"), f"{here}.PolicyDocument")
-                role.inline.append(
-                    Document(
-                        name if isinstance(name, str) else logical_id,
-                        body,
-                        f"{here}.PolicyDocument",
-                        possible=not certain,
-                    )
-                )
+            )
