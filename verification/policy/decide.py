@@ -401,22 +401,9 @@ def _decide(
     orgs = None if not scp_levels else all(level.allows for level in scp_levels)
     bound = None if boundary is None else bool(boundary.allows)
 
-    for level in scp_levels:
-        if level.denies:
-            # Named in the explanation, absent from MatchedStatements as in AWS.
-            ev = _evaluation(
-                request, "explicitDeny", "scp", "explicit-deny", missing, scan=level, orgs=False, bound=bound
-            )
-            return _with_statement(ev, level.denies[0].matched)
-    layers: tuple[tuple[Layer, _LayerResult | None], ...] = (
-        ("resource", resource),
-        ("identity", identity),
-        ("boundary", boundary),
-    )
-    for layer_name, scan in layers:
-        if scan is not None and scan.denies:
-            denies = [s.matched for s in scan.denies]
-            return _evaluation(request, "explicitDeny", layer_name, "explicit-deny", missing, denies, scan, orgs, bound)
+    denied = _explicit_deny(request, scp_levels, (resource, identity, boundary), missing, orgs, bound)
+    if denied is not None:
+        return denied
     scoped: tuple[MatchedStatement, ...] = ()
     if (
         identity.scoped
@@ -427,20 +414,7 @@ def _decide(
         scoped = _scoped((*scp_levels, resource, identity, boundary))
     for statements, level in zip(scp_statements, scp_levels, strict=True):
         if not level.allows:
-            reason = "conditional" if level.conditional else "scp-no-allow"
-            near = _nearest(statements, request, None)
-            return _evaluation(
-                request,
-                "implicitDeny",
-                "scp",
-                reason,
-                missing,
-                scan=level,
-                orgs=orgs,
-                bound=bound,
-                scoped=scoped,
-                nearest=near,
-            )
+            return _implicit_deny(request, "scp", level, statements, None, "scp-no-allow", missing, orgs, bound, scoped)
 
     resource_grant = _resource_grant(resource, caller, request.resource, bound)
     if resource_grant is not None:
@@ -449,55 +423,76 @@ def _decide(
             request, "allowed", "resource", "allowed", missing, matched, orgs=orgs, bound=bound, scoped=scoped
         )
     if boundary is not None and not boundary.allows:
-        reason = "conditional" if boundary.conditional else "boundary-no-allow"
-        near = _nearest(boundary_statements, request, None)
-        return _evaluation(
-            request,
-            "implicitDeny",
-            "boundary",
-            reason,
-            missing,
-            scan=boundary,
-            orgs=orgs,
-            bound=False,
-            scoped=scoped,
-            nearest=near,
+        return _implicit_deny(
+            request, "boundary", boundary, boundary_statements, None, "boundary-no-allow", missing, orgs, False, scoped
         )
     if not identity.allows:
-        reason = "conditional" if identity.conditional else "no-allow"
-        near = _nearest(identity_statements, request, None)
-        return _evaluation(
-            request,
-            "implicitDeny",
-            "identity",
-            reason,
-            missing,
-            scan=identity,
-            orgs=orgs,
-            bound=bound,
-            scoped=scoped,
-            nearest=near,
+        return _implicit_deny(
+            request, "identity", identity, identity_statements, None, "no-allow", missing, orgs, bound, scoped
         )
     if resource is not None and _cross_account(caller, request.resource) and not resource.allows:
-        reason = "conditional" if resource.conditional else "no-allow"
-        near = _nearest(resource_statements, request, caller)
-        return _evaluation(
-            request,
-            "implicitDeny",
-            "resource",
-            reason,
-            missing,
-            scan=resource,
-            orgs=orgs,
-            bound=bound,
-            scoped=scoped,
-            nearest=near,
+        return _implicit_deny(
+            request, "resource", resource, resource_statements, caller, "no-allow", missing, orgs, bound, scoped
         )
     matched = [s.matched for s, _ in identity.allows]
     if resource is not None:
         matched += [s.matched for s, _ in resource.allows]
     return _evaluation(
         request, "allowed", "identity", "allowed", missing, matched, orgs=orgs, bound=bound, scoped=scoped
+    )
+
+
+def _explicit_deny(
+    request: Request,
+    scp_levels: Sequence[_LayerResult],
+    layers: tuple[_LayerResult | None, _LayerResult, _LayerResult | None],
+    missing: tuple[str, ...],
+    orgs: bool | None,
+    bound: bool | None,
+) -> Evaluation | None:
+    """The explicit deny that decides, if any: an SCP's first, then the resource, identity, boundary layer's."""
+    for level in scp_levels:
+        if level.denies:
+            # Named in the explanation, absent from MatchedStatements as in AWS.
+            ev = _evaluation(
+                request, "explicitDeny", "scp", "explicit-deny", missing, scan=level, orgs=False, bound=bound
+            )
+            return _with_statement(ev, level.denies[0].matched)
+    names: tuple[Layer, ...] = ("resource", "identity", "boundary")
+    for layer_name, scan in zip(names, layers, strict=True):
+        if scan is not None and scan.denies:
+            denies = [s.matched for s in scan.denies]
+            return _evaluation(request, "explicitDeny", layer_name, "explicit-deny", missing, denies, scan, orgs, bound)
+    return None
+
+
+def _implicit_deny(
+    request: Request,
+    layer: Layer,
+    scan: _LayerResult,
+    statements: Sequence[Statement],
+    principal: Principal | None,
+    no_allow: str,
+    missing: tuple[str, ...],
+    orgs: bool | None,
+    bound: bool | None,
+    scoped: tuple[MatchedStatement, ...],
+) -> Evaluation:
+    """An implicit deny at ``layer``: "conditional" when an Allow failed only on its condition, else
+    ``no_allow``; with the nearest Allow of ``statements`` to say what to change."""
+    reason = "conditional" if scan.conditional else no_allow
+    near = _nearest(statements, request, principal)
+    return _evaluation(
+        request,
+        "implicitDeny",
+        layer,
+        reason,
+        missing,
+        scan=scan,
+        orgs=orgs,
+        bound=bound,
+        scoped=scoped,
+        nearest=near,
     )
 
 

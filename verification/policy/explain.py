@@ -33,26 +33,7 @@ def simulation_results(
     answers since 2026.
     """
     own = _account(principal_arn)
-    # One statement matches most of an answer's requests: its entry is written once and shared
-    # (the answer is read, never changed), and so is each distinct list of them.
-    written: dict[tuple[MatchedStatement, ...], list[dict[str, Any]]] = {}
-    # Most actions answer alike on a resource (the same statement allows them all): one entry per
-    # distinct answer. ``id`` names a list of ``written``, alive as long as this call.
-    entries: dict[tuple[object, ...], dict[str, Any]] = {}
-
-    def statements(matched: tuple[MatchedStatement, ...]) -> list[dict[str, Any]]:
-        found = written.get(matched)
-        if found is None:
-            found = written[matched] = [m.to_result() for m in matched]
-        return found
-
-    def union(group: list[Evaluation]) -> list[dict[str, Any]]:
-        """The top level's ``MatchedStatements``: every per-resource answer's, each statement once."""
-        first = group[0].matched
-        if all(e.matched == first for e in group):
-            return statements(first)
-        return statements(tuple(dict.fromkeys(m for e in group for m in e.matched)))
-
+    shared = _Shared()
     by_action: dict[str, list[Evaluation]] = {}
     for evaluation in evaluations:
         by_action.setdefault(evaluation.action.lower(), []).append(evaluation)
@@ -62,23 +43,46 @@ def simulation_results(
         if not group:
             raise LookupError(f"no evaluation for {action}")
         if not per_resource:
-            result = group[0].to_result(statements(group[0].matched))
+            result = group[0].to_result(shared.statements(group[0].matched))
             result["EvalActionName"] = action
             results.append(result)
             continue
-        deciding = group[0] if len(group) == 1 else min(group, key=lambda e: _DECISION_RANK[e.decision])
-        top = deciding.to_result(union(group))
-        top["EvalActionName"] = action
-        top["EvalResourceName"] = "*"
-        top["MissingContextValues"] = []
-        if own and any(_account(e.resource) not in ("", own) for e in group):
-            top["EvalDecisionDetails"] = {"IAM Policy": deciding.decision}
-        orgs = [e.allowed_by_organizations for e in group if e.allowed_by_organizations is not None]
-        if orgs:
-            top["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": all(orgs)}
+        results.append(_per_resource(action, group, shared, own))
+    return results
+
+
+class _Shared:
+    """The entries of one answer that are written once and shared (the answer is read, never changed)."""
+
+    __slots__ = ("entries", "written")
+
+    def __init__(self) -> None:
+        # One statement matches most of an answer's requests: its entry is written once and shared,
+        # and so is each distinct list of them.
+        self.written: dict[tuple[MatchedStatement, ...], list[dict[str, Any]]] = {}
+        # Most actions answer alike on a resource (the same statement allows them all): one entry per
+        # distinct answer. ``id`` names a list of ``written``, alive as long as this object.
+        self.entries: dict[tuple[object, ...], dict[str, Any]] = {}
+
+    def statements(self, matched: tuple[MatchedStatement, ...]) -> list[dict[str, Any]]:
+        """``MatchedStatements`` for these statements, written once per answer."""
+        found = self.written.get(matched)
+        if found is None:
+            found = self.written[matched] = [m.to_result() for m in matched]
+        return found
+
+    def union(self, group: list[Evaluation]) -> list[dict[str, Any]]:
+        """The top level's ``MatchedStatements``: every per-resource answer's, each statement once."""
+        first = group[0].matched
+        if all(e.matched == first for e in group):
+            return self.statements(first)
+        return self.statements(tuple(dict.fromkeys(m for e in group for m in e.matched)))
+
+    def specific(self, group: list[Evaluation]) -> list[dict[str, Any]]:
+        """``ResourceSpecificResults``: one entry per resource, alike answers sharing one entry."""
         specific = []
         for evaluation in group:
-            matched = statements(evaluation.matched)
+            matched = self.statements(evaluation.matched)
             key = (
                 evaluation.resource,
                 evaluation.decision,
@@ -86,9 +90,9 @@ def simulation_results(
                 evaluation.missing_context,
                 evaluation.allowed_by_boundary,
             )
-            entry = entries.get(key)
+            entry = self.entries.get(key)
             if entry is None:
-                entry = entries[key] = {
+                entry = self.entries[key] = {
                     "EvalResourceName": evaluation.resource,
                     "EvalResourceDecision": evaluation.decision,
                     "MatchedStatements": matched,
@@ -99,9 +103,23 @@ def simulation_results(
                         "AllowedByPermissionsBoundary": evaluation.allowed_by_boundary
                     }
             specific.append(entry)
-        top["ResourceSpecificResults"] = specific
-        results.append(top)
-    return results
+        return specific
+
+
+def _per_resource(action: str, group: list[Evaluation], shared: _Shared, own: str) -> dict[str, Any]:
+    """One action's result over several resources: the most restrictive decision at the top."""
+    deciding = group[0] if len(group) == 1 else min(group, key=lambda e: _DECISION_RANK[e.decision])
+    top = deciding.to_result(shared.union(group))
+    top["EvalActionName"] = action
+    top["EvalResourceName"] = "*"
+    top["MissingContextValues"] = []
+    if own and any(_account(e.resource) not in ("", own) for e in group):
+        top["EvalDecisionDetails"] = {"IAM Policy": deciding.decision}
+    orgs = [e.allowed_by_organizations for e in group if e.allowed_by_organizations is not None]
+    if orgs:
+        top["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": all(orgs)}
+    top["ResourceSpecificResults"] = shared.specific(group)
+    return top
 
 
 def _account(arn: str | None) -> str:

@@ -362,41 +362,10 @@ def _statement(
     if effect not in ("Allow", "Deny"):
         raise PolicyError(policy_id, f"{where}/Effect", f"must be 'Allow' or 'Deny', not {effect!r}")
 
-    action_key = _exactly_one(raw, "Action", "NotAction", policy_id, where, required=True)
-    assert action_key is not None
-    actions = _strings(raw[action_key], policy_id, f"{where}/{action_key}")
-    for action in actions:
-        if action != "*" and not _ACTION.match(action):
-            raise PolicyError(policy_id, f"{where}/{action_key}", f"{action!r} is not service:action")
-
-    resource_key = _exactly_one(raw, "Resource", "NotResource", policy_id, where, required=kind != "trust")
-    if kind == "trust" and resource_key is not None:
-        raise PolicyError(policy_id, f"{where}/{resource_key}", "a trust policy has no Resource element")
-    resources: ResourceMatcher | None = None
-    if resource_key is not None:
-        written = _strings(raw[resource_key], policy_id, f"{where}/{resource_key}")
-        patterns = tuple(_complete(p, kind, policy_id, f"{where}/{resource_key}") for p in written)
-        resources = ResourceMatcher(patterns, allow_variables=allow_variables, written=written)
-
-    needs_principal = kind in ("resource", "trust")
-    principal_key = _exactly_one(raw, "Principal", "NotPrincipal", policy_id, where, required=needs_principal)
-    if principal_key is not None and not needs_principal:
-        raise PolicyError(policy_id, f"{where}/{principal_key}", f"not allowed in a {kind} policy")
-    if principal_key == "NotPrincipal" and (kind == "trust" or effect == "Allow"):
-        raise PolicyError(policy_id, f"{where}/NotPrincipal", "only with Deny, and never in a role trust policy")
-    principals = None
-    if principal_key is not None:
-        principals = _principal(raw[principal_key], policy_id, f"{where}/{principal_key}")
-
-    condition = None
-    if "Condition" in raw:
-        block = raw["Condition"]
-        if not isinstance(block, Mapping):
-            raise PolicyError(policy_id, f"{where}/Condition", "must be an object")
-        try:
-            condition = conditions.compile_condition(block, policy_id=policy_id, allow_variables=allow_variables)
-        except PolicyError as exc:
-            raise PolicyError(policy_id, f"{where}/{exc.element}", exc.message) from None
+    action_key, actions = _statement_actions(raw, policy_id, where)
+    resource_key, resources = _statement_resources(raw, kind, policy_id, where, allow_variables=allow_variables)
+    principal_key, principals = _statement_principals(raw, kind, effect, policy_id, where)
+    condition = _statement_condition(raw, policy_id, where, allow_variables=allow_variables)
 
     start, end, reported = span
     return Statement(
@@ -422,6 +391,64 @@ def _statement(
             reported_start=reported,
         ),
     )
+
+
+def _statement_actions(raw: Mapping[str, Any], policy_id: str, where: str) -> tuple[str, tuple[str, ...]]:
+    """A statement's Action or NotAction (which one, and its patterns), each pattern service:action or ``*``."""
+    action_key = _exactly_one(raw, "Action", "NotAction", policy_id, where, required=True)
+    assert action_key is not None
+    actions = _strings(raw[action_key], policy_id, f"{where}/{action_key}")
+    for action in actions:
+        if action != "*" and not _ACTION.match(action):
+            raise PolicyError(policy_id, f"{where}/{action_key}", f"{action!r} is not service:action")
+    return action_key, actions
+
+
+def _statement_resources(
+    raw: Mapping[str, Any], kind: PolicyKind, policy_id: str, where: str, *, allow_variables: bool
+) -> tuple[str | None, ResourceMatcher | None]:
+    """A statement's Resource or NotResource (which one, and its matcher); a trust policy has neither."""
+    resource_key = _exactly_one(raw, "Resource", "NotResource", policy_id, where, required=kind != "trust")
+    if kind == "trust" and resource_key is not None:
+        raise PolicyError(policy_id, f"{where}/{resource_key}", "a trust policy has no Resource element")
+    resources: ResourceMatcher | None = None
+    if resource_key is not None:
+        written = _strings(raw[resource_key], policy_id, f"{where}/{resource_key}")
+        patterns = tuple(_complete(p, kind, policy_id, f"{where}/{resource_key}") for p in written)
+        resources = ResourceMatcher(patterns, allow_variables=allow_variables, written=written)
+    return resource_key, resources
+
+
+def _statement_principals(
+    raw: Mapping[str, Any], kind: PolicyKind, effect: str, policy_id: str, where: str
+) -> tuple[str | None, PrincipalMatcher | None]:
+    """A statement's Principal or NotPrincipal (which one, and its matcher): only resource and trust policies."""
+    needs_principal = kind in ("resource", "trust")
+    principal_key = _exactly_one(raw, "Principal", "NotPrincipal", policy_id, where, required=needs_principal)
+    if principal_key is not None and not needs_principal:
+        raise PolicyError(policy_id, f"{where}/{principal_key}", f"not allowed in a {kind} policy")
+    if principal_key == "NotPrincipal" and (kind == "trust" or effect == "Allow"):
+        raise PolicyError(policy_id, f"{where}/NotPrincipal", "only with Deny, and never in a role trust policy")
+    principals = None
+    if principal_key is not None:
+        principals = _principal(raw[principal_key], policy_id, f"{where}/{principal_key}")
+    return principal_key, principals
+
+
+def _statement_condition(
+    raw: Mapping[str, Any], policy_id: str, where: str, *, allow_variables: bool
+) -> conditions.CompiledCondition | None:
+    """A statement's Condition block compiled, or None; a fault names the element inside the statement."""
+    condition = None
+    if "Condition" in raw:
+        block = raw["Condition"]
+        if not isinstance(block, Mapping):
+            raise PolicyError(policy_id, f"{where}/Condition", "must be an object")
+        try:
+            condition = conditions.compile_condition(block, policy_id=policy_id, allow_variables=allow_variables)
+        except PolicyError as exc:
+            raise PolicyError(policy_id, f"{where}/{exc.element}", exc.message) from None
+    return condition
 
 
 def _complete(pattern: str, kind: PolicyKind, policy_id: str, element: str) -> str:

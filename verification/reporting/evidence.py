@@ -235,25 +235,7 @@ def recorded_details(
     role = facts.role
     if role is None:
         return details, None
-    inline: dict[str, list[dict[str, Any]]] = {}
-    boundary_blocked: list[str] = []
-    scp_blocked: list[str] = []
-    for result in facts.simulations.values():
-        name = _source_name(result)
-        if result.allowed_by_organizations is False:
-            scp_blocked.append(result.action)
-        elif result.decision == "allowed":
-            # The strictest answer allowed: every resource the action was judged on was allowed.
-            allowed = {**_statement("Allow", result), "Resource": "*"}
-            inline.setdefault(name or "RecordedAllow", []).append(allowed)
-        elif result.decision == "explicitDeny":
-            inline.setdefault(name or "RecordedDeny", []).append(_statement("Deny", result))
-        elif result.allowed_by_boundary is False:
-            boundary_blocked.append(result.action)
-        elif result.missing_context:
-            statement = _statement("Allow", result)
-            statement["Condition"] = {"StringLike": {key: "*" for key in result.missing_context}}
-            inline.setdefault(name or "RecordedConditional", []).append(statement)
+    inline, boundary_blocked, scp_blocked = _recorded_statements(facts)
     entry: dict[str, Any] = {
         "Path": role.path,
         "RoleName": role.name,
@@ -282,28 +264,60 @@ def recorded_details(
     details["RoleDetailList"].append(entry)
     side = facts.appliance_side
     if appliance is not None and appliance.role_arn and side is not None:
-        statements = []
-        if side.decision in ("allowed", "explicitDeny"):
-            effect = "Allow" if side.decision == "allowed" else "Deny"
-            statements.append({"Effect": effect, "Action": "sts:AssumeRole", "Resource": role.arn})
-        details["RoleDetailList"].append(
+        details["RoleDetailList"].append(_appliance_entry(appliance.role_arn, side, role.name, role.arn))
+    return details, _recorded_scps(scp_blocked)
+
+
+def _recorded_statements(facts: RoleFacts) -> tuple[dict[str, list[dict[str, Any]]], list[str], list[str]]:
+    """Each simulation as a statement (by policy name), and the actions a boundary or an SCP blocked."""
+    inline: dict[str, list[dict[str, Any]]] = {}
+    boundary_blocked: list[str] = []
+    scp_blocked: list[str] = []
+    for result in facts.simulations.values():
+        name = _source_name(result)
+        if result.allowed_by_organizations is False:
+            scp_blocked.append(result.action)
+        elif result.decision == "allowed":
+            # The strictest answer allowed: every resource the action was judged on was allowed.
+            allowed = {**_statement("Allow", result), "Resource": "*"}
+            inline.setdefault(name or "RecordedAllow", []).append(allowed)
+        elif result.decision == "explicitDeny":
+            inline.setdefault(name or "RecordedDeny", []).append(_statement("Deny", result))
+        elif result.allowed_by_boundary is False:
+            boundary_blocked.append(result.action)
+        elif result.missing_context:
+            statement = _statement("Allow", result)
+            statement["Condition"] = {"StringLike": {key: "*" for key in result.missing_context}}
+            inline.setdefault(name or "RecordedConditional", []).append(statement)
+    return inline, boundary_blocked, scp_blocked
+
+
+def _appliance_entry(appliance_arn: str, side: SimulationResult, role_name: str, role_arn: str) -> dict[str, Any]:
+    """The appliance's role, allowed or denied sts:AssumeRole on the verified role as AWS answered."""
+    statements = []
+    if side.decision in ("allowed", "explicitDeny"):
+        effect = "Allow" if side.decision == "allowed" else "Deny"
+        statements.append({"Effect": effect, "Action": "sts:AssumeRole", "Resource": role_arn})
+    return {
+        "Path": "/",
+        "RoleName": appliance_arn.rsplit("/", 1)[-1],
+        "Arn": appliance_arn,
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+        "RolePolicyList": [
             {
-                "Path": "/",
-                "RoleName": appliance.role_arn.rsplit("/", 1)[-1],
-                "Arn": appliance.role_arn,
-                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
-                "RolePolicyList": [
-                    {
-                        "PolicyName": f"RecordedApplianceSide-{role.name}",
-                        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-                    }
-                ]
-                if statements
-                else [],
-                "AttachedManagedPolicies": [],
-                "InstanceProfileList": [],
+                "PolicyName": f"RecordedApplianceSide-{role_name}",
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
             }
-        )
+        ]
+        if statements
+        else [],
+        "AttachedManagedPolicies": [],
+        "InstanceProfileList": [],
+    }
+
+
+def _recorded_scps(scp_blocked: list[str]) -> list[list[dict[str, Any]]] | None:
+    """One recorded SCP level allowing all but the actions an SCP blocked, or None when none was."""
     scps = None
     if scp_blocked:
         scps = [
@@ -314,7 +328,7 @@ def recorded_details(
                 }
             ]
         ]
-    return details, scps
+    return scps
 
 
 def _source_name(result: SimulationResult) -> str | None:
@@ -381,14 +395,7 @@ def finish(
     from verification.scope.catalogue import data_version
 
     bundle.mkdir(parents=True, exist_ok=True)
-    copied: dict[str, list[str]] = {}
-    for req in requirement_sets:
-        # A union's every file, and a selection's choice of parts, so the replay verifies the same.
-        for member in req.sources:
-            target = bundle / "requirements" / member.path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(member.path.read_bytes())
-            copied.setdefault(req.sha256, []).append(target.relative_to(bundle).as_posix() + member.selection)
+    copied = _copy_requirements(bundle, requirement_sets)
     merged, scps, methods = _merge_roles(bundle)
     accounts = sorted({arn.split(":")[4] for arn in targets})
     snapshot: dict[str, Any] = {
@@ -402,23 +409,7 @@ def finish(
         "authorization_details": merged,
     }
     _write_json(bundle / REPLAY_SNAPSHOT, snapshot)
-    replay: list[list[str]] = []
-    for req in requirement_sets:
-        args = [
-            "pytest",
-            "--snapshot",
-            f"DIR/{REPLAY_SNAPSHOT.as_posix()}",
-            "--requirements",
-            "+".join(f"DIR/{name}" for name in copied[req.sha256]),
-        ]
-        appliances = set()
-        for arn, (target_set, appliance) in targets.items():
-            if target_set.sha256 == req.sha256:
-                args += ["--role-arn", arn]
-                appliances.add(appliance.value if appliance else None)
-        if len(appliances) == 1 and None not in appliances:
-            args += ["--appliance-principal", str(next(iter(appliances)))]
-        replay.append(args)
+    replay = _replay_commands(requirement_sets, targets, copied)
     metadata = {
         "format": FORMAT,
         "started_at": started_at.isoformat(),
@@ -453,6 +444,45 @@ def finish(
         metadata["organization"] = dict(organization)
     _write_json(bundle / "run.json", metadata)
     return write_manifest(bundle)
+
+
+def _copy_requirements(bundle: Path, requirement_sets: Sequence[RequirementSet]) -> dict[str, list[str]]:
+    """Copy each requirement set's files into the bundle; their bundle paths (with any selection) by sha256."""
+    copied: dict[str, list[str]] = {}
+    for req in requirement_sets:
+        # A union's every file, and a selection's choice of parts, so the replay verifies the same.
+        for member in req.sources:
+            target = bundle / "requirements" / member.path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(member.path.read_bytes())
+            copied.setdefault(req.sha256, []).append(target.relative_to(bundle).as_posix() + member.selection)
+    return copied
+
+
+def _replay_commands(
+    requirement_sets: Sequence[RequirementSet],
+    targets: Mapping[str, tuple[RequirementSet, AppliancePrincipal | None]],
+    copied: Mapping[str, list[str]],
+) -> list[list[str]]:
+    """One pytest command per requirement set that verifies its roles again from the bundle (DIR)."""
+    replay: list[list[str]] = []
+    for req in requirement_sets:
+        args = [
+            "pytest",
+            "--snapshot",
+            f"DIR/{REPLAY_SNAPSHOT.as_posix()}",
+            "--requirements",
+            "+".join(f"DIR/{name}" for name in copied[req.sha256]),
+        ]
+        appliances = set()
+        for arn, (target_set, appliance) in targets.items():
+            if target_set.sha256 == req.sha256:
+                args += ["--role-arn", arn]
+                appliances.add(appliance.value if appliance else None)
+        if len(appliances) == 1 and None not in appliances:
+            args += ["--appliance-principal", str(next(iter(appliances)))]
+        replay.append(args)
+    return replay
 
 
 def _merge_roles(bundle: Path) -> tuple[dict[str, Any], list[list[dict[str, Any]]] | None, set[str]]:
