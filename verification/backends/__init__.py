@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,10 +18,12 @@ from typing import Any
 
 from verification.backends.simulation import SimulationRequest, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
+from verification.names import ROLE_ARN_RE, CallerIdentity, RoleRef
 from verification.policy.model import PolicySet
 from verification.scope.regions import region_partition
 
 __all__ = [
+    "ROLE_ARN_RE",
     "Backend",
     "CallerIdentity",
     "Exchange",
@@ -42,62 +43,6 @@ REGISTRY = {
     "snapshot": "verification.backends.snapshot:SnapshotBackend",
     "template": "verification.backends.template:TemplateBackend",
 }
-
-ROLE_ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):role/"
-    r"(?P<path>(?:[\x21-\x7e]+/)*)?(?P<name>[\w+=,.@-]{1,64})$",
-    re.ASCII,  # IAM names are ASCII: without this, \w would accept "Vééam"
-)
-
-
-@dataclass(frozen=True)
-class RoleRef:
-    """A role named by ARN: the one thing a user gives to say what to verify."""
-
-    arn: str
-    partition: str
-    account: str
-    path: str
-    name: str
-
-    @classmethod
-    def parse(cls, arn: str) -> RoleRef:
-        """Parse and check a role ARN; raise InputError saying what is wrong with it."""
-        match = ROLE_ARN_RE.match(arn.strip())
-        if match:
-            path = "/" + (match["path"] or "")
-            return cls(arn.strip(), match["partition"], match["account"], path, match["name"])
-        if not arn.isascii():
-            raise InputError(
-                f"{arn!r} contains non-ASCII characters: IAM role names and paths are ASCII "
-                "(letters, digits and +=,.@_-)"
-            )
-        if ":assumed-role/" in arn or arn.startswith("arn:aws:sts:"):
-            raise InputError(
-                f"{arn!r} is an assumed-role session, not a role: give the role's ARN, arn:aws:iam::ACCOUNT:role/NAME"
-            )
-        if re.match(r"^arn:[^:]+:iam::\d{12}:(user|group|policy|instance-profile)/", arn):
-            raise InputError(f"{arn!r} is not a role ARN: give arn:aws:iam::ACCOUNT:role/NAME")
-        if re.match(r"^arn:[^:]+:", arn) and not re.match(r"^arn:(aws|aws-cn|aws-us-gov):", arn):
-            raise InputError(f"{arn!r} has an unknown partition: use aws, aws-cn or aws-us-gov")
-        raise InputError(
-            f"{arn!r} is not a role ARN: expected arn:aws:iam::ACCOUNT:role/NAME "
-            "with a 12-digit account and a role name of at most 64 characters"
-        )
-
-    @property
-    def label(self) -> str:
-        """``account/name``: the readable test id of the role."""
-        return f"{self.account}/{self.name}"
-
-
-@dataclass(frozen=True)
-class CallerIdentity:
-    """Who the verifying identity is (sts:GetCallerIdentity, or what a snapshot recorded)."""
-
-    account: str
-    arn: str
-    user_id: str = ""
 
 
 @dataclass(frozen=True)

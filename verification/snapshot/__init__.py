@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verification.backends import CallerIdentity
 from verification.errors import InputError
+from verification.names import CallerIdentity
 
 #: The ``format`` value of the export wrapper; the suffix is the version this code reads.
 FORMAT = "veeam-role-verification/snapshot@1"
