@@ -1,6 +1,6 @@
 """Where facts about a role come from: the live IAM API, or an account snapshot.
 
-May import: policy, safety, fleet (pacing, accounting), snapshot, errors, boto3/botocore; never pytest or Allure.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 
 Every backend answers the same few questions (who am I, get the role, list its instance profiles,
 simulate these actions) with the dataclasses below, and records each raw exchange as evidence.

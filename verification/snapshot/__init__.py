@@ -1,6 +1,6 @@
 """Account snapshots: the output of ``aws iam get-account-authorization-details``, read from a file.
 
-May import: backends (data types), safety, errors, boto3/botocore (export only); never pytest or Allure.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 
 A snapshot lets auditors verify roles with no network and no credentials. ``load_snapshot`` accepts
 one API response, a list of response pages, the merged output the AWS CLI writes, or the wrapper

@@ -1,6 +1,6 @@
 """From facts about a role to a verdict per requirement: met or not, why, and what to change.
 
-May import: requirements, backends (their data types), policy, errors; never pytest or Allure.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 
 ``gather`` asks a backend everything a role's requirements need, once per role. ``judge`` turns
 those facts into a ``Verdict`` for one requirement, or raises ``CheckError`` when the facts it needs
