@@ -190,15 +190,6 @@ class Backend(ABC):
     def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
         """Answer one simulation request, recording the exchange under ``evidence_key``."""
 
-    def policy_set(self, principal_arn: str) -> Any:
-        """The principal's policies (a ``verification.policy.PolicySet``) where this backend holds them, else None.
-
-        Held offline, in a template's accounts and in fleet mode (GAAD pages): the verdicts then
-        judge each resource type on every part its statements set apart. A live per-role run reads
-        no policy: None.
-        """
-        return None
-
     def get_key_policy(self, key_arn: str, *, evidence_key: str) -> Mapping[str, Any]:
         """The default key policy of a KMS key (kms:GetKeyPolicy); CheckError where it cannot be read."""
         raise CheckError(
@@ -207,9 +198,11 @@ class Backend(ABC):
         )
 
     def policy_sets(self, role: RoleRef) -> tuple[PolicySet, ...] | None:
-        """The role's policies as the engine decides with them, when this backend holds them (excess, #28).
+        """The role's policies as the engine decides with them, when this backend holds them; else None.
 
-        None when it does not (live, per role); a template gives one set per possible account.
+        Held offline, in a template's accounts and in fleet mode (GAAD pages): the verdicts then judge
+        each resource type on every part its statements set apart, and excess (#28) is found in them.
+        A live per-role run reads no policy: None. A template gives one set per possible account.
         """
         return None
 

@@ -236,13 +236,6 @@ class PrefetchBackend(Backend):
         sets: tuple[PolicySet, ...] | None = offline.policy_sets(role)
         return sets
 
-    def policy_set(self, principal_arn: str) -> Any:
-        """The role's policies from the GAAD pages (no SCPs: AWS applies those), or None."""
-        offline = self._details()
-        if offline is None or offline.account.find_role(principal_arn) is None:
-            return None
-        return offline.policy_set(principal_arn)
-
     def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
         """The role's own simulation live (and by the engine); the appliance side from the account's batch."""
         principal_arn, actions, resources = request.principal_arn, request.actions, request.resources

@@ -137,13 +137,6 @@ class SnapshotBackend(Backend):
         """The role's policy set (its SCPs included): the snapshot holds every policy."""
         return (self._policy_set(self._role(role.arn).arn),)
 
-    def policy_set(self, principal_arn: str) -> PolicySet | None:
-        """The role's identity policies, boundary and SCPs, as the engine decides with them; None if not held."""
-        try:
-            return self._policy_set(self._role(principal_arn).arn)
-        except (InputError, CheckError):
-            return None
-
     def _role(self, arn: str) -> RoleInfo:
         """The role named by ``arn``; InputError when the snapshot does not hold it."""
         path = self.snapshot.path

@@ -333,9 +333,11 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         now=scope.now,
     )
     try:
-        policies = backend.policy_set(ref.arn)
+        held = backend.policy_sets(ref)
     except (CheckError, InputError):
-        policies = None
+        held = None
+    # One set: this account's (several, a template's possible accounts, are weighed in weigh.py).
+    policies = held[0] if held is not None and len(held) == 1 else None
     facts.policies_in_hand = policies is not None
     facts.unknown = unknown_keys(scope.context)
     tested = references(policies, facts.unknown) if policies is not None else ()
