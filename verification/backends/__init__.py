@@ -14,7 +14,8 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from verification.backends.simulation import SimulationRequest, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
@@ -26,12 +27,15 @@ __all__ = [
     "ROLE_ARN_RE",
     "Backend",
     "CallerIdentity",
+    "Capabilities",
     "Exchange",
+    "HeldAccount",
     "InstanceProfile",
     "Role",
     "RoleRef",
     "SimulationRequest",
     "SimulationResult",
+    "backend_class",
     "create_backend",
     "region_partition",
     "restrictiveness",
@@ -134,10 +138,47 @@ def exchanges_json(exchanges: Iterable[Exchange]) -> str:
     return "[" + ",".join(exchange.to_json() for exchange in exchanges) + "]"
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the questions every backend answers, declared by its class.
+
+    Callers ask a backend what it can do (``backend.capabilities``), never which backend it is.
+    """
+
+    #: Its answers are AWS's own (the live API, with or without GAAD prefetched): fleet mode, KMS key
+    #: policies (``--kms-key``) and the simulator's confirmation of excess findings need them.
+    live_api: bool = False
+    #: It lists its account's roles (``list_roles``), for the patterns of a targets file.
+    lists_roles: bool = False
+    #: Its roles are known only as several possible accounts (``possible_accounts``: a template or a
+    #: plan), over which each verdict is weighed (``verification.verdicts.weigh``).
+    weighs_possible_accounts: bool = False
+    #: Its roles are declared in a file it reads (``source_file``: a template or a plan): findings
+    #: point into that file and name each role by its key there.
+    declares_roles: bool = False
+    #: It has a region of its own (a connection's, a template's); without one (a snapshot), the run's
+    #: ``--aws-region`` is the region judged.
+    own_region: bool = True
+    #: How a proposed fix is checked, as the evidence says it.
+    fix_check: str = "SimulatePrincipalPolicy with the policy in PolicyInputList"
+
+
+#: A role's account as held offline, for its evidence: the account's authorization details and the SCP levels.
+HeldAccount = tuple[Mapping[str, Any] | None, Sequence[Sequence[Mapping[str, Any]]]]
+
+
 class Backend(ABC):
     """The questions every backend answers. Failures raise ``CheckError`` with a hint."""
 
     name: str = "abstract"
+    #: What this backend can do beyond the questions below (see ``Capabilities``).
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: Said once in the run's summary when the backend fell back to a slower way (prefetch: no GAAD).
+    fallback: str | None = None
+    #: Fix checks answered from an identical earlier check (prefetch: roles with equal policies).
+    fix_checks_reused: int = 0
+    #: Warnings about what the backend read (a template's or plan's), for the run's summary.
+    warnings: Sequence[str] = ()
     #: The region this backend's requests are made in, when it has one (the run's default region).
     region: str | None = None
     #: The verified account's organization (``aws:PrincipalOrgID``), when the backend knows it.
@@ -206,17 +247,38 @@ class Backend(ABC):
         """
         return None
 
+    def list_roles(self) -> list[str]:
+        """Every role ARN of the account (ListRoles), where ``capabilities.lists_roles``; CheckError otherwise."""
+        raise CheckError(f"the {self.name} backend cannot list roles", "list the roles by ARN instead of a pattern")
+
+    def role_policy_details(self, role: RoleRef) -> Mapping[str, Any] | None:
+        """The role's policies as GetAccountAuthorizationDetails gives them, read on demand; None where not read."""
+        return None
+
+    def held_account(self, role_arn: str) -> HeldAccount | None:
+        """The role's account as held offline (details, SCP levels), for the evidence; None when not held."""
+        return None
+
+    @property
+    def source_file(self) -> Path | None:
+        """The file the roles are declared in, where ``capabilities.declares_roles``; else None."""
+        return None
+
     @property
     def description(self) -> str:
         """One line for the report header: what this backend reads."""
         return self.name
 
 
-def create_backend(name: str, **options: Any) -> Backend:
-    """Instantiate a registered backend by name."""
+def backend_class(name: str) -> type[Backend]:
+    """A registered backend's class by name (its capabilities are known before it is made)."""
     if name not in REGISTRY:
         raise InputError(f"unknown backend {name!r}: use one of {', '.join(REGISTRY)}")
     module_name, class_name = REGISTRY[name].split(":")
-    backend_class = getattr(importlib.import_module(module_name), class_name)
-    backend: Backend = backend_class(**options)
-    return backend
+    found: type[Backend] = getattr(importlib.import_module(module_name), class_name)
+    return found
+
+
+def create_backend(name: str, **options: Any) -> Backend:
+    """Instantiate a registered backend by name."""
+    return backend_class(name)(**options)

@@ -30,6 +30,7 @@ from typing import Any
 from verification.backends import (
     Backend,
     CallerIdentity,
+    Capabilities,
     Exchange,
     InstanceProfile,
     Role,
@@ -55,6 +56,7 @@ class PrefetchBackend(Backend):
     """The live backend, with an account's roles read from GAAD pages and the appliance side batched."""
 
     name = "live"
+    capabilities = Capabilities(live_api=True, lists_roles=True)
 
     def __init__(
         self,

@@ -158,14 +158,14 @@ def gather(
 
     A failure is kept per fact, so a role whose simulation failed still gets its trust verdicts.
     When the role itself cannot be read, nothing else is asked: every requirement is then broken.
-    A backend that offers several possible accounts (``possible_accounts``: a template) is weighed
-    over all of them (``verification.verdicts.weigh``).
+    A backend that weighs several possible accounts (``capabilities.weighs_possible_accounts``: a
+    template) is weighed over all of them (``verification.verdicts.weigh``).
     """
-    if hasattr(backend, "possible_accounts"):
+    if backend.capabilities.weighs_possible_accounts:
         from verification.verdicts.weigh import gather_weighed
 
         scope = scope or Scope()
-        if not scope.regions and getattr(backend, "region", None):
+        if not scope.regions and backend.region:
             # The template's own region (--aws-region), in which every possible account is judged.
             scope = dataclasses.replace(scope, regions=(str(backend.region),))
         return gather_weighed(backend, ref, requirements, appliance, scope)  # type: ignore[arg-type]
@@ -322,7 +322,7 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
     permissions = requirements.by_kind("permission")
     if not permissions:
         return
-    regions = scope.regions or (getattr(backend, "region", None) or DEFAULT_REGION,)
+    regions = scope.regions or (backend.region or DEFAULT_REGION,)
     facts.regions = regions
     role = facts.role
     session = session_context(
@@ -464,11 +464,13 @@ def _explain_implicit_denies(
         and result.allowed_by_organizations is not False
         and result.allowed_by_boundary is not False
     ]
-    read = getattr(backend, "role_policy_details", None)
-    if not unexplained or read is None:
+    if not unexplained:
         return
     try:
-        policies = Account(read(ref)).policy_set_for(ref.arn)
+        details = backend.role_policy_details(ref)
+        if details is None:
+            return
+        policies = Account(details).policy_set_for(ref.arn)
     except (CheckError, InputError, AccountError, PolicyError):
         return  # optional: without the policies the verdict reads AWS's answer alone
     for key in unexplained:
