@@ -1,12 +1,15 @@
 """Verify AWS IAM roles against documented requirement sets.
 
-The layers, each a folder whose ``__init__`` says what it may import (``tests/test_layers.py`` checks):
-- ``policy``: the IAM policy engine (pure Python: no boto3, pytest or Allure);
-- ``requirements`` → ``backends`` (facts: live, snapshot) → ``verdicts``: the product's spine;
+The layers, bottom first (their ranked order, the one import rule, is ``ORDER`` in
+``tests/test_layers.py``):
+- ``errors``, ``policy`` (the IAM policy engine) and ``names`` (what a user gives: role ARNs, the
+  appliance principal, the KMS key);
+- ``scope`` → ``requirements`` → ``backends`` (facts: live, snapshot, template) → ``verdicts``: the
+  product's spine, with ``safety`` (read-only guard, redaction, size limits), ``fleet`` (targets,
+  pacing, API accounting) and ``snapshot`` (account snapshot files) beneath the backends;
 - ``reporting``: evidence, remediation, Allure categories, the HTML report;
-- ``fleet``: targets, pacing, API accounting; ``safety``: read-only guard, redaction, size limits;
-- ``snapshot``: account snapshot files; ``endpoint``: the local IAM endpoint (moto + the engine);
-- ``plugin`` and ``suite``: the only modules that know pytest and Allure.
+- ``endpoint``: the local IAM endpoint (moto + the engine);
+- ``plugin`` and ``suite``: the pytest plugin and the verification suite.
 """
 
 from importlib.metadata import PackageNotFoundError, version

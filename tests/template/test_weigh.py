@@ -6,11 +6,11 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tests.snapshot.snapshot_builders import allow, details, role, role_arn
 from tests.template.helpers import SMALL
-from verification.backends import Backend, RoleRef
+from verification.backends import Backend, Capabilities, RoleRef
 from verification.backends.snapshot import SnapshotBackend
 from verification.errors import CheckError
 from verification.snapshot import Snapshot
@@ -46,8 +46,12 @@ class World:
 
 @dataclass
 class Weighing:
+    """A weighing source with the given worlds: it declares the capability ``gather`` reads."""
+
     worlds: list[World]
     weighing_note: str = "outside"
+    capabilities: ClassVar[Capabilities] = Capabilities(weighs_possible_accounts=True)
+    region: ClassVar[str | None] = None
 
     def possible_accounts(self, ref: RoleRef) -> list[World]:
         return self.worlds

@@ -1,6 +1,6 @@
 """Where facts about a role come from: the live IAM API, or an account snapshot.
 
-May import: policy, safety, fleet (pacing, accounting), snapshot, errors, boto3/botocore; never pytest or Allure.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 
 Every backend answers the same few questions (who am I, get the role, list its instance profiles,
 simulate these actions) with the dataclasses below, and records each raw exchange as evidence.
@@ -11,26 +11,31 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from verification.backends.simulation import SimulationRequest, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
+from verification.names import ROLE_ARN_RE, CallerIdentity, RoleRef
 from verification.policy.model import PolicySet
 from verification.scope.regions import region_partition
 
 __all__ = [
+    "ROLE_ARN_RE",
     "Backend",
     "CallerIdentity",
+    "Capabilities",
     "Exchange",
+    "HeldAccount",
     "InstanceProfile",
     "Role",
     "RoleRef",
     "SimulationRequest",
     "SimulationResult",
+    "backend_class",
     "create_backend",
     "region_partition",
     "restrictiveness",
@@ -42,62 +47,6 @@ REGISTRY = {
     "snapshot": "verification.backends.snapshot:SnapshotBackend",
     "template": "verification.backends.template:TemplateBackend",
 }
-
-ROLE_ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):role/"
-    r"(?P<path>(?:[\x21-\x7e]+/)*)?(?P<name>[\w+=,.@-]{1,64})$",
-    re.ASCII,  # IAM names are ASCII: without this, \w would accept "Vééam"
-)
-
-
-@dataclass(frozen=True)
-class RoleRef:
-    """A role named by ARN: the one thing a user gives to say what to verify."""
-
-    arn: str
-    partition: str
-    account: str
-    path: str
-    name: str
-
-    @classmethod
-    def parse(cls, arn: str) -> RoleRef:
-        """Parse and check a role ARN; raise InputError saying what is wrong with it."""
-        match = ROLE_ARN_RE.match(arn.strip())
-        if match:
-            path = "/" + (match["path"] or "")
-            return cls(arn.strip(), match["partition"], match["account"], path, match["name"])
-        if not arn.isascii():
-            raise InputError(
-                f"{arn!r} contains non-ASCII characters: IAM role names and paths are ASCII "
-                "(letters, digits and +=,.@_-)"
-            )
-        if ":assumed-role/" in arn or arn.startswith("arn:aws:sts:"):
-            raise InputError(
-                f"{arn!r} is an assumed-role session, not a role: give the role's ARN, arn:aws:iam::ACCOUNT:role/NAME"
-            )
-        if re.match(r"^arn:[^:]+:iam::\d{12}:(user|group|policy|instance-profile)/", arn):
-            raise InputError(f"{arn!r} is not a role ARN: give arn:aws:iam::ACCOUNT:role/NAME")
-        if re.match(r"^arn:[^:]+:", arn) and not re.match(r"^arn:(aws|aws-cn|aws-us-gov):", arn):
-            raise InputError(f"{arn!r} has an unknown partition: use aws, aws-cn or aws-us-gov")
-        raise InputError(
-            f"{arn!r} is not a role ARN: expected arn:aws:iam::ACCOUNT:role/NAME "
-            "with a 12-digit account and a role name of at most 64 characters"
-        )
-
-    @property
-    def label(self) -> str:
-        """``account/name``: the readable test id of the role."""
-        return f"{self.account}/{self.name}"
-
-
-@dataclass(frozen=True)
-class CallerIdentity:
-    """Who the verifying identity is (sts:GetCallerIdentity, or what a snapshot recorded)."""
-
-    account: str
-    arn: str
-    user_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,10 +138,47 @@ def exchanges_json(exchanges: Iterable[Exchange]) -> str:
     return "[" + ",".join(exchange.to_json() for exchange in exchanges) + "]"
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the questions every backend answers, declared by its class.
+
+    Callers ask a backend what it can do (``backend.capabilities``), never which backend it is.
+    """
+
+    #: Its answers are AWS's own (the live API, with or without GAAD prefetched): fleet mode, KMS key
+    #: policies (``--kms-key``) and the simulator's confirmation of excess findings need them.
+    live_api: bool = False
+    #: It lists its account's roles (``list_roles``), for the patterns of a targets file.
+    lists_roles: bool = False
+    #: Its roles are known only as several possible accounts (``possible_accounts``: a template or a
+    #: plan), over which each verdict is weighed (``verification.verdicts.weigh``).
+    weighs_possible_accounts: bool = False
+    #: Its roles are declared in a file it reads (``source_file``: a template or a plan): findings
+    #: point into that file and name each role by its key there.
+    declares_roles: bool = False
+    #: It has a region of its own (a connection's, a template's); without one (a snapshot), the run's
+    #: ``--aws-region`` is the region judged.
+    own_region: bool = True
+    #: How a proposed fix is checked, as the evidence says it.
+    fix_check: str = "SimulatePrincipalPolicy with the policy in PolicyInputList"
+
+
+#: A role's account as held offline, for its evidence: the account's authorization details and the SCP levels.
+HeldAccount = tuple[Mapping[str, Any] | None, Sequence[Sequence[Mapping[str, Any]]]]
+
+
 class Backend(ABC):
     """The questions every backend answers. Failures raise ``CheckError`` with a hint."""
 
     name: str = "abstract"
+    #: What this backend can do beyond the questions below (see ``Capabilities``).
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: Said once in the run's summary when the backend fell back to a slower way (prefetch: no GAAD).
+    fallback: str | None = None
+    #: Fix checks answered from an identical earlier check (prefetch: roles with equal policies).
+    fix_checks_reused: int = 0
+    #: Warnings about what the backend read (a template's or plan's), for the run's summary.
+    warnings: Sequence[str] = ()
     #: The region this backend's requests are made in, when it has one (the run's default region).
     region: str | None = None
     #: The verified account's organization (``aws:PrincipalOrgID``), when the backend knows it.
@@ -245,15 +231,6 @@ class Backend(ABC):
     def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
         """Answer one simulation request, recording the exchange under ``evidence_key``."""
 
-    def policy_set(self, principal_arn: str) -> Any:
-        """The principal's policies (a ``verification.policy.PolicySet``) where this backend holds them, else None.
-
-        Held offline, in a template's accounts and in fleet mode (GAAD pages): the verdicts then
-        judge each resource type on every part its statements set apart. A live per-role run reads
-        no policy: None.
-        """
-        return None
-
     def get_key_policy(self, key_arn: str, *, evidence_key: str) -> Mapping[str, Any]:
         """The default key policy of a KMS key (kms:GetKeyPolicy); CheckError where it cannot be read."""
         raise CheckError(
@@ -262,10 +239,29 @@ class Backend(ABC):
         )
 
     def policy_sets(self, role: RoleRef) -> tuple[PolicySet, ...] | None:
-        """The role's policies as the engine decides with them, when this backend holds them (excess, #28).
+        """The role's policies as the engine decides with them, when this backend holds them; else None.
 
-        None when it does not (live, per role); a template gives one set per possible account.
+        Held offline, in a template's accounts and in fleet mode (GAAD pages): the verdicts then judge
+        each resource type on every part its statements set apart, and excess (#28) is found in them.
+        A live per-role run reads no policy: None. A template gives one set per possible account.
         """
+        return None
+
+    def list_roles(self) -> list[str]:
+        """Every role ARN of the account (ListRoles), where ``capabilities.lists_roles``; CheckError otherwise."""
+        raise CheckError(f"the {self.name} backend cannot list roles", "list the roles by ARN instead of a pattern")
+
+    def role_policy_details(self, role: RoleRef) -> Mapping[str, Any] | None:
+        """The role's policies as GetAccountAuthorizationDetails gives them, read on demand; None where not read."""
+        return None
+
+    def held_account(self, role_arn: str) -> HeldAccount | None:
+        """The role's account as held offline (details, SCP levels), for the evidence; None when not held."""
+        return None
+
+    @property
+    def source_file(self) -> Path | None:
+        """The file the roles are declared in, where ``capabilities.declares_roles``; else None."""
         return None
 
     @property
@@ -274,11 +270,15 @@ class Backend(ABC):
         return self.name
 
 
-def create_backend(name: str, **options: Any) -> Backend:
-    """Instantiate a registered backend by name."""
+def backend_class(name: str) -> type[Backend]:
+    """A registered backend's class by name (its capabilities are known before it is made)."""
     if name not in REGISTRY:
         raise InputError(f"unknown backend {name!r}: use one of {', '.join(REGISTRY)}")
     module_name, class_name = REGISTRY[name].split(":")
-    backend_class = getattr(importlib.import_module(module_name), class_name)
-    backend: Backend = backend_class(**options)
-    return backend
+    found: type[Backend] = getattr(importlib.import_module(module_name), class_name)
+    return found
+
+
+def create_backend(name: str, **options: Any) -> Backend:
+    """Instantiate a registered backend by name."""
+    return backend_class(name)(**options)

@@ -26,6 +26,7 @@ from verification import __version__
 from verification.backends import (
     Backend,
     CallerIdentity,
+    Capabilities,
     Exchange,
     InstanceProfile,
     Role,
@@ -54,6 +55,7 @@ class LiveBackend(Backend):
     """Asks AWS (or any IAM-compatible endpoint, such as the local one)."""
 
     name = "live"
+    capabilities = Capabilities(live_api=True, lists_roles=True)
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ from typing import Any
 from verification.backends import (
     Backend,
     CallerIdentity,
+    Capabilities,
     Exchange,
     InstanceProfile,
     Role,
@@ -55,6 +56,7 @@ class PrefetchBackend(Backend):
     """The live backend, with an account's roles read from GAAD pages and the appliance side batched."""
 
     name = "live"
+    capabilities = Capabilities(live_api=True, lists_roles=True)
 
     def __init__(
         self,
@@ -235,13 +237,6 @@ class PrefetchBackend(Backend):
             return None
         sets: tuple[PolicySet, ...] | None = offline.policy_sets(role)
         return sets
-
-    def policy_set(self, principal_arn: str) -> Any:
-        """The role's policies from the GAAD pages (no SCPs: AWS applies those), or None."""
-        offline = self._details()
-        if offline is None or offline.account.find_role(principal_arn) is None:
-            return None
-        return offline.policy_set(principal_arn)
 
     def answer(self, request: SimulationRequest, evidence_key: str) -> list[SimulationResult]:
         """The role's own simulation live (and by the engine); the appliance side from the account's batch."""

@@ -13,7 +13,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from verification.backends import Backend, CallerIdentity, Exchange, InstanceProfile, Role, RoleRef
+from verification.backends import (
+    Backend,
+    CallerIdentity,
+    Capabilities,
+    Exchange,
+    HeldAccount,
+    InstanceProfile,
+    Role,
+    RoleRef,
+)
 from verification.backends.simulation import SimulationRequest, SimulationResult
 from verification.errors import CheckError, InputError
 from verification.policy import Context, PolicyError, PolicySet, parse_policy, simulate
@@ -28,6 +37,7 @@ class SnapshotBackend(Backend):
     """Reads one snapshot; SCPs come from ``scps`` files when given, else from the snapshot."""
 
     name = "snapshot"
+    capabilities = Capabilities(own_region=False, fix_check="the policy engine on the snapshot, with the policy added")
     batches_resources = False  # the engine's calls are free: decide each action on its own resources only
 
     def __init__(self, snapshot: Snapshot | Path | str, scps: Sequence[Path | str] = ()) -> None:
@@ -133,16 +143,13 @@ class SnapshotBackend(Backend):
             )
         return out
 
+    def held_account(self, role_arn: str) -> HeldAccount:
+        """The snapshot's whole account and its SCP levels."""
+        return self.snapshot.details, self.scps
+
     def policy_sets(self, role: RoleRef) -> tuple[PolicySet, ...] | None:
         """The role's policy set (its SCPs included): the snapshot holds every policy."""
         return (self._policy_set(self._role(role.arn).arn),)
-
-    def policy_set(self, principal_arn: str) -> PolicySet | None:
-        """The role's identity policies, boundary and SCPs, as the engine decides with them; None if not held."""
-        try:
-            return self._policy_set(self._role(principal_arn).arn)
-        except (InputError, CheckError):
-            return None
 
     def _role(self, arn: str) -> RoleInfo:
         """The role named by ``arn``; InputError when the snapshot does not hold it."""

@@ -1,6 +1,6 @@
 """A local IAM endpoint: moto's server, with the Simulate* calls answered by our policy engine.
 
-May import: policy, snapshot, errors, moto, boto3/botocore; never the plugin, pytest or Allure.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 
 ``start_endpoint()`` runs moto's server in a thread of this process, bound to 127.0.0.1 only.
 moto keeps its state per process, so every endpoint in one process sees the same accounts;

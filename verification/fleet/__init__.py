@@ -1,4 +1,4 @@
 """Fleet operation: targets files, per-account pacing and API-call accounting for many roles.
 
-May import: errors, backends' data types, the standard library and PyYAML; never pytest or Allure.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 """

@@ -37,11 +37,10 @@ from typing import Any
 
 import yaml
 
-from verification.backends import ROLE_ARN_RE, RoleRef
 from verification.errors import InputError
+from verification.names import ROLE_ARN_RE, AppliancePrincipal, RoleRef
 from verification.requirements import is_bundled
 from verification.scope.regions import parse_regions, region_partition, unknown_region
-from verification.verdicts import AppliancePrincipal
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 #: A role-name glob: IAM's name characters plus ``*``, ``?`` and ``[...]`` classes.

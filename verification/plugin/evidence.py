@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,11 +57,11 @@ def role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> bool:
         return state.written[facts.ref.arn] == "failing"
     target = run.targets[facts.ref.arn]
     backend = run.backend(target.connection)
-    details, scps = None, None
-    if run.backend_name == "snapshot":
-        details, scps = backend.snapshot.details, backend.scps  # type: ignore[attr-defined]
-    elif run.backend_name == "template":
-        details, scps = backend.details_for(facts.ref.arn), backend.scps  # type: ignore[attr-defined]
+    details: Mapping[str, Any] | None = None
+    scps: Sequence[Sequence[Mapping[str, Any]]] | None = None
+    held = backend.held_account(facts.ref.arn)
+    if held is not None:
+        details, scps = held
     elif config.option.demo:
         if state.details is None:
             state.details = json.loads((DEMO_FILE.parent / "account.json").read_text())

@@ -100,10 +100,10 @@ class Fleet:
     def collect(self, run: Run) -> None:
         """Read the backends' fallbacks and reused fix checks (once, at the end of this process)."""
         for backend in run.backends.values():
-            fallback = getattr(backend, "fallback", None)
+            fallback = backend.fallback
             if fallback and fallback not in self.warnings:
                 self.warnings.append(fallback)
-            self.fix_checks_reused += int(getattr(backend, "fix_checks_reused", 0))
+            self.fix_checks_reused += backend.fix_checks_reused
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -152,7 +152,7 @@ class Fleet:
 
 def configure(config: pytest.Config, run: Run) -> None:
     """Fleet mode for live runs."""
-    if run.backend_name != "live":
+    if not run.capabilities.live_api:
         return
     fleet = Fleet(
         prefetch=config.option.prefetch,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from verification import FIXTURES
-from verification.backends import Backend, RoleRef, create_backend, region_partition
+from verification.backends import Backend, Capabilities, RoleRef, backend_class, create_backend, region_partition
 from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
 from verification.fleet.pacing import Pacer, default_rate
@@ -77,6 +77,11 @@ class Run:
     excess_state: dict[str, Any] = field(default_factory=dict)
     #: ``--organization``: what discovery found (``verification.plugin.organization.OrganizationRun``).
     organization: Any = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this run's backend can do (read from its class: nothing is made or asked)."""
+        return backend_class(self.backend_name).capabilities
 
     def backend(self, connection: str = "default") -> Backend:
         """The backend of a connection, created on first use (no API call before options are checked)."""
@@ -153,13 +158,14 @@ def build_run(config: pytest.Config) -> Run | None:
     option = config.option
     run = _build_run(config)
     if run is not None and option.kms_key is not None:
-        if run.backend_name != "live":
+        if not run.capabilities.live_api:
             raise InputError("--kms-key needs the live API: a snapshot holds no KMS key policies")
         run.kms_key = option.kms_key
     if run is not None:
         # Live, a connection's own region (a targets entry's region, else --aws-region, else boto3's)
         # is the default; a snapshot has no connection, so --aws-region is.
-        offline_default = (option.aws_region,) if option.aws_region and run.backend_name == "snapshot" else ()
+        own_region = run.capabilities.own_region
+        offline_default = (option.aws_region,) if option.aws_region and not own_region else ()
         regions = option.regions or offline_default
         run.scope = Scope(regions=tuple(regions), context=run_context(option.context or []))
         _check_regions(run)
@@ -346,7 +352,7 @@ def _build_targets_run(config: pytest.Config) -> Run:
 
     def list_roles(spec: Any) -> list[str]:
         try:
-            return run.backend(spec.connection).list_roles()  # type: ignore[attr-defined, no-any-return]
+            return run.backend(spec.connection).list_roles()
         except CheckError as error:
             raise InputError(f"{option.targets}: entry {spec.index}: could not list roles: {error}") from None
 

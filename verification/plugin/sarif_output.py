@@ -202,7 +202,7 @@ class SarifHooks:
             # A result without a place is dropped by code scanning; a harness fault here must not
             # lose the result, nor stop the run: the file's first line, and the fault, in the note.
             place, related = Place(self.fallback_uri(), 1, note=f"place not found: {error!r}"), ()
-        role = target.ref.label if run.backend_name == "template" else arn
+        role = target.ref.label if run.capabilities.declares_roles else arn
         return Finding(rule, outcome, role, reason, fix.split("\n", 1)[0], place, related)  # type: ignore[arg-type]
 
     @staticmethod
@@ -221,7 +221,7 @@ class SarifHooks:
     ) -> tuple[Place, tuple[Place, ...]]:
         """Where a finding points, for this run's kind (template, plan, targets file, roles file)."""
         state, run = self.state, self.state.run
-        if run.backend_name == "template":
+        if run.capabilities.declares_roles:
             if state.template is None:
                 state.template = TemplateLocator(run.backend(), state.base)
             key = getattr(target.ref, "key", target.ref.name)
@@ -236,7 +236,8 @@ class SarifHooks:
         """The file a run's results are about: the template or plan, the targets file, else the roles file."""
         run = self.state.run
         backend = run.backends.get("default")
-        path = getattr(backend, "path", None) if run.backend_name == "template" else self.state.targets_file
+        declared = backend.source_file if backend is not None else None
+        path = declared if run.capabilities.declares_roles else self.state.targets_file
         return relative_uri(Path(path), self.state.base) if path is not None else self.roles().uri
 
     def roles(self) -> RolesFileLocator:
@@ -278,7 +279,7 @@ class SarifHooks:
             shard=shard,
             counts=counts(state.run),
         )
-        if state.run.backend_name != "template" and not state.run.resolved:
+        if not state.run.capabilities.declares_roles and not state.run.resolved:
             self.roles().write()
         state.path.parent.mkdir(parents=True, exist_ok=True)
         state.path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")

@@ -51,7 +51,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ):
         lines.append("trust:appliance will be skipped: no --appliance-principal given")
     backend = run.backends.get("default")
-    lines += [f"warning: {text}" for text in getattr(backend, "warnings", ())]
+    lines += [f"warning: {text}" for text in (backend.warnings if backend is not None else ())]
     return lines
 
 

@@ -1,6 +1,6 @@
 """The IAM policy engine, written from the AWS documentation: parse → match → decide → explain.
 
-May import: nothing outside verification.policy and the standard library (no boto3, pytest or Allure).
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 
 It knows nothing of boto3, pytest or Allure. Public API (the contract other layers code against):
 

@@ -1,4 +1,4 @@
 """Reporting: the evidence bundle, checked remediation, Allure categories and the HTML report.
 
-May import: policy, requirements, verdicts, backends, snapshot, safety; never pytest (Allure only as files).
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 """

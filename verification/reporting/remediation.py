@@ -363,9 +363,7 @@ def check(
     with ``contexts`` (the request context of each judged region) one per region as well, and an
     action counts as fixed only if it is allowed in every one.
     """
-    method = "SimulatePrincipalPolicy with the policy in PolicyInputList"
-    if backend.name == "snapshot":
-        method = "the policy engine on the snapshot, with the policy added"
+    method = backend.capabilities.fix_check
     blocked = [(a, "*") for b in remediation.blockers for a in b.actions]
     probe = {
         "Version": "2012-10-17",

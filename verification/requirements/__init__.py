@@ -1,6 +1,6 @@
 """Requirement sets: documented requirements as data, loaded and schema-checked.
 
-May import: errors, PyYAML and the standard library; never backends, pytest or Allure.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 
 A set is a YAML (or JSON) file under ``fixtures/requirements/``; earlier versions of a set live in
 ``fixtures/requirements/versions/NAME@VERSION.yaml``. Each requirement has a stable id

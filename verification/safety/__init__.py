@@ -1,4 +1,4 @@
 """Safety: the read-only guard on every client, credential redaction, and IAM's size limits.
 
-May import: errors, policy, botocore and the standard library; never pytest, Allure or the plugin.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 """

@@ -1,6 +1,6 @@
 """Account snapshots: the output of ``aws iam get-account-authorization-details``, read from a file.
 
-May import: backends (data types), safety, errors, boto3/botocore (export only); never pytest or Allure.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 
 A snapshot lets auditors verify roles with no network and no credentials. ``load_snapshot`` accepts
 one API response, a list of response pages, the merged output the AWS CLI writes, or the wrapper
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verification.backends import CallerIdentity
 from verification.errors import InputError
+from verification.names import CallerIdentity
 
 #: The ``format`` value of the export wrapper; the suffix is the version this code reads.
 FORMAT = "veeam-role-verification/snapshot@1"

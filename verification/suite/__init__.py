@@ -1,4 +1,4 @@
 """The verification suite: the test modules a verification run collects, one test per role and requirement.
 
-May import: pytest and verification.plugin only (the plugin makes the items and reaches the verdicts).
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 """

@@ -1,6 +1,6 @@
 """From facts about a role to a verdict per requirement: met or not, why, and what to change.
 
-May import: requirements, backends (their data types), policy, errors; never pytest or Allure.
+Its layer's place in the one import rule: ``ORDER`` in ``tests/test_layers.py``.
 
 ``gather`` asks a backend everything a role's requirements need, once per role. ``judge`` turns
 those facts into a ``Verdict`` for one requirement, or raises ``CheckError`` when the facts it needs
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import threading
 import weakref
 from collections.abc import Mapping
@@ -21,6 +20,8 @@ from typing import Any, TypeVar
 
 from verification.backends import Backend, InstanceProfile, Role, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
+from verification.names import AppliancePrincipal as AppliancePrincipal  # re-exported: its old path
+from verification.names import KmsKey as KmsKey  # re-exported: its old path
 from verification.policy import Context, PolicyError, Principal, Request, evaluate, evaluate_trust, parse_policy
 from verification.policy.account import Account, AccountError
 from verification.policy.model import Evaluation, NearMiss
@@ -48,9 +49,6 @@ from verification.verdicts.requests import (
     statements_testing,
 )
 
-# re.ASCII: IAM names and account ids are ASCII; Unicode \w and \d would let "Vééam" or "١٢٣..." through.
-ACCOUNT_RE = re.compile(r"^\d{12}$", re.ASCII)
-APPLIANCE_ROLE_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
 K = TypeVar("K")
 #: The keys the harness supplies for every instance-role session (lower case).
 _SESSION_KEYS = frozenset(
@@ -60,36 +58,6 @@ _SESSION_KEYS = frozenset(
 )
 #: The region judged when neither the run nor the backend names one (botocore's default partition's first).
 DEFAULT_REGION = "us-east-1"
-ACCOUNT_ROOT_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):root$", re.ASCII)
-
-
-@dataclass(frozen=True)
-class AppliancePrincipal:
-    """Who the backup appliance is: its Impersonation IAM role, or its AWS account."""
-
-    value: str
-    account: str
-    role_arn: str | None
-
-    @classmethod
-    def parse(cls, value: str) -> AppliancePrincipal:
-        """Accept a role ARN, an account id or an account root ARN; InputError otherwise."""
-        value = value.strip()
-        if ACCOUNT_RE.match(value):
-            return cls(value, value, None)
-        if match := ACCOUNT_ROOT_RE.match(value):
-            return cls(value, match[2], None)
-        if match := APPLIANCE_ROLE_RE.match(value):
-            return cls(value, match[2], value)
-        raise InputError(
-            f"--appliance-principal {value!r} is neither a 12-digit account id nor a role ARN "
-            "(arn:aws:iam::ACCOUNT:role/NAME of the appliance's Impersonation role)"
-        )
-
-    @property
-    def principal(self) -> Principal:
-        """The principal that calls sts:AssumeRole."""
-        return Principal("AWS", self.role_arn or self.account)
 
 
 @dataclass(frozen=True)
@@ -121,28 +89,6 @@ class Check:
     result: SimulationResult
     part: str = ""
     probe: Probe | None = None
-
-
-KMS_KEY_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]{1,128})$", re.ASCII)
-
-
-@dataclass(frozen=True)
-class KmsKey:
-    """The KMS key the role works with (``--kms-key``): its key policy decides the ``kms:`` requirements too."""
-
-    arn: str
-    account: str
-
-    @classmethod
-    def parse(cls, value: str) -> KmsKey:
-        """Accept a key ARN (an alias cannot be read with kms:GetKeyPolicy); InputError otherwise."""
-        value = value.strip()
-        if match := KMS_KEY_RE.match(value):
-            return cls(value, match[3])
-        raise InputError(
-            f"--kms-key {value!r} is not a KMS key ARN: give arn:aws:kms:REGION:ACCOUNT:key/KEY-ID "
-            "(an alias cannot be read with kms:GetKeyPolicy)"
-        )
 
 
 @dataclass
@@ -212,14 +158,14 @@ def gather(
 
     A failure is kept per fact, so a role whose simulation failed still gets its trust verdicts.
     When the role itself cannot be read, nothing else is asked: every requirement is then broken.
-    A backend that offers several possible accounts (``possible_accounts``: a template) is weighed
-    over all of them (``verification.verdicts.weigh``).
+    A backend that weighs several possible accounts (``capabilities.weighs_possible_accounts``: a
+    template) is weighed over all of them (``verification.verdicts.weigh``).
     """
-    if hasattr(backend, "possible_accounts"):
+    if backend.capabilities.weighs_possible_accounts:
         from verification.verdicts.weigh import gather_weighed
 
         scope = scope or Scope()
-        if not scope.regions and getattr(backend, "region", None):
+        if not scope.regions and backend.region:
             # The template's own region (--aws-region), in which every possible account is judged.
             scope = dataclasses.replace(scope, regions=(str(backend.region),))
         return gather_weighed(backend, ref, requirements, appliance, scope)  # type: ignore[arg-type]
@@ -376,7 +322,7 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
     permissions = requirements.by_kind("permission")
     if not permissions:
         return
-    regions = scope.regions or (getattr(backend, "region", None) or DEFAULT_REGION,)
+    regions = scope.regions or (backend.region or DEFAULT_REGION,)
     facts.regions = regions
     role = facts.role
     session = session_context(
@@ -387,9 +333,11 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         now=scope.now,
     )
     try:
-        policies = backend.policy_set(ref.arn)
+        held = backend.policy_sets(ref)
     except (CheckError, InputError):
-        policies = None
+        held = None
+    # One set: this account's (several, a template's possible accounts, are weighed in weigh.py).
+    policies = held[0] if held is not None and len(held) == 1 else None
     facts.policies_in_hand = policies is not None
     facts.unknown = unknown_keys(scope.context)
     tested = references(policies, facts.unknown) if policies is not None else ()
@@ -516,11 +464,13 @@ def _explain_implicit_denies(
         and result.allowed_by_organizations is not False
         and result.allowed_by_boundary is not False
     ]
-    read = getattr(backend, "role_policy_details", None)
-    if not unexplained or read is None:
+    if not unexplained:
         return
     try:
-        policies = Account(read(ref)).policy_set_for(ref.arn)
+        details = backend.role_policy_details(ref)
+        if details is None:
+            return
+        policies = Account(details).policy_set_for(ref.arn)
     except (CheckError, InputError, AccountError, PolicyError):
         return  # optional: without the policies the verdict reads AWS's answer alone
     for key in unexplained:

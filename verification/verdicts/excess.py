@@ -590,7 +590,7 @@ def excess_for(backend: Backend, facts: Any, requirements: RequirementSet, scope
         if sets is None:
             return simulated_excess(backend, requirements, ref=ref, context=first, held=held)
         found = find_excess(sets, requirements, ref=ref, contexts=contexts, held=held)
-        if backend.name == "live":
+        if backend.capabilities.live_api:
             return confirm(backend, found, first)
         return found
     except (CheckError, InputError, PolicyError) as error:

@@ -19,7 +19,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from verification.backends import Backend, CallerIdentity, Exchange, InstanceProfile, Role, RoleRef, SimulationResult
+from verification.backends import (
+    Backend,
+    CallerIdentity,
+    Capabilities,
+    Exchange,
+    HeldAccount,
+    InstanceProfile,
+    Role,
+    RoleRef,
+    SimulationResult,
+)
 from verification.backends.simulation import SimulationRequest
 from verification.backends.template.managed import ManagedPolicies
 from verification.backends.template.model import (
@@ -83,6 +93,7 @@ class TemplateBackend(Backend):
     """Answers from a template or plan; every decision is the engine's, over lower and upper accounts."""
 
     name = "template"
+    capabilities = Capabilities(weighs_possible_accounts=True, declares_roles=True)
     batches_resources = False  # the engine decides: each action on its own resources only
 
     def __init__(
@@ -281,6 +292,15 @@ class TemplateBackend(Backend):
             raise self.source.fault(f"{world.role.where}: trust policy: {detail}") from None
         backend.exchanges.clear()
         return backend
+
+    def held_account(self, role_arn: str) -> HeldAccount:
+        """The first world's lower account (see ``details_for``) and the SCP levels of ``--scp``."""
+        return self.details_for(role_arn), self.scps
+
+    @property
+    def source_file(self) -> Path:
+        """The template or plan the roles are declared in."""
+        return self.path
 
     def details_for(self, arn: str) -> Mapping[str, Any] | None:
         """The first world's lower account (for evidence and replay): what a pass rests on."""
