@@ -275,7 +275,7 @@ def _discover(run: Run, spec: OrganizationSpec, shard: Shard | None, shared: dic
     _connect(run, org, shared)
     for account in found.accounts:
         try:
-            arns = run.backend(account.id).list_roles()  # type: ignore[attr-defined]
+            arns = run.backend(account.id).list_roles()
         except CheckError as error:
             how = "with the caller's own credentials" if account.own else f"through {org.member_role_arn(account.id)}"
             found.unreachable[account.id] = f"{account.label}: roles could not be listed {how}: {error.message}"
