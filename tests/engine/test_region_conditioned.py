@@ -135,7 +135,9 @@ def test_an_action_no_statement_mentions_is_still_added() -> None:
     requirement = next(r for r in REQUIREMENTS.by_kind("permission") if r.action == "ec2:CreateTags")
     verdict = judge(requirement, facts, None)
     assert verdict.reason == "implicitly denied: no statement allows it"
-    assert verdict.remedy == "add ec2:CreateTags (Resource *) to a policy attached to the role"
+    # The fix adds the action; since #26 it also names a real resource the action touches.
+    assert verdict.remedy.startswith("add ec2:CreateTags (Resource *) to a policy attached to the role")
+    assert "condition" not in verdict.remedy
     assert propose(facts, [verdict]).missing == (("ec2:CreateTags", "*"),)
 
 
