@@ -54,6 +54,31 @@ def summary_of(excess: Excess) -> dict[str, Any]:
     }
 
 
+#: How many actions of each group Allure names; every action is in the evidence's excess.json.gz.
+SHOWN_PER_GROUP = 10
+
+
+def allure_view(excess: Excess) -> dict[str, Any]:
+    """What the role's Allure attachment shows: each group's count and first actions, and how it was decided.
+
+    A passing role's results must fit in ~100 KiB (docs/nightly.md), so the full list, with where
+    each action is allowed, stays in the evidence bundle.
+    """
+    return {
+        "role": excess.role,
+        "counts": excess.counts(),
+        "first": {
+            group: [a.action for a in excess.group(group)[:SHOWN_PER_GROUP]]
+            for group in excess.examined
+            if excess.group(group)
+        },
+        "method": excess.method,
+        "note": excess.note,
+        "error": excess.error,
+        "every action": "in the evidence bundle: roles/<role>/excess.json.gz (python -m verification evidence show)",
+    }
+
+
 def role_excess(config: pytest.Config, run: Run, facts: RoleFacts) -> Excess | None:
     """A role's excess, computed once per process; reported (Allure, evidence, summaries) the first time."""
     if mode(config) == "off":
@@ -67,7 +92,7 @@ def role_excess(config: pytest.Config, run: Run, facts: RoleFacts) -> Excess | N
     backend = run.backend(target.connection)
     found = state[arn] = excess_for(backend, facts, target.requirements, run.scope)
     run.excess[arn] = summary_of(found)
-    allure_output.attach_json(f"excess permissions of {facts.ref.label}", found.as_dict(), pretty=False)
+    allure_output.attach_json(f"excess permissions of {facts.ref.label}", allure_view(found), pretty=True)
     allure_output.attach_text(f"excess note for {facts.ref.label}", found.text())
     from verification.plugin.evidence import EVIDENCE_KEY
     from verification.reporting.evidence import write_excess

@@ -9,6 +9,7 @@ Layout (every path relative to the bundle folder, ``--evidence-dir``)::
                                      ``python -m verification evidence show DIR --role ARN`` reads it)
         verdicts.json                every requirement's outcome, with its reason (.gz for a passing role)
         account-details.json         the role as get-account-authorization-details describes it (.gz: passing)
+        excess.json.gz               with --excess: every action beyond the requirement sets (read_json)
         remediation.txt/.json        failing roles: the checked fix (plus the policy files it names)
     replay/snapshot.json             the roles' details merged: ``pytest --snapshot`` replays the run
     manifest.json                    SHA-256 of every other file
@@ -204,8 +205,12 @@ def write_role(
 
 
 def write_excess(bundle: Path, arn: str, excess: Mapping[str, Any]) -> None:
-    """A role's excess permissions (every action, its risk group and where it is allowed): ``excess.json``."""
-    _write_json(role_dir(bundle, arn) / "excess.json", excess)
+    """A role's excess permissions (every action, its risk group and where it is allowed): ``excess.json.gz``.
+
+    Compressed for every role: AdministratorAccess alone is 20,000 actions, and even a handful of
+    ``Describe*`` wildcards would take a passing role past its 100 KiB (``read_json`` reads it back).
+    """
+    _write_gzip_json(role_dir(bundle, arn) / "excess.json", excess)
 
 
 def account_slice(details: Mapping[str, Any], role_arns: Iterable[str]) -> dict[str, Any]:
