@@ -2,7 +2,7 @@
 
 ``report`` (the default) computes a role's excess once, at its first test (``verdicts.excess``), and
 shows it in the terminal summary, the Markdown step summary, Allure (an attachment and a note on the
-role's first test) and the evidence bundle (``roles/<role>/excess.json``, every action). ``fail``
+role's first test) and the evidence bundle (``roles/<role>/excess.json.gz``, every action). ``fail``
 also makes one test per risk group and role, ``excess:<group>``: it fails naming the group's
 actions, passes when the group holds none, and is skipped when the group could not be examined
 (live, per role, only the high-risk groups are). ``off`` does nothing. In every mode but ``off``, a
@@ -75,7 +75,7 @@ def allure_view(excess: Excess) -> dict[str, Any]:
         "method": excess.method,
         "note": excess.note,
         "error": excess.error,
-        "every action": "in the evidence bundle: roles/<role>/excess.json.gz (python -m verification evidence show)",
+        "every action": "in the evidence bundle: roles/<role>/excess.json.gz (gzip-compressed JSON)",
     }
 
 
@@ -175,7 +175,7 @@ def assert_group(request: pytest.FixtureRequest) -> None:
         pytest.fail(
             f"{len(found)} {group} permission(s) beyond the requirement sets: {excess.names(group, SHOWN)}\n"
             "what to change: remove them from the role's policies, or deny them in its permissions boundary "
-            "(every action, with where it is allowed, is in the evidence's excess.json)",
+            "(every action, with where it is allowed, is in the evidence's excess.json.gz)",
             pytrace=False,
         )
     item.stash[CAUSE_KEY] = "met"
