@@ -296,7 +296,8 @@ def demo_report(generator: None, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """The report of the bundled demo run (``pytest --demo``), as a user would make it."""
     base = tmp_path_factory.mktemp("demo")
     command = [sys.executable, "-m", "pytest", "--demo", "-q", "-p", "no:cacheprovider"]
-    done = _run([*command, "--alluredir", str(base / "allure-results"), "--clean-alluredir"], REPO)
+    # Run in the tmp folder, not the checkout: the demo writes its evidence under the working folder.
+    done = _run([*command, "--alluredir", str(base / "allure-results"), "--clean-alluredir"], base)
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-3000:] + done.stderr[-3000:]
     made = _report(base / "allure-results", base / "html", base / "history")
     assert made.returncode == 0, made.stderr
