@@ -200,6 +200,11 @@ def test_a_targets_list_is_sharded_too_and_an_empty_shard_still_merges(org: Org,
         ran = outcomes(folder / "allure-results")
         assert bool(ran) == (index == mine)  # the role runs in its account's shard only
         folders.append(folder)
+    empty = folders[0] if mine == 2 else folders[1]
+    nothing = merge("--out", tmp_path / "nothing", empty)
+    # Alone, the empty shard is a night that verified no role: refused, never a green merge.
+    assert nothing.returncode == 2 and "no shard verified any role" in nothing.stderr, nothing.stderr
+    assert not (tmp_path / "nothing").exists()
     merged = merge("--out", tmp_path / "merged", *folders)
 
     assert merged.returncode == 0, merged.stderr

@@ -15,7 +15,8 @@ S/evidence`` wrote. Into DIR go:
   category, each shard's ``.../shard-I-of-N`` joined into its run (``reporting/sarif.py``).
 
 It refuses, in one line and before writing anything, shards whose bundle does not verify, shards of
-different requirement sets or harness versions, and an account that appears in two shards.
+different requirement sets or harness versions, an account that appears in two shards, and shards
+none of which verified a role.
 """
 
 from __future__ import annotations
@@ -107,6 +108,13 @@ def check_shards(shards: Sequence[Shard]) -> None:
                 f"merge: {shard.path} was written by harness {shard.harness}, {first.path} by {first.harness}: "
                 "merge only shards of one run"
             )
+    if not any(any(shard.results.glob("*-result.json")) for shard in shards):
+        # Every shard may be empty on its own (few accounts, many shards), but a night that verified
+        # no role at all is a mistake (a role-name pattern or --ou that matches nothing), not a pass.
+        raise InputError(
+            "merge: no shard verified any role: check the --role-name patterns, --ou/--skip-* and each "
+            "shard's log; a night that verified nothing is not a pass"
+        )
     seen: dict[str, Path] = {}
     for shard in shards:
         for account in sorted(shard.accounts):
