@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,23 @@ def demo_documents() -> tuple[dict[str, Any], dict[str, Any]]:
     return details, policy
 
 
+#: The ids moto draws, in turn, while the organization is seeded (it would draw them at random).
+#: Fixed, every run shards alike: with two shards, each holds an assumable account (test_shards.py).
+ACCOUNT_IDS = tuple(f"2700000000{n:02}" for n in range(2, 12))
+
+
+@contextmanager
+def fixed_account_ids() -> Iterator[None]:
+    """moto's next account ids are ACCOUNT_IDS, then random again."""
+    from moto.organizations import utils
+
+    ids = iter(ACCOUNT_IDS)
+    draw = utils.make_random_account_id
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(utils, "make_random_account_id", lambda: next(ids, None) or draw())
+        yield
+
+
 @pytest.fixture(scope="session")
 def org() -> Iterator[Org]:
     """The organization, seeded once per session (dummy credentials only)."""
@@ -88,7 +106,8 @@ def org() -> Iterator[Org]:
                 "Credentials"
             ]
             details, policy = demo_documents()
-            seeded = seed_organization(endpoint.url, LAYOUT, details, policy, dict(credentials))  # type: ignore[arg-type]
+            with fixed_account_ids():
+                seeded = seed_organization(endpoint.url, LAYOUT, details, policy, dict(credentials))  # type: ignore[arg-type]
             env = {
                 "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
                 "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
