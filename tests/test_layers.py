@@ -66,9 +66,6 @@ THIRD_PARTY: dict[str, set[str]] = {
 #: defect listed so it is visible, not hidden; remove its line when the circle goes (the test fails
 #: while a line names a circle that no longer exists).
 KNOWN_CIRCLES: set[frozenset[str]] = {
-    # #24: ``gather`` imports ``weigh`` lazily, which imports the verdict types back from the
-    # package ``__init__``; it goes when verdicts/__init__.py is split into one module per concern.
-    frozenset({"verification.verdicts", "verification.verdicts.weigh"}),
     # #24: the summary and the excess report each import the other inside functions.
     frozenset({"verification.plugin.excess", "verification.plugin.summary"}),
     # #24 (Run is a god object): building a run dispatches to --organization's builder lazily, which

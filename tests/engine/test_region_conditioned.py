@@ -16,11 +16,11 @@ import pytest
 from tests.template.helpers import EC2_TRUST, backend, template
 from verification.backends import RoleRef
 from verification.backends.snapshot import SnapshotBackend
-from verification.reporting.remediation import propose
 from verification.requirements import load_requirement_set
 from verification.scope.regions import global_region
 from verification.snapshot import Snapshot
 from verification.verdicts import RoleFacts, Scope, Verdict, gather, judge
+from verification.verdicts.remediation import propose
 
 ACCOUNT = "111122223333"
 ARN = f"arn:aws:iam::{ACCOUNT}:role/RegionBound"

@@ -11,9 +11,9 @@ import boto3
 from tests.evidence.conftest import APPLIANCE, DEMO_ACCOUNT, MISCONFIGURED, Verification, verify
 from verification.backends import RoleRef, create_backend
 from verification.endpoint import Endpoint
-from verification.reporting.remediation import NOT_HELP, check, propose
 from verification.requirements import DEFAULT_SET, load_requirement_set
 from verification.verdicts import AppliancePrincipal, gather, judge
+from verification.verdicts.remediation import NOT_HELP, check, propose
 
 SSMMESSAGES = {
     f"ssmmessages:{a}" for a in ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")

@@ -21,8 +21,8 @@ from tests.review.test_false_passes import (
 from verification.backends import RoleRef
 from verification.backends.live import LiveBackend
 from verification.errors import CheckError
-from verification.reporting.remediation import propose
 from verification.verdicts import AppliancePrincipal, Verdict, gather
+from verification.verdicts.remediation import propose
 
 OTHER_ACCOUNT = "210987654321"
 IMPERSONATION = f"arn:aws:iam::{OTHER_ACCOUNT}:role/VeeamImpersonation"

@@ -13,7 +13,7 @@ import pytest
 
 from verification.errors import CheckError, InputError
 from verification.plugin.run import DEMO_FILE, Run
-from verification.verdicts import RoleFacts
+from verification.verdicts import Judgement
 
 
 @dataclass
@@ -41,7 +41,7 @@ def configure_evidence(config: pytest.Config, run: Run) -> None:
         config.pluginmanager.register(EvidenceHooks(run), "verification-evidence")
 
 
-def role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> bool:
+def role_evidence(config: pytest.Config, run: Run, judgement: Judgement) -> bool:
     """Write a role's evidence once per process, and attach its checked remediation to Allure.
 
     Returns whether the role fails (a requirement failed or could not be checked): such a role keeps
@@ -53,34 +53,34 @@ def role_evidence(config: pytest.Config, run: Run, facts: RoleFacts) -> bool:
     state = config.stash.get(EVIDENCE_KEY, None)
     if state is None:
         return True
-    if facts.ref.arn in state.written:
-        return state.written[facts.ref.arn] == "failing"
-    target = run.targets[facts.ref.arn]
+    arn = judgement.role.arn
+    if arn in state.written:
+        return state.written[arn] == "failing"
+    target = run.targets[arn]
     backend = run.backend(target.connection)
     details: Mapping[str, Any] | None = None
     scps: Sequence[Sequence[Mapping[str, Any]]] | None = None
-    held = backend.held_account(facts.ref.arn)
+    held = backend.held_account(arn)
     if held is not None:
         details, scps = held
     elif config.option.demo:
         if state.details is None:
             state.details = json.loads((DEMO_FILE.parent / "account.json").read_text())
         details = state.details
-    checked = evidence.write_role(
+    evidence.write_role(
         state.bundle,
-        facts=facts,
-        requirements=target.requirements,
-        appliance=target.appliance,
-        backend=backend,
+        judgement,
+        backend_name=backend.name,
+        exchanges=backend.exchanges.get(arn, []),
         details=details,
         scps=scps,
     )
-    failing = checked is not None or facts.role is None
-    state.written[facts.ref.arn] = "failing" if failing else "passing"
+    state.written[arn] = "failing" if judgement.failing else "passing"
+    checked = judgement.fix
     if checked is not None:
-        attach_text(f"remediation for {facts.ref.label}", checked.text())
-        attach_json(f"remediation for {facts.ref.label} (data)", checked.to_dict())
-    return failing
+        attach_text(f"remediation for {judgement.role.label}", checked.text())
+        attach_json(f"remediation for {judgement.role.label} (data)", checked.to_dict())
+    return judgement.failing
 
 
 def attach_answers(config: pytest.Config, run: Run, arn: str) -> None:

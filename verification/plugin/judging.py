@@ -17,7 +17,7 @@ from verification.errors import CheckError
 from verification.plugin import allure_output, excess
 from verification.plugin.evidence import attach_answers, role_evidence
 from verification.plugin.run import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, Run
-from verification.verdicts import Verdict, judge
+from verification.verdicts import Verdict
 from verification.verdicts.double_entry import DISAGREE
 
 #: How many reasons a role keeps for the step summary (the rest are counted).
@@ -56,12 +56,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     requirement = target.requirements.by_id(requirement_id)
     allure_output.label_result(target, requirement)
     allure_output.parameters(arn, requirement_id)
-    if requirement.principal == "appliance" and target.appliance is None:
-        item.stash[CAUSE_KEY] = "skipped"
-        pytest.skip("no --appliance-principal given: name the appliance's Impersonation role ARN or account id")
     facts = run.role_facts(arn)
-    excess.role_excess(item.config, run, facts)  # before the answers are attached: its simulation is one
-    failing = role_evidence(item.config, run, facts)
+    excess.role_excess(item.config, run, facts)  # before the answers are written: its simulation is one
+    judgement = run.judgement(arn)
+    failing = role_evidence(item.config, run, judgement)
     if failing:  # a failing role keeps its full detail in Allure; a passing one's answers are in the bundle
         attach_answers(item.config, run, arn)
     else:
@@ -69,16 +67,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     # Attached and written: the raw answers (~100 KiB of JSON per role) need not stay in memory for
     # the rest of the run (at 1,000 roles they held hundreds of MiB in a worker).
     run.backend(target.connection).exchanges.pop(arn, None)
-    try:
-        verdict = judge(requirement, facts, target.appliance)
-    except CheckError as error:
+    outcome = judgement.outcome(requirement_id)
+    if outcome.skipped:
+        item.stash[CAUSE_KEY] = "skipped"
+        pytest.skip(outcome.skipped)
+    if outcome.verdict is None:
+        assert outcome.error is not None
+        error = outcome.error
         item.stash[CAUSE_KEY] = "could-not-check"
         raise CheckError(
             error.message if error.message.startswith("could not check") else f"could not check: {error.message}",
             error.hint,
         ) from None
-    item.stash[CAUSE_KEY] = verdict.cause
-    item.stash[VERDICT_KEY] = excess.with_note(item.config, run, facts, verdict)
+    item.stash[CAUSE_KEY] = outcome.cause
+    item.stash[VERDICT_KEY] = excess.with_note(item.config, run, facts, outcome.verdict)
 
 
 def verdict_of(request: pytest.FixtureRequest) -> Verdict:

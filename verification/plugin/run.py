@@ -23,7 +23,7 @@ from verification.requirements import DEFAULT_SET, RequirementSet, load_requirem
 from verification.scope.context import run_context
 
 __all__ = ["CASE_KEY", "CAUSE_KEY", "RUN_KEY", "VERDICT_KEY", "Run", "Target", "build_run", "case_id"]
-from verification.verdicts import AppliancePrincipal, KmsKey, RoleFacts, Scope, gather
+from verification.verdicts import AppliancePrincipal, Judgement, KmsKey, RoleFacts, Scope, gather, judge_role
 
 DEMO_FILE = FIXTURES / "demo" / "demo.yaml"
 
@@ -54,6 +54,8 @@ class Run:
     endpoint: Any = None
     backends: dict[str, Backend] = field(default_factory=dict)
     facts: dict[str, RoleFacts] = field(default_factory=dict)
+    #: Per role: its requirements judged once in this process (``verdicts.role.judge_role``).
+    judgements: dict[str, Judgement] = field(default_factory=dict)
     attached: set[str] = field(default_factory=set)
     #: Per role: its selected tests not yet torn down in this process; its facts go with the last.
     tests_left: Counter[str] = field(default_factory=Counter)
@@ -125,6 +127,7 @@ class Run:
         else:
             del self.tests_left[arn]
             self.facts.pop(arn, None)
+            self.judgements.pop(arn, None)
             self.excess_state.get("excess", {}).pop(arn, None)  # its summary stays in self.excess
 
     def role_facts(self, arn: str) -> RoleFacts:
@@ -135,6 +138,15 @@ class Run:
             else:
                 self.facts[arn] = self.gather(arn)
         return self.facts[arn]
+
+    def judgement(self, arn: str) -> Judgement:
+        """Every requirement of one role judged, and its fix tried, once per process."""
+        if arn not in self.judgements:
+            target = self.targets[arn]
+            facts = self.role_facts(arn)
+            backend = self.backend(target.connection)
+            self.judgements[arn] = judge_role(facts, target.requirements, target.appliance, backend)
+        return self.judgements[arn]
 
     def gather(self, arn: str) -> RoleFacts:
         """Ask the role's backend for its facts (on whichever thread calls)."""

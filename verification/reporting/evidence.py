@@ -42,13 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from verification import __version__
-from verification.backends import Backend, SimulationResult, exchanges_json
+from verification.backends import Exchange, SimulationResult, exchanges_json
 from verification.backends.simulation import not_simulated
-from verification.errors import CheckError
-from verification.reporting.remediation import POLICY_FILE, TRUST_FILE, CheckedRemediation, check, propose
 from verification.requirements import RequirementSet
 from verification.snapshot import FORMAT as SNAPSHOT_FORMAT
-from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, judge
+from verification.verdicts import AppliancePrincipal, Judgement, RoleFacts
+from verification.verdicts.remediation import POLICY_FILE, TRUST_FILE
 
 FORMAT = "veeam-role-verification/evidence@1"
 MANIFEST = "manifest.json"
@@ -120,69 +119,61 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def verdict_records(
-    facts: RoleFacts, requirements: RequirementSet, appliance: AppliancePrincipal | None
-) -> tuple[list[dict[str, Any]], list[Verdict]]:
-    """Every requirement's outcome from the facts (as the tests judge them), and the verdicts."""
+def verdict_records(judgement: Judgement) -> list[dict[str, Any]]:
+    """Every requirement's outcome, as the role's tests reported it, from its judgement."""
     records: list[dict[str, Any]] = []
-    verdicts: list[Verdict] = []
-    for requirement in requirements.requirements:
+    for outcome in judgement.outcomes:
+        requirement = outcome.requirement
         record: dict[str, Any] = {"requirement": requirement.id, "kind": requirement.kind, "title": requirement.title}
-        if requirement.principal == "appliance" and appliance is None:
-            record.update(outcome="skipped", reason="no --appliance-principal given", cause="skipped")
+        record.update(outcome=outcome.status, cause=outcome.cause)
+        if outcome.skipped:
+            record.update(reason=outcome.skipped)
+        elif outcome.verdict is None:
+            assert outcome.error is not None
+            record.update(reason=outcome.error.message, remedy=outcome.error.hint or "")
         else:
-            try:
-                verdict = judge(requirement, facts, appliance)
-            except CheckError as error:
-                record.update(outcome="broken", reason=error.message, cause="could-not-check", remedy=error.hint or "")
-            else:
-                verdicts.append(verdict)
-                record.update(
-                    outcome="passed" if verdict.met else "failed",
-                    reason=verdict.reason,
-                    cause=verdict.cause,
-                    remedy=verdict.remedy,
-                    note=verdict.note,
-                )
-                if "answer" in (verdict.evidence.get("Engine") or {}):
-                    record["engine"] = verdict.evidence["Engine"]  # double entry: the engine's answer beside AWS's
+            verdict = outcome.verdict
+            record.update(reason=verdict.reason, remedy=verdict.remedy, note=verdict.note)
+            if "answer" in (verdict.evidence.get("Engine") or {}):
+                record["engine"] = verdict.evidence["Engine"]  # double entry: the engine's answer beside AWS's
         records.append(record)
-    return records, verdicts
+    return records
 
 
 def write_role(
     bundle: Path,
+    judgement: Judgement,
     *,
-    facts: RoleFacts,
-    requirements: RequirementSet,
-    appliance: AppliancePrincipal | None,
-    backend: Backend,
+    backend_name: str,
+    exchanges: Sequence[Exchange],
     details: Mapping[str, Any] | None = None,
     scps: Sequence[Sequence[Mapping[str, Any]]] | None = None,
-) -> CheckedRemediation | None:
+) -> None:
     """Write one role's exchanges, verdicts, details and (when it fails) its checked remediation.
 
-    ``details`` is the account's authorization details when the run has them (demo, snapshot);
-    without them the details are recorded from the answers. Returns the remediation, if any.
+    Writes what it is handed: ``judgement`` holds every outcome and the fix, tried. ``details`` is
+    the account's authorization details when the run has them (demo, snapshot); without them the
+    details are recorded from the answers.
     """
+    facts = judgement.facts
+    appliance = judgement.appliance
+    requirements = judgement.requirements
     folder = role_dir(bundle, facts.ref.arn)
-    head = json.dumps({"role": facts.ref.arn, "backend": backend.name}, separators=(",", ":"))
-    exchanges = exchanges_json(backend.exchanges.get(facts.ref.arn, []))
+    head = json.dumps({"role": facts.ref.arn, "backend": backend_name}, separators=(",", ":"))
     # Every raw answer is kept, compressed: the answers repeat themselves (a simulation's 1,230
     # results), so gzip keeps a passing role's evidence within a few tens of KiB (docs/nightly.md).
-    _write_bytes(folder / EXCHANGES, gzip.compress(f'{head[:-1]},"exchanges":{exchanges}}}\n'.encode(), mtime=0))
-    records, verdicts = verdict_records(facts, requirements, appliance)
-    passing = facts.role is not None and all(r["outcome"] in ("passed", "skipped") for r in records)
+    body = exchanges_json(exchanges)
+    _write_bytes(folder / EXCHANGES, gzip.compress(f'{head[:-1]},"exchanges":{body}}}\n'.encode(), mtime=0))
     # A passing role's files are kept compressed too (read with read_json or `evidence show`), so
     # that it fits in ~100 KiB with its Allure results; a failing role's stay plain, to be read.
-    write = _write_gzip_json if passing else functools.partial(_write_json, compact=True)
+    write = functools.partial(_write_json, compact=True) if judgement.failing else _write_gzip_json
     write(
         folder / "verdicts.json",
         {
             "role": facts.ref.arn,
             "requirement_set": {"id": requirements.id, "version": requirements.version, "sha256": requirements.sha256},
             "appliance_principal": appliance.value if appliance else None,
-            "verdicts": records,
+            "verdicts": verdict_records(judgement),
         },
     )
     if details is not None:
@@ -192,16 +183,15 @@ def write_role(
         recorded, recorded_scps = recorded_details(facts, appliance)
         slice_ = {"method": "recorded", "authorization_details": recorded, "scps": recorded_scps}
     write(folder / "account-details.json", slice_)
-    if facts.role is None or all(r["outcome"] in ("passed", "skipped") for r in records):
-        return None
-    checked = check(backend, facts.ref, propose(facts, verdicts, appliance=appliance), facts.contexts)
+    checked = judgement.fix
+    if checked is None:
+        return
     _write_json(folder / "remediation.json", checked.to_dict())
     _write_text(folder / "remediation.txt", checked.text())
     if checked.remediation.policy is not None:
         _write_json(folder / POLICY_FILE, checked.remediation.policy)
     if checked.remediation.trust_policy is not None:
         _write_json(folder / TRUST_FILE, checked.remediation.trust_policy)
-    return checked
 
 
 def write_excess(bundle: Path, arn: str, excess: Mapping[str, Any]) -> None:

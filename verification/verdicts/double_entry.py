@@ -1,7 +1,5 @@
 """Double entry: a live permission verdict checked against the policy engine's own answer.
 
-May import: backends (their data types), policy, errors; never pytest or Allure.
-
 When the account's policies were read (fleet mode), every live simulation answer carries the
 engine's answer to the same question (``SimulationResult.second_opinion``). The verdict follows AWS,
 which is the authority; a disagreement is a note on the test naming both answers, and the evidence
@@ -19,12 +17,13 @@ from typing import Any
 
 from verification.backends import SimulationResult
 from verification.errors import CheckError
+from verification.verdicts.model import Verdict
 
 #: The words every disagreement note starts with; the summary counts the notes that carry them.
 DISAGREE = "simulator and engine disagree"
 
 
-def check(verdict: Any, result: SimulationResult, engine_reason: str | None = None) -> Any:
+def check(verdict: Verdict, result: SimulationResult, engine_reason: str | None = None) -> Verdict:
     """``verdict`` (a ``Verdict``) with the engine's answer in its evidence, and a note when the two differ.
 
     ``engine_reason``: the reason the engine's answer gives on its own. When the two agree and it
@@ -93,7 +92,9 @@ def _because(result: SimulationResult) -> str:
     return f" ({explanation.reason}{where})"
 
 
-def stricter(verdict: Any, engine_verdict: Any, resource: str, aws_decision: str, engine_decision: str) -> Any:
+def stricter(
+    verdict: Verdict, engine_verdict: Verdict, resource: str, aws_decision: str, engine_decision: str
+) -> Verdict:
     """``verdict`` failed on the engine's stricter answer about ``resource``, the note naming both answers.
 
     ``engine_verdict``: the verdict the engine's answer gives on its own (its reason, cause, remedy).

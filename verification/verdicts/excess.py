@@ -1,8 +1,5 @@
 """Excess: the permissions a role holds beyond its requirement sets, ranked by risk.
 
-May import: requirements, backends (their data types and ``simulate``), policy, scope, errors; never
-pytest or Allure.
-
 A role verified against its sets can be told "these grants are required by page X" and "these are
 not". ``find_excess`` decides, with the policy engine over the role's policies (a snapshot, a
 template, or GAAD in fleet mode), which catalogue actions the role is allowed beyond the union of its

@@ -1,7 +1,5 @@
 """Say why an implicit deny happened when an Allow nearly applied, and what to change for that cause.
 
-May import: policy (its data types); never pytest or Allure.
-
 The engine (``Explanation.nearest``) names the Allow of the deciding layer that failed on the fewest
 elements: condition tests that did not hold (the key, what the policy wanted, what the request
 carried) or Resource patterns that did not cover the ARN judged. The fix follows from that cause:

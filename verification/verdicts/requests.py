@@ -1,7 +1,5 @@
 """The requests a permission is judged on: real resources, derived keys, and values nobody knows.
 
-May import: backends' data types, policy, scope, errors; never pytest or Allure.
-
 - ``judged_resources``: the ARNs a permission's requests name. One per resource type, shaped as the
   type's real ids; where the role's policies are in hand, one more for each part of the type that a
   statement scoped to part of it (``volume/vol-0*``) sets apart (``verification.policy.coverage``).

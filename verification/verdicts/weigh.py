@@ -22,8 +22,11 @@ from typing import Any, Protocol
 
 from verification.backends import Backend, RoleRef
 from verification.errors import CheckError, InputError
+from verification.names import AppliancePrincipal
 from verification.requirements import Requirement, RequirementSet
-from verification.verdicts import AppliancePrincipal, RoleFacts, Scope, Verdict, gather, judge
+from verification.verdicts.ask import gather_account
+from verification.verdicts.model import RoleFacts, Scope, Verdict
+from verification.verdicts.rules import judge
 
 
 class PossibleAccount(Protocol):
@@ -101,7 +104,7 @@ def _gather_own(
     scope: Scope,
 ) -> RoleFacts:
     """Gather from one account; an appliance role outside it is not asked about (as cross-account live runs)."""
-    facts = gather(backend, ref, requirements, appliance, scope=scope)
+    facts = gather_account(backend, ref, requirements, appliance, scope=scope)
     failure = facts.errors.get("appliance")
     if failure is not None and failure.code == "NoSuchEntity":
         del facts.errors["appliance"]

@@ -17,8 +17,11 @@ from typing import Any
 
 from verification.backends import Backend, RoleRef, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
+from verification.names import AppliancePrincipal
 from verification.policy import Context, PolicyError, Principal, evaluate_trust, parse_policy
-from verification.verdicts import AppliancePrincipal, RoleFacts, Verdict, trusted_roles
+from verification.verdicts.model import RoleFacts, Verdict
+from verification.verdicts.trust import trusted_roles
+from verification.verdicts.wording import statement_names
 
 #: The inline policy name the proposed ``put-role-policy`` uses.
 POLICY_NAME = "VeeamRoleMissingPermissions"
@@ -237,17 +240,11 @@ def _blocker_source(verdict: Verdict, facts: RoleFacts) -> str:
 
 
 def _statement_names(result: SimulationResult) -> str:
-    explanation = result.explanation
-    statement = getattr(explanation, "statement", None)
+    """The engine's deciding Deny statement when it named one, else the statements AWS's answer matched."""
+    statement = getattr(result.explanation, "statement", None)
     if statement is not None and getattr(statement, "effect", "") == "Deny":
         return f"{statement.policy_id} ({statement.lines})"
-    parts = []
-    for matched in result.matched_statements:
-        start = matched.get("StartPosition") or {}
-        end = matched.get("EndPosition") or {}
-        lines = f" (lines {start['Line']}-{end.get('Line', start['Line'])})" if start.get("Line") else ""
-        parts.append(f"{matched.get('SourcePolicyId', '?')}{lines}")
-    return ", ".join(dict.fromkeys(parts))
+    return statement_names(result)
 
 
 @dataclass(frozen=True)
