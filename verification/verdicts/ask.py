@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
@@ -17,9 +17,9 @@ from verification.backends import Backend, Role, RoleRef, SimulationResult, rest
 from verification.errors import CheckError, InputError
 from verification.names import AppliancePrincipal as AppliancePrincipal  # re-exported: its old path
 from verification.names import KmsKey as KmsKey  # re-exported: its old path
-from verification.policy import Context, PolicyError, Request, evaluate
+from verification.policy import Context, PolicyError, PolicySet, Request, evaluate
 from verification.policy.account import Account, AccountError
-from verification.requirements import RequirementSet
+from verification.requirements import Requirement, RequirementSet
 from verification.scope.catalogue import touched_types
 from verification.scope.context import (
     instance_context,
@@ -201,6 +201,18 @@ class _Call:
     wanted: set[tuple[str, str]] = field(default_factory=set)
 
 
+@dataclass
+class _Plan:
+    """The simulations a role's permissions need, and which answers each requirement reads."""
+
+    calls: dict[_CallKey, _Call] = field(default_factory=dict)
+    #: Per requirement id: (region, judged resource, call) for every request it is judged on.
+    wanted: dict[str, list[tuple[str, Judged, _CallKey]]] = field(default_factory=dict)
+    #: The role's policies when in hand (one account's), and the unknown keys their conditions test.
+    policies: PolicySet | None = None
+    tested: tuple[str, ...] = ()
+
+
 def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: RequirementSet, scope: Scope) -> None:
     """Simulate every permission in every region it is judged in, on the resources its requests name.
 
@@ -210,10 +222,31 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
     resource type is judged on that type's ARNs (one per part its statements set apart, where the
     policies are in hand), never on a literal ``*``; one that takes none, on ``*``.
     """
-    ref = facts.ref
     permissions = requirements.by_kind("permission")
     if not permissions:
         return
+    plan = _plan(backend, facts, permissions, scope)
+    answers: dict[tuple[object, ...], SimulationResult] = {}
+    for key, call in plan.calls.items():
+        asked = list(call.resources)
+        results = backend.simulate(
+            facts.ref.arn,
+            list(call.actions),
+            resources=asked,
+            context=call.context,
+            evidence_key=facts.ref.arn,
+            wanted=frozenset(call.wanted),
+        )
+        for result in results:
+            for resource in _resources_answered(result, asked):
+                _keep_strictest(answers, (key, result.action.lower(), resource), result)
+    _explain_implicit_denies(backend, facts.ref, answers, plan.calls)
+    _record_checks(facts, permissions, plan, answers)
+
+
+def _plan(backend: Backend, facts: RoleFacts, permissions: Sequence[Requirement], scope: Scope) -> _Plan:
+    """Which simulations to make: one per region and requirement context (live), or per resource set (offline)."""
+    ref = facts.ref
     regions = scope.regions or (backend.region or DEFAULT_REGION,)
     facts.regions = regions
     role = facts.role
@@ -224,60 +257,25 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
         org_id=scope.org_id or backend.organization_id,
         now=scope.now,
     )
-    try:
-        held = backend.policy_sets(ref)
-    except (CheckError, InputError):
-        held = None
-    # One set: this account's (several, a template's possible accounts, are weighed in weigh.py).
-    policies = held[0] if held is not None and len(held) == 1 else None
-    facts.policies_in_hand = policies is not None
-    facts.unknown = unknown_keys(scope.context)
-    tested = references(policies, facts.unknown) if policies is not None else ()
-    if policies is not None and tested:
-        facts.unknown_statements = statements_testing(policies, tested)
+    plan = _policies_in_hand(backend, facts, scope)
     # The engine alone (offline, a template) decides with the unknown keys present, at a value no
     # policy names; AWS's simulator is not sent them, so its MissingContextValues name them.
-    unknown_present = {k: (UNKNOWN_VALUE,) for k in tested} if not backend.batches_resources else {}
+    unknown_present = {k: (UNKNOWN_VALUE,) for k in plan.tested} if not backend.batches_resources else {}
     touched = touched_types(r.action for r in permissions if r.action)
     # Live, one call per region holds every action on the union of their resources (calls are what
     # costs); a backend whose calls are free (the engine) is asked per resource set, so that no action
     # is decided on resources it never touches.
     batch = backend.batches_resources
-    calls: dict[_CallKey, _Call] = {}
-    wanted: dict[str, list[tuple[str, Judged, _CallKey]]] = {}
     for requirement in permissions:
         action = requirement.action
         assert action is not None
         own = derived_context(action, requirement_context(requirement))
         own_key = tuple(sorted((k.lower(), tuple(v)) for k, v in own.items()))
         for region in action_regions(action, regions, ref.partition):
-            if requirement.resource == "*":
-                try:
-                    judged = judged_resources(
-                        action,
-                        partition_name=ref.partition,
-                        region=region,
-                        account=ref.account,
-                        touched=touched,
-                        policies=policies,
-                    )
-                except TooManyParts as error:
-                    facts.decided[requirement.id] = CheckError(
-                        f"could not check: {error}", "narrow the Resource patterns of the statements for this action"
-                    )
-                    judged = judged_resources(
-                        action,
-                        partition_name=ref.partition,
-                        region=region,
-                        account=ref.account,
-                        touched=touched,
-                        policies=None,
-                    )
-            else:
-                judged = (Judged(requirement.resource),)
+            judged = _judged(requirement, facts, region, touched, plan.policies)
             resources = tuple(j.arn for j in judged)
             key = (region, own_key, () if batch else resources)
-            call = calls.get(key)
+            call = plan.calls.get(key)
             if call is None:
                 context = merge(
                     session,
@@ -287,39 +285,88 @@ def _gather_permissions(backend: Backend, facts: RoleFacts, requirements: Requir
                     own,
                     {"aws:RequestedRegion": (region,)},
                 )
-                call = calls[key] = _Call(region, context)
+                call = plan.calls[key] = _Call(region, context)
                 if not own and context not in facts.contexts:  # offline, one call per resource set
                     facts.contexts.append(context)
             call.actions[action] = None
             call.resources.update(dict.fromkeys(resources))
             call.wanted.update((action.lower(), r) for r in resources)
-            wanted.setdefault(requirement.id, []).extend((region, j, key) for j in judged)
-    answers: dict[tuple[object, ...], SimulationResult] = {}
-    for key, call in calls.items():
-        asked = list(call.resources)
-        results = backend.simulate(
-            ref.arn,
-            list(call.actions),
-            resources=asked,
-            context=call.context,
-            evidence_key=ref.arn,
-            wanted=frozenset(call.wanted),
+            plan.wanted.setdefault(requirement.id, []).extend((region, j, key) for j in judged)
+    return plan
+
+
+def _policies_in_hand(backend: Backend, facts: RoleFacts, scope: Scope) -> _Plan:
+    """An empty plan holding the role's policies when the backend has them in hand (one account's)."""
+    try:
+        held = backend.policy_sets(facts.ref)
+    except (CheckError, InputError):
+        held = None
+    # One set: this account's (several, a template's possible accounts, are weighed in weigh.py).
+    policies = held[0] if held is not None and len(held) == 1 else None
+    facts.policies_in_hand = policies is not None
+    facts.unknown = unknown_keys(scope.context)
+    tested = references(policies, facts.unknown) if policies is not None else ()
+    if policies is not None and tested:
+        facts.unknown_statements = statements_testing(policies, tested)
+    return _Plan(policies=policies, tested=tuple(tested))
+
+
+def _judged(
+    requirement: Requirement, facts: RoleFacts, region: str, touched: frozenset[str], policies: PolicySet | None
+) -> tuple[Judged, ...]:
+    """The resources a permission is judged on in one region: its own, or one per part of each type it touches."""
+    action = requirement.action
+    assert action is not None
+    if requirement.resource != "*":
+        return (Judged(requirement.resource),)
+    ref = facts.ref
+    try:
+        return tuple(
+            judged_resources(
+                action,
+                partition_name=ref.partition,
+                region=region,
+                account=ref.account,
+                touched=touched,
+                policies=policies,
+            )
         )
-        for result in results:
-            for resource in _resources_answered(result, asked):
-                _keep_strictest(answers, (key, result.action.lower(), resource), result)
-    _explain_implicit_denies(backend, ref, answers, calls)
+    except TooManyParts as error:
+        facts.decided[requirement.id] = CheckError(
+            f"could not check: {error}", "narrow the Resource patterns of the statements for this action"
+        )
+        return tuple(
+            judged_resources(
+                action,
+                partition_name=ref.partition,
+                region=region,
+                account=ref.account,
+                touched=touched,
+                policies=None,
+            )
+        )
+
+
+def _record_checks(
+    facts: RoleFacts,
+    permissions: Sequence[Requirement],
+    plan: _Plan,
+    answers: Mapping[tuple[object, ...], SimulationResult],
+) -> None:
+    """Each requirement's checks (every request it was judged on, AWS's answer, the probe of unknown keys)."""
     for requirement in permissions:
         assert requirement.action is not None
         action = requirement.action.lower()
+        wanted = plan.wanted[requirement.id]
         probes: dict[tuple[str, str], Probe] = {}
-        if policies is not None and tested:
-            for region, _, key in dict.fromkeys((r, None, k) for r, _, k in wanted[requirement.id]):
-                asked_here = [j.arn for r, j, k in wanted[requirement.id] if r == region and k == key]
-                found_probes = probe(policies, requirement.action, asked_here, calls[key].context, tested)
+        if plan.policies is not None and plan.tested:
+            for region, _, key in dict.fromkeys((r, None, k) for r, _, k in wanted):
+                asked_here = [j.arn for r, j, k in wanted if r == region and k == key]
+                context = plan.calls[key].context
+                found_probes = probe(plan.policies, requirement.action, asked_here, context, plan.tested)
                 probes.update({(region, arn): p for arn, p in found_probes.items()})
         checks = []
-        for region, judged_one, key in wanted[requirement.id]:
+        for region, judged_one, key in wanted:
             resource = judged_one.arn
             found = answers.get((key, action, resource))
             if found is None:

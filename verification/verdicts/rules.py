@@ -288,76 +288,104 @@ def _checks_evidence(checks: list[Check]) -> dict[str, Any]:
 def _judge_one(requirement: Requirement, facts: RoleFacts, result: SimulationResult) -> Verdict:
     """The verdict one answer gives: why it is (not) allowed, and what to change."""
     evidence = dict(result.raw)
-    action = requirement.action
     if result.decision == "allowed":
-        where = statement_names(result)
-        note = ""
-        if result.missing_context:
-            note = (
-                f"the simulation had no values for {', '.join(result.missing_context)}; a statement that "
-                "tests them may still deny real requests that carry them"
-            )
-        reason = f"allowed{' by ' + where if where else ''}"
-        return Verdict(requirement, facts.ref, True, reason, "met", note=note, evidence=evidence)
+        return _allowed(requirement, facts, result, evidence)
     if result.decision == "explicitDeny":
-        absent = tuple(getattr(result.explanation, "denied_on_absence", ()) or ())
-        if absent:
-            return _denied_unless(requirement, facts, result, absent, evidence)
-        # AWS lists the Deny of an identity policy or boundary, never an SCP's: an explicit deny that
-        # names no statement (and no engine explanation) is the organization's, in either dialect.
-        unnamed = not result.matched_statements and result.explanation is None
-        if result.allowed_by_organizations is False or (unnamed and result.allowed_by_organizations is None):
-            return _scp(requirement, facts, evidence)
-        where = statement_names(result) or "a Deny statement"
-        kind = _explained_layer(result)
-        blocker = "the permissions boundary " if kind == "boundary" else ""
-        note = ""
-        if result.explanation is None and result.missing_context:
-            # AWS's answer does not say whether the Deny matched only because these were absent.
-            keys = ", ".join(result.missing_context)
-            note = (
-                f"the simulation had no values for {keys}; if the Deny applies only to requests without "
-                "them, give the values the worker's requests carry with --context KEY=VALUE to check"
-            )
-        return Verdict(
-            requirement,
-            facts.ref,
-            False,
-            f"explicitly denied by {blocker}{where}",
-            "explicit-deny",
-            f"remove or narrow the Deny in {where} for {action}; adding an Allow to the role will not help",
-            note=note,
-            evidence=evidence,
-        )
+        return _explicitly_denied(requirement, facts, result, evidence)
     if result.decision != "implicitDeny":
-        raise CheckError(f"could not check: unknown EvalDecision {result.decision!r} for {action}")
+        raise CheckError(f"could not check: unknown EvalDecision {result.decision!r} for {requirement.action}")
     if result.allowed_by_organizations is False:
         return _scp(requirement, facts, evidence)
     if result.allowed_by_boundary is False:
-        boundary = (facts.role.boundary_arn if facts.role else None) or "of the role"
-        near = _near_miss(result, layer=("boundary",))
-        nearly = _nearly(near, requirement, facts) if near is not None else None
-        if nearly is not None:
-            # The boundary allows the action under limits this request does not meet: name them.
-            why = nearly.reason.removeprefix("implicitly denied: ")
-            return Verdict(
-                requirement,
-                facts.ref,
-                False,
-                f"not allowed by the permissions boundary {boundary}: {why}",
-                "boundary",
-                f"{nearly.remedy}; a role policy alone will not help",
-                evidence={**evidence, **nearly.evidence},
-            )
+        return _boundary_denied(requirement, facts, result, evidence)
+    return _implicitly_denied(requirement, facts, result, evidence)
+
+
+def _allowed(requirement: Requirement, facts: RoleFacts, result: SimulationResult, evidence: dict[str, Any]) -> Verdict:
+    """Met: which statements allow it, and a note when the simulation lacked values a Deny may test."""
+    where = statement_names(result)
+    note = ""
+    if result.missing_context:
+        note = (
+            f"the simulation had no values for {', '.join(result.missing_context)}; a statement that "
+            "tests them may still deny real requests that carry them"
+        )
+    reason = f"allowed{' by ' + where if where else ''}"
+    return Verdict(requirement, facts.ref, True, reason, "met", note=note, evidence=evidence)
+
+
+def _explicitly_denied(
+    requirement: Requirement, facts: RoleFacts, result: SimulationResult, evidence: dict[str, Any]
+) -> Verdict:
+    """Denied by a statement: which one (the role's, its boundary's, or an SCP's), and that an Allow will not help."""
+    action = requirement.action
+    absent = tuple(getattr(result.explanation, "denied_on_absence", ()) or ())
+    if absent:
+        return _denied_unless(requirement, facts, result, absent, evidence)
+    # AWS lists the Deny of an identity policy or boundary, never an SCP's: an explicit deny that
+    # names no statement (and no engine explanation) is the organization's, in either dialect.
+    unnamed = not result.matched_statements and result.explanation is None
+    if result.allowed_by_organizations is False or (unnamed and result.allowed_by_organizations is None):
+        return _scp(requirement, facts, evidence)
+    where = statement_names(result) or "a Deny statement"
+    kind = _explained_layer(result)
+    blocker = "the permissions boundary " if kind == "boundary" else ""
+    note = ""
+    if result.explanation is None and result.missing_context:
+        # AWS's answer does not say whether the Deny matched only because these were absent.
+        keys = ", ".join(result.missing_context)
+        note = (
+            f"the simulation had no values for {keys}; if the Deny applies only to requests without "
+            "them, give the values the worker's requests carry with --context KEY=VALUE to check"
+        )
+    return Verdict(
+        requirement,
+        facts.ref,
+        False,
+        f"explicitly denied by {blocker}{where}",
+        "explicit-deny",
+        f"remove or narrow the Deny in {where} for {action}; adding an Allow to the role will not help",
+        note=note,
+        evidence=evidence,
+    )
+
+
+def _boundary_denied(
+    requirement: Requirement, facts: RoleFacts, result: SimulationResult, evidence: dict[str, Any]
+) -> Verdict:
+    """Not allowed by the permissions boundary: what it lacks, or the limits this request does not meet."""
+    action = requirement.action
+    boundary = (facts.role.boundary_arn if facts.role else None) or "of the role"
+    near = _near_miss(result, layer=("boundary",))
+    nearly = _nearly(near, requirement, facts) if near is not None else None
+    if nearly is not None:
+        # The boundary allows the action under limits this request does not meet: name them.
+        why = nearly.reason.removeprefix("implicitly denied: ")
         return Verdict(
             requirement,
             facts.ref,
             False,
-            f"not allowed by the permissions boundary {boundary}",
+            f"not allowed by the permissions boundary {boundary}: {why}",
             "boundary",
-            f"add {action} to the permissions boundary {boundary} (a role policy alone will not help)",
-            evidence=evidence,
+            f"{nearly.remedy}; a role policy alone will not help",
+            evidence={**evidence, **nearly.evidence},
         )
+    return Verdict(
+        requirement,
+        facts.ref,
+        False,
+        f"not allowed by the permissions boundary {boundary}",
+        "boundary",
+        f"add {action} to the permissions boundary {boundary} (a role policy alone will not help)",
+        evidence=evidence,
+    )
+
+
+def _implicitly_denied(
+    requirement: Requirement, facts: RoleFacts, result: SimulationResult, evidence: dict[str, Any]
+) -> Verdict:
+    """No statement allows it: a condition it lacks, the Allow that nearly applied, or nothing at all."""
+    action = requirement.action
     missing = _conditional_keys(result)
     if missing:
         keys = ", ".join(missing)

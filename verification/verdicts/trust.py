@@ -21,16 +21,68 @@ from verification.verdicts.wording import are, evaluation_statement, need, state
 
 
 def judge_trust(requirement: Requirement, facts: RoleFacts, appliance: AppliancePrincipal | None) -> Verdict:
+    """May the requirement's principal (EC2, or the appliance) assume the role, and if not, why."""
     need(facts, "role")
     assert facts.role is not None
+    principal = _principal(requirement, appliance)
+    evaluation, depends, evidence = _evaluate(requirement, facts, principal)
+    who = principal.id
+    if depends is not None:
+        key, value, other = depends
+        allows = other.decision == "allowed"
+        return Verdict(
+            requirement,
+            facts.ref,
+            False,
+            f"depends on {key}: the trust policy {'allows' if allows else 'does not allow'} {who} when its role "
+            f"carries the tag {key.split('/', 1)[1]}={value}, and "
+            f"{'does not' if allows else 'does'} otherwise",
+            "conditional",
+            f"verify the appliance role's tags where it lives, or allow {who} without a condition on its tags",
+            note=facts.appliance_tags_unknown,
+            evidence=evidence,
+        )
+    if evaluation.decision != "allowed":
+        return _not_allowed(requirement, facts, appliance, principal, evaluation, evidence)
+    note = ""
+    if requirement.principal == "appliance" and appliance is not None:
+        side = _appliance_side(requirement, facts, appliance, evaluation, evidence)
+        if isinstance(side, Verdict):
+            return side
+        note = side
+    if evaluation.missing_context:
+        unseen = ", ".join(evaluation.missing_context)
+        note = (note + "; " if note else "") + (
+            f"the trust policy tests {unseen}, which the harness cannot know: real requests that carry "
+            "them may be decided differently"
+        )
+    return Verdict(
+        requirement,
+        facts.ref,
+        True,
+        f"trust policy allows {who} to assume the role",
+        "met",
+        note=note,
+        evidence=evidence,
+    )
+
+
+def _principal(requirement: Requirement, appliance: AppliancePrincipal | None) -> Principal:
+    """The principal a trust requirement names: the appliance's, or a service such as EC2."""
     if requirement.principal == "appliance":
         if appliance is None:
-            raise LookupError("no appliance principal")  # the plugin skips before judging
-        principal = appliance.principal
-    else:
-        assert isinstance(requirement.principal, tuple)
-        kind, name = requirement.principal[0]
-        principal = Principal(kind, name)  # type: ignore[arg-type]
+            raise LookupError("no appliance principal")  # verdicts.role's skip rule skips it before judging
+        return appliance.principal
+    assert isinstance(requirement.principal, tuple)
+    kind, name = requirement.principal[0]
+    return Principal(kind, name)  # type: ignore[arg-type]
+
+
+def _evaluate(
+    requirement: Requirement, facts: RoleFacts, principal: Principal
+) -> tuple[Evaluation, tuple[str, str, Evaluation] | None, dict[str, Any]]:
+    """The engine's evaluation of the trust for ``principal``, whether it depends on unknown tags, and the evidence."""
+    assert facts.role is not None
     trust_text = json.dumps(facts.role.trust_policy, indent=4)
     evidence: dict[str, Any] = {"AssumeRolePolicyDocument": facts.role.trust_policy}
     try:
@@ -48,27 +100,22 @@ def judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Appliance
     except PolicyError as error:
         raise CheckError(f"could not check: the trust policy cannot be evaluated: {error}") from error
     evidence["Evaluation"] = evaluation.to_result()
-    who = principal.id
-    if depends is not None:
-        key, value, other = depends
-        allows = other.decision == "allowed"
-        return Verdict(
-            requirement,
-            facts.ref,
-            False,
-            f"depends on {key}: the trust policy {'allows' if allows else 'does not allow'} {who} when its role "
-            f"carries the tag {key.split('/', 1)[1]}={value}, and "
-            f"{'does not' if allows else 'does'} otherwise",
-            "conditional",
-            f"verify the appliance role's tags where it lives, or allow {who} without a condition on its tags",
-            note=facts.appliance_tags_unknown,
-            evidence=evidence,
-        )
     if evaluation.explanation.dangling_principals:
-        dangling = ", ".join(evaluation.explanation.dangling_principals)
         evidence["DanglingPrincipals"] = list(evaluation.explanation.dangling_principals)
-    else:
-        dangling = ""
+    return evaluation, depends, evidence
+
+
+def _not_allowed(
+    requirement: Requirement,
+    facts: RoleFacts,
+    appliance: AppliancePrincipal | None,
+    principal: Principal,
+    evaluation: Evaluation,
+    evidence: dict[str, Any],
+) -> Verdict:
+    """Why the trust does not allow the principal: a Deny, a condition it cannot meet, or no statement at all."""
+    assert facts.role is not None
+    who = principal.id
     statement = _trust_statement(principal)
     if evaluation.decision == "explicitDeny":
         where = evaluation_statement(evaluation)
@@ -81,101 +128,96 @@ def judge_trust(requirement: Requirement, facts: RoleFacts, appliance: Appliance
             f"remove or narrow the Deny statement ({where}) for {who}",
             evidence=evidence,
         )
-    if evaluation.decision != "allowed":
-        missing = evaluation.explanation.missing_condition_keys
-        if missing:
-            keys = ", ".join(missing)
-            return Verdict(
-                requirement,
-                facts.ref,
-                False,
-                f"trust policy allows {who} only when {keys} {are(missing)} present",
-                "conditional",
-                f"check that {who} supplies {keys}, or add: {statement}",
-                evidence=evidence,
-            )
-        if requirement.principal == "appliance" and appliance is not None and appliance.role_arn is None:
-            named = trusted_roles(facts.role.trust_policy, appliance.account)
-            if named:
-                # Trusting the whole account would widen the trust: ask for the role instead.
-                raise CheckError(
-                    f"could not check: the trust names {', '.join(named)}, not the whole account "
-                    f"{appliance.account}: pass --appliance-principal {named[0]} (the appliance's role) to check it",
-                    "the harness never proposes trusting a whole account where the trust names one of its roles",
-                )
-        extra = f"; it names deleted principals by unique id: {dangling}" if dangling else ""
+    missing = evaluation.explanation.missing_condition_keys
+    if missing:
+        keys = ", ".join(missing)
         return Verdict(
             requirement,
             facts.ref,
             False,
-            f"trust policy does not allow {who} to assume the role{extra}",
-            "trust-missing",
-            f"add to the role's trust policy: {statement}",
+            f"trust policy allows {who} only when {keys} {are(missing)} present",
+            "conditional",
+            f"check that {who} supplies {keys}, or add: {statement}",
             evidence=evidence,
         )
-    note = ""
-    if requirement.principal == "appliance" and appliance is not None:
-        side = facts.appliance_side
-        if "appliance" in facts.errors:
-            failure = facts.errors["appliance"]
-            if failure.code == "NoSuchEntity":
-                return Verdict(
-                    requirement,
-                    facts.ref,
-                    False,
-                    f"the appliance role {appliance.role_arn} does not exist in account {appliance.account}",
-                    "appliance-side",
-                    "check --appliance-principal: give the ARN of the appliance's Impersonation role",
-                    evidence=evidence,
-                )
-            # Half of the requirement was not checked (access denied, throttled, a fault): never a pass.
-            raise CheckError(f"could not check: the appliance role's side: {failure.message}", failure.hint)
-        elif side is not None:
-            evidence["ApplianceSide"] = dict(side.raw)
-            blocked = _appliance_blocker(side)
-            if blocked:
-                return Verdict(
-                    requirement,
-                    facts.ref,
-                    False,
-                    f"the appliance role {appliance.role_arn} may not assume this role: {blocked}",
-                    "appliance-side",
-                    f"lift it in {appliance.role_arn}'s account: no policy change to this role can",
-                    evidence=evidence,
-                )
-            if side.decision != "allowed" and evaluation.explanation.requires_caller_allow:
-                # AWS also needs the caller's allow here, but granting it is the Impersonation role's
-                # requirement (Veeam's "Before You Begin"), checked when that role is verified.
-                note = (
-                    f"the trust names the account {appliance.account}, so AWS also needs {appliance.role_arn} to "
-                    f"allow sts:AssumeRole on this role, and it does not ({side.decision}): that permission is "
-                    "the Impersonation role's requirement; grant it there, or name the role's ARN in this trust"
-                )
-        elif appliance.role_arn and appliance.account != facts.ref.account:
-            note = (
-                f"the appliance role is in account {appliance.account}; its own sts:AssumeRole permission "
-                "was not checked (verify it with that account's credentials)"
+    if requirement.principal == "appliance" and appliance is not None and appliance.role_arn is None:
+        named = trusted_roles(facts.role.trust_policy, appliance.account)
+        if named:
+            # Trusting the whole account would widen the trust: ask for the role instead.
+            raise CheckError(
+                f"could not check: the trust names {', '.join(named)}, not the whole account "
+                f"{appliance.account}: pass --appliance-principal {named[0]} (the appliance's role) to check it",
+                "the harness never proposes trusting a whole account where the trust names one of its roles",
             )
-        elif evaluation.explanation.requires_caller_allow:
-            note = (
-                f"the trust allows the account {appliance.account}; its Impersonation role must also allow "
-                "sts:AssumeRole (give --appliance-principal as that role's ARN to check it)"
-            )
-    if evaluation.missing_context:
-        unseen = ", ".join(evaluation.missing_context)
-        note = (note + "; " if note else "") + (
-            f"the trust policy tests {unseen}, which the harness cannot know: real requests that carry "
-            "them may be decided differently"
-        )
+    dangling = ", ".join(evaluation.explanation.dangling_principals)
+    extra = f"; it names deleted principals by unique id: {dangling}" if dangling else ""
     return Verdict(
         requirement,
         facts.ref,
-        True,
-        f"trust policy allows {who} to assume the role",
-        "met",
-        note=note,
+        False,
+        f"trust policy does not allow {who} to assume the role{extra}",
+        "trust-missing",
+        f"add to the role's trust policy: {statement}",
         evidence=evidence,
     )
+
+
+def _appliance_side(
+    requirement: Requirement,
+    facts: RoleFacts,
+    appliance: AppliancePrincipal,
+    evaluation: Evaluation,
+    evidence: dict[str, Any],
+) -> Verdict | str:
+    """The trust allows the appliance: does its own role's side agree? A failing verdict, or a note ("" if none)."""
+    side = facts.appliance_side
+    if "appliance" in facts.errors:
+        failure = facts.errors["appliance"]
+        if failure.code == "NoSuchEntity":
+            return Verdict(
+                requirement,
+                facts.ref,
+                False,
+                f"the appliance role {appliance.role_arn} does not exist in account {appliance.account}",
+                "appliance-side",
+                "check --appliance-principal: give the ARN of the appliance's Impersonation role",
+                evidence=evidence,
+            )
+        # Half of the requirement was not checked (access denied, throttled, a fault): never a pass.
+        raise CheckError(f"could not check: the appliance role's side: {failure.message}", failure.hint)
+    if side is not None:
+        evidence["ApplianceSide"] = dict(side.raw)
+        blocked = _appliance_blocker(side)
+        if blocked:
+            return Verdict(
+                requirement,
+                facts.ref,
+                False,
+                f"the appliance role {appliance.role_arn} may not assume this role: {blocked}",
+                "appliance-side",
+                f"lift it in {appliance.role_arn}'s account: no policy change to this role can",
+                evidence=evidence,
+            )
+        if side.decision != "allowed" and evaluation.explanation.requires_caller_allow:
+            # AWS also needs the caller's allow here, but granting it is the Impersonation role's
+            # requirement (Veeam's "Before You Begin"), checked when that role is verified.
+            return (
+                f"the trust names the account {appliance.account}, so AWS also needs {appliance.role_arn} to "
+                f"allow sts:AssumeRole on this role, and it does not ({side.decision}): that permission is "
+                "the Impersonation role's requirement; grant it there, or name the role's ARN in this trust"
+            )
+        return ""
+    if appliance.role_arn and appliance.account != facts.ref.account:
+        return (
+            f"the appliance role is in account {appliance.account}; its own sts:AssumeRole permission "
+            "was not checked (verify it with that account's credentials)"
+        )
+    if evaluation.explanation.requires_caller_allow:
+        return (
+            f"the trust allows the account {appliance.account}; its Impersonation role must also allow "
+            "sts:AssumeRole (give --appliance-principal as that role's ARN to check it)"
+        )
+    return ""
 
 
 def _trust_depends_on_tags(
