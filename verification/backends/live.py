@@ -23,22 +23,16 @@ from botocore.handlers import json_decode_policies
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 from verification import __version__
-from verification.backends import (
-    Backend,
-    CallerIdentity,
-    Capabilities,
-    Exchange,
-    InstanceProfile,
-    Role,
-    RoleRef,
-    SimulationRequest,
-    SimulationResult,
-    region_partition,
-)
+from verification.backends.base import Backend, Capabilities
+from verification.backends.exchange import Exchange
+from verification.backends.facts import InstanceProfile, Role
+from verification.backends.simulation import SimulationRequest, SimulationResult
 from verification.errors import CheckError, InputError
 from verification.fleet.accounting import ApiCounter
 from verification.fleet.pacing import Pacer
+from verification.names import CallerIdentity, RoleRef
 from verification.safety import readonly, redact
+from verification.scope.regions import region_partition
 
 #: What the verifying identity needs; said in every AccessDenied message.
 VERIFIER_POLICY_HINT = (

@@ -27,19 +27,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verification.backends import (
-    Backend,
-    CallerIdentity,
-    Capabilities,
-    Exchange,
-    InstanceProfile,
-    Role,
-    RoleRef,
-    SimulationRequest,
-    SimulationResult,
-)
+from verification.backends.base import Backend, Capabilities
+from verification.backends.exchange import Exchange
+from verification.backends.facts import InstanceProfile, Role
 from verification.backends.live import MAX_ITEMS, LiveBackend
+from verification.backends.simulation import SimulationRequest, SimulationResult, restrictiveness
 from verification.errors import CheckError, InputError
+from verification.names import CallerIdentity, RoleRef
 from verification.policy.account import AccountError
 from verification.policy.model import PolicySet
 
@@ -477,8 +471,6 @@ def _context_key(context: Mapping[str, Sequence[str]] | None, leave_out: frozens
 
 
 def _rank(decision: str) -> int:
-    from verification.backends import restrictiveness
-
     return restrictiveness(decision)
 
 

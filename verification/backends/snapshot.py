@@ -13,18 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from verification.backends import (
-    Backend,
-    CallerIdentity,
-    Capabilities,
-    Exchange,
-    HeldAccount,
-    InstanceProfile,
-    Role,
-    RoleRef,
-)
+from verification.backends.base import Backend, Capabilities
+from verification.backends.exchange import Exchange
+from verification.backends.facts import HeldAccount, InstanceProfile, Role
 from verification.backends.simulation import SimulationRequest, SimulationResult
 from verification.errors import CheckError, InputError
+from verification.names import CallerIdentity, RoleRef
 from verification.policy import Context, PolicyError, PolicySet, parse_policy, simulate
 from verification.policy.account import Account, AccountError, RoleInfo
 from verification.policy.explain import simulation_results

@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from verification.endpoint import start_endpoint
 from verification.endpoint.seed import SeedError
+from verification.endpoint.server import start_endpoint
 from verification.errors import InputError
 from verification.snapshot import load_snapshot
 

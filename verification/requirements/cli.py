@@ -16,13 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from verification.errors import InputError
-from verification.requirements import (
-    RequirementSet,
-    available_sets,
-    available_versions,
-    describe_scope,
-    load_requirement_set,
-)
+from verification.requirements.bundled import available_sets, available_versions
+from verification.requirements.loading import load_requirement_set
+from verification.requirements.model import RequirementSet, describe_scope
 
 
 def summary(s: RequirementSet) -> dict[str, Any]:

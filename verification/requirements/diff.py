@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from verification.requirements import Requirement, RequirementSet, describe_scope
+from verification.requirements.model import Requirement, RequirementSet, describe_scope
 
 
 def _scope(requirement: Requirement) -> str:

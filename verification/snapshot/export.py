@@ -27,7 +27,7 @@ from botocore.config import Config
 from verification import __version__
 from verification.errors import CheckError, InputError
 from verification.safety import readonly
-from verification.snapshot import FORMAT
+from verification.snapshot.model import FORMAT
 
 #: Error codes of a caller that may not make the call.
 _DENIED = ("AccessDenied", "AccessDeniedException")
