@@ -1,7 +1,5 @@
 """Fleet mode: one account's roles from GetAccountAuthorizationDetails pages, then one simulation per role.
 
-May import: backends, policy, snapshot, errors, boto3/botocore (through the live backend); never pytest or Allure.
-
 Per role the live backend spends GetRole, ListInstanceProfilesForRole, a simulation of the role's
 actions and a simulation of the appliance's own ``sts:AssumeRole``. ``PrefetchBackend`` answers the
 first two from the account's GetAccountAuthorizationDetails (GAAD) pages, read once, and the

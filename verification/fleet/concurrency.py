@@ -1,6 +1,6 @@
 """Round-trips in parallel: roles' facts fetched ahead of the tests that need them, on threads.
 
-May import: the standard library only (the work itself is a callable); never pytest or Allure.
+It takes the work as a callable, so it knows nothing of what it runs.
 
 Against AWS a run waits on round-trips, not on CPU. ``FactsPool`` keeps up to ``concurrency``
 fetches in flight on its threads, for the roles this process will verify next, in the order the

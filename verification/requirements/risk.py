@@ -1,6 +1,6 @@
 """The risk table (``fixtures/risk/escalation.yaml``): which grants beyond a role's sets are how risky.
 
-May import: errors, scope, PyYAML (it is data read beside the requirement sets; verdicts ranks with it).
+It is data read beside the requirement sets; verdicts ranks with it.
 """
 
 from __future__ import annotations
