@@ -320,7 +320,8 @@ def _judged(
     if requirement.resource != "*":
         return (Judged(requirement.resource),)
     ref = facts.ref
-    try:
+
+    def resources(policies: PolicySet | None) -> tuple[Judged, ...]:
         return tuple(
             judged_resources(
                 action,
@@ -331,20 +332,14 @@ def _judged(
                 policies=policies,
             )
         )
+
+    try:
+        return resources(policies)
     except TooManyParts as error:
         facts.decided[requirement.id] = CheckError(
             f"could not check: {error}", "narrow the Resource patterns of the statements for this action"
         )
-        return tuple(
-            judged_resources(
-                action,
-                partition_name=ref.partition,
-                region=region,
-                account=ref.account,
-                touched=touched,
-                policies=None,
-            )
-        )
+        return resources(None)
 
 
 def _record_checks(
