@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: What a clean clone does not hold: build outputs, environments, caches and reports.
+UNTRACKED = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "reports", "allure-*")
 TEMPLATES = ROOT / "tests" / "template" / "data"
 COMPLIANT = "arn:aws:iam::123456789012:role/VeeamFLRWorker"
 APPLIANCE = "arn:aws:iam::123456789012:role/VeeamImpersonation"
@@ -60,8 +63,14 @@ def clean_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     wheels = tmp_path_factory.mktemp("wheels")
+    # Built from a copy of the checkout's files, as a clean clone holds them: setuptools builds in the
+    # source tree and ships whatever an old build/ left there (a module since deleted), and the
+    # checkout is not the tests' to write into.
+    source = tmp_path_factory.mktemp("source") / "tree"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(*UNTRACKED))
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+        [*pip_wheel, "-w", str(wheels), str(source)],
         check=True,
         capture_output=True,
         timeout=300,
