@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tests.scale.conftest import Fleet
+    from tests.support.fleet import Fleet
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
 _BEFORE = pytest.StashKey[frozenset[str]]()
@@ -56,11 +56,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def fleet() -> Iterator[Fleet]:
-    """Five accounts of worker roles on one local endpoint, seeded once per process (tests/scale/conftest.py).
+    """Five accounts of worker roles on one local endpoint, seeded once per process (tests/support/fleet.py).
 
     Defined here, once, so every folder that needs it shares one seeding: moto's state is per process.
     """
-    from tests.scale.conftest import seeded_fleet
+    from tests.support.fleet import seeded_fleet
 
     with seeded_fleet() as seeded:
         yield seeded

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.snapshot.snapshot_builders import allow, details, role, role_arn
+from tests.support.snapshot_builders import allow, details, role, role_arn
 from verification.backends import RoleRef
 from verification.backends.snapshot import SnapshotBackend
 from verification.requirements import load_requirement_set

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.scale.conftest import iam_in, run_suite
+from tests.support.fleet import iam_in, run_suite
 from verification.endpoint import start_endpoint
 from verification.requirements import RequirementSet, load_requirement_set
 

@@ -162,7 +162,7 @@ def test_a_declared_part_without_permissions_is_refused(tmp_path: Path) -> None:
 )
 def test_a_bad_requirements_option_is_one_line_before_any_call(tmp_path: Path, sets: list[str], message: str) -> None:
     """Through pytest: one line naming the fault, a usage-error exit, no test and no API call."""
-    from tests.scale.conftest import run_suite
+    from tests.support.fleet import run_suite
 
     args = ["--role-arn", "arn:aws:iam::111111111111:role/R", "--endpoint-url", "http://127.0.0.1:9"]
     for name in sets:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.template.helpers import EC2_TRUST, backend, template
+from tests.support.templates import EC2_TRUST, backend, template
 from verification.backends import RoleRef
 from verification.backends.snapshot import SnapshotBackend
 from verification.reporting.remediation import propose

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from tests.engine.test_region_conditioned import region_bound_policy
-from tests.faults import proxy as fp
-from tests.faults.run import SuiteRun, run_suite, start_endpoint_process, stop_process
+from tests.support import proxy as fp
+from tests.support.suite_run import SuiteRun, run_suite, start_endpoint_process, stop_process
 from verification.requirements import load_requirement_set
 from verification.scope.regions import global_region
 

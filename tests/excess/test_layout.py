@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.catalogue.test_layout import APPLIANCE, _seed_role, doc_targets
-from tests.scale.conftest import iam_in, run_suite
+from tests.support.fleet import iam_in, run_suite
 from verification.endpoint import start_endpoint
 from verification.requirements import load_requirement_set
 

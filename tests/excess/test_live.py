@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.excess.accounts import FLR, account, role_arn
-from tests.scale.conftest import run_suite
+from tests.support.excess_accounts import FLR, account, role_arn
+from tests.support.fleet import run_suite
 from verification.backends import RoleRef
 from verification.backends.live import LiveBackend
 from verification.backends.prefetch import PrefetchBackend

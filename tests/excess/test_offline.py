@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.excess.accounts import FLR, account, role_arn
+from tests.support.excess_accounts import FLR, account, role_arn
 from verification.backends import RoleRef, create_backend
 from verification.backends.snapshot import SnapshotBackend
 from verification.requirements import load_requirement_set

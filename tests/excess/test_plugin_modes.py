@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.excess.accounts import account, role_arn
-from tests.scale.conftest import Completed, run_suite
+from tests.support.excess_accounts import account, role_arn
+from tests.support.fleet import Completed, run_suite
 from verification.reporting.evidence import read_json
 from verification.requirements.risk import risk_table
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.template.helpers import PROFILE, SMALL, backend, document, grant, template, worker
+from tests.support.templates import PROFILE, SMALL, backend, document, grant, template, worker
 from verification.requirements.risk import risk_table
 from verification.verdicts import Scope, gather
 from verification.verdicts.excess import excess_for

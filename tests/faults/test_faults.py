@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import proxy as fp
-from tests.faults.run import Outcome, SuiteRun, run_suite, start_endpoint_process, stop_process
+from tests.support import proxy as fp
+from tests.support.suite_run import Outcome, SuiteRun, run_suite, start_endpoint_process, stop_process
 from verification.plugin.summary import EXIT_UNCHECKED
 
 ACCOUNT = "123456789012"

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.scale.conftest import SUITE, Completed
+from tests.support.fleet import SUITE, Completed
 from verification import FIXTURES
 from verification.endpoint import start_endpoint
 from verification.endpoint.organization import SeededOrganization, seed_organization

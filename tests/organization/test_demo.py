@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.scale.conftest import SUITE
+from tests.support.fleet import SUITE
 
 
 def test_the_demo_seeds_an_organization_and_prints_a_command_that_verifies_it_in_shards(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.template.helpers import (
+from tests.support.templates import (
     ACCOUNT,
     PLAN_UNKNOWNS,
     PROFILE,

@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.faults.run import DEMO_ACCOUNT, DUMMY_CREDENTIALS, run_suite
 from tests.review.test_false_passes import ROLE, FakeBackend, requirement_set, result
+from tests.support.suite_run import DEMO_ACCOUNT, DUMMY_CREDENTIALS, run_suite
 from verification.backends import RoleRef
 from verification.endpoint import Endpoint, start_endpoint
 from verification.errors import CheckError, InputError

@@ -24,7 +24,7 @@ from tests.review.test_false_passes import (
     trust_doc,
     verdict_of,
 )
-from tests.snapshot import snapshot_builders as sb
+from tests.support import snapshot_builders as sb
 from verification.backends.snapshot import SnapshotBackend
 
 ROLE_TRUST = trust_doc(allow(Principal={"AWS": APPLIANCE_ROLE}, Action="sts:AssumeRole"))

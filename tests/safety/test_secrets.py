@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.run import ROOT, clean_env, run_suite, start_endpoint_process, stop_process
+from tests.support.suite_run import ROOT, clean_env, run_suite, start_endpoint_process, stop_process
 from verification.safety import redact
 
 ACCESS_KEY = "AKIACANARY7Q2X5ZB4W9"

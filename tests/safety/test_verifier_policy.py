@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.faults.run import ROOT, run_suite
 from tests.safety.test_readonly import called_operations
+from tests.support.suite_run import ROOT, run_suite
 from verification.endpoint import Endpoint, start_endpoint
 from verification.requirements import load_requirement_set
 from verification.safety import readonly

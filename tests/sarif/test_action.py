@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from tests.sarif.helpers import schema_errors
-from tests.template.helpers import DATA, PROFILE, document, grant, template, worker
+from tests.support.sarif import schema_errors
+from tests.support.templates import DATA, PROFILE, document, grant, template, worker
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.template.helpers import DATA, PLAN_KNOWN, PROFILE, document, grant, template, worker
+from tests.support.templates import DATA, PLAN_KNOWN, PROFILE, document, grant, template, worker
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS = {hook["id"]: hook for hook in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.sarif.helpers import code_scanning_faults, schema_errors
+from tests.support.sarif import code_scanning_faults, schema_errors
 from verification.plugin.sarif_output import shard_of
 from verification.reporting.sarif import (
     FINGERPRINT_KEY,

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.sarif.helpers import code_scanning_faults, read_back, schema_errors
-from tests.scale.conftest import Fleet, run_suite
-from tests.template.helpers import CFN_YAML, DATA, PLAN_KNOWN
+from tests.support.fleet import Fleet, run_suite
+from tests.support.sarif import code_scanning_faults, read_back, schema_errors
+from tests.support.templates import CFN_YAML, DATA, PLAN_KNOWN
 from verification.plugin import SUITE_DIR
 from verification.reporting.sarif import FINGERPRINT_KEY, merge_sarif
 

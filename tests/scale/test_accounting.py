@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.scale.conftest import Fleet, appliance_in, pattern_targets, run_suite
+from tests.support.fleet import Fleet, appliance_in, pattern_targets, run_suite
 from verification.backends import RoleRef
 from verification.backends.live import LiveBackend
 from verification.fleet.accounting import ApiCounter

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import proxy as fp
-from tests.faults.run import Outcome, SuiteRun, run_suite, start_endpoint_process, stop_process
-from tests.scale.conftest import iam_in
+from tests.support import proxy as fp
+from tests.support.fleet import iam_in
+from tests.support.suite_run import Outcome, SuiteRun, run_suite, start_endpoint_process, stop_process
 
 ACCOUNT = "666666666666"
 ROLES = 100

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scale.conftest import Fleet
+from tests.support.fleet import Fleet
 from verification.backends.live import LiveBackend
 from verification.errors import InputError
 from verification.fleet.targets import TargetSpec, load_targets, resolve

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from tests.scale.conftest import Fleet, appliance_in
+from tests.support.fleet import Fleet, appliance_in
 from verification.backends import RoleRef
 from verification.backends.live import LiveBackend
 from verification.errors import CheckError

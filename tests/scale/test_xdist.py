@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scale.conftest import Fleet, pattern_targets, run_suite
+from tests.support.fleet import Fleet, pattern_targets, run_suite
 
 #: xdist's verbose line: ``[gw1] [ 12%] PASSED .../test_requirements.py::test_trust[111111111111/VeeamWorker01-...]``
 LINE = re.compile(r"^\[(gw\d+)\].*?(PASSED|FAILED|ERROR|SKIPPED) \S+\[(\d{12})/(VeeamWorker\d+)-")

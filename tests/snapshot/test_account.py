@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from tests.snapshot.snapshot_builders import allow, details, managed, policy_arn, role, role_arn
+from tests.support.snapshot_builders import allow, details, managed, policy_arn, role, role_arn
 from verification.policy import Principal, evaluate_trust, simulate
 from verification.policy.account import Account, AccountError
 

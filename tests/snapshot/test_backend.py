@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.snapshot.snapshot_builders import ACCOUNT, allow, details, managed, role, role_arn
+from tests.support.snapshot_builders import ACCOUNT, allow, details, managed, role, role_arn
 from verification.backends import RoleRef, create_backend
 from verification.backends.snapshot import SnapshotBackend
 from verification.errors import CheckError, InputError

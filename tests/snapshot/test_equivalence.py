@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.snapshot.conftest import SessionFactory
-from tests.snapshot.snapshot_builders import details, managed, role
+from tests.support.snapshot_builders import details, managed, role
 from verification import FIXTURES
 from verification.backends import Backend, RoleRef
 from verification.backends.live import LiveBackend

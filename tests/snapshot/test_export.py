@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.snapshot.conftest import SessionFactory
-from tests.snapshot.snapshot_builders import allow, details, managed, role
+from tests.support.snapshot_builders import allow, details, managed, role
 from verification.backends import RoleRef
 from verification.backends.snapshot import SnapshotBackend
 from verification.endpoint import Endpoint

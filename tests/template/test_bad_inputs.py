@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.template.helpers import PLAN_KNOWN, PROFILE, backend, worker
+from tests.support.templates import PLAN_KNOWN, PROFILE, backend, worker
 from verification.errors import InputError
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.template.helpers import (
+from tests.support.templates import (
     ACCOUNT,
     APPLIANCE,
     CDK_JSON,

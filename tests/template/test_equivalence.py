@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.template.helpers import APPLIANCE, CDK_JSON, CFN_YAML, FLR, PLAN_KNOWN, backend
+from tests.support.templates import APPLIANCE, CDK_JSON, CFN_YAML, FLR, PLAN_KNOWN, backend
 from verification.backends.snapshot import SnapshotBackend
 from verification.backends.template import TemplateBackend
 from verification.endpoint import Endpoint, start_endpoint

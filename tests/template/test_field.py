@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.template.helpers import (
+from tests.support.templates import (
     EC2_TRUST,
     PLAN_KNOWN,
     PROFILE,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.template.helpers import CFN_YAML, PLAN_KNOWN
+from tests.support.templates import CFN_YAML, PLAN_KNOWN
 from tests.template.test_bad_inputs import ROWS, Row
 from verification.plugin import SUITE_DIR
 

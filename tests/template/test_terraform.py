@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.template.helpers import ACCOUNT, FLR, PLAN_KNOWN, PLAN_UNKNOWNS, backend, outcomes
+from tests.support.templates import ACCOUNT, FLR, PLAN_KNOWN, PLAN_UNKNOWNS, backend, outcomes
 from tests.template.test_cloudformation import tally
 from verification.errors import InputError
 

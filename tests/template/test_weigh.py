@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tests.snapshot.snapshot_builders import allow, details, role, role_arn
-from tests.template.helpers import SMALL
+from tests.support.snapshot_builders import allow, details, role, role_arn
+from tests.support.templates import SMALL
 from verification.backends import Backend, Capabilities, RoleRef
 from verification.backends.snapshot import SnapshotBackend
 from verification.errors import CheckError

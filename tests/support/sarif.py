@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
-SCHEMA_FILE = Path(__file__).parent / "schema" / "sarif-schema-2.1.0.json"
+SCHEMA_FILE = Path(__file__).parent / "sarif_schema" / "sarif-schema-2.1.0.json"
 _VALIDATOR = jsonschema.Draft4Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
 

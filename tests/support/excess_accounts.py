@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.snapshot.snapshot_builders import ACCOUNT, allow, details, managed, role
+from tests.support.snapshot_builders import ACCOUNT, allow, details, managed, role
 from verification.requirements import load_requirement_set
 
 FLR = load_requirement_set("veeam-flr-worker-prod")
