@@ -38,7 +38,7 @@ from tests.packaging.readme_commands import Command, commands
 from tests.packaging.test_wheel import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ROOT / "tests" / "template" / "data"
+TEMPLATES = ROOT / "tests" / "backends" / "template" / "data"
 ACCOUNT = "111122223333"
 ALLOW_ALL_SCP = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ROOT / "tests" / "template" / "data"
+TEMPLATES = ROOT / "tests" / "backends" / "template" / "data"
 COMPLIANT = "arn:aws:iam::123456789012:role/VeeamFLRWorker"
 APPLIANCE = "arn:aws:iam::123456789012:role/VeeamImpersonation"
 MISCONFIGURED = "arn:aws:iam::123456789012:role/VeeamFLRWorkerMisconfigured"

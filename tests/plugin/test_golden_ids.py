@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 GOLDEN = Path(__file__).with_name("golden")
-TEMPLATE = Path(__file__).parents[1] / "template" / "data" / "flr-worker.cfn.yaml"
+TEMPLATE = Path(__file__).parents[1] / "backends" / "template" / "data" / "flr-worker.cfn.yaml"
 
 
 def collected_ids(args: list[str], cwd: Path) -> list[str]:

@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.support.sessions import assumed_session
 from verification.backends import Backend, RoleRef
 from verification.backends.live import LiveBackend
 from verification.backends.snapshot import SnapshotBackend
@@ -178,22 +179,7 @@ def organization() -> Iterator[Organization]:
     with start_endpoint() as endpoint:
 
         def session(account: str, role: str = "OrganizationAccountAccessRole") -> boto3.Session:
-            sts = boto3.client(
-                "sts",
-                endpoint_url=endpoint.url,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-            creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="scope")[
-                "Credentials"
-            ]
-            return boto3.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                region_name="eu-central-1",
-            )
+            return assumed_session(endpoint.url, account, role, session_name="scope", region="eu-central-1")
 
         org = session(MANAGEMENT, "Admin").client("organizations", endpoint_url=endpoint.url)
         org.create_organization(FeatureSet="ALL")

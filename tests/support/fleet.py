@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-
+from tests.support.sessions import assumed_session
 from verification.endpoint import Endpoint, start_endpoint
 from verification.requirements import load_requirement_set
 
@@ -44,16 +43,7 @@ class Fleet:
 
 def iam_in(url: str, account: str) -> Any:
     """An IAM client for ``account`` on the endpoint, reached by assuming a role in it."""
-    sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1")
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/Seed", RoleSessionName="seed")["Credentials"]
-    return boto3.client(
-        "iam",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    return assumed_session(url, account, "Seed", session_name="seed").client("iam", endpoint_url=url)
 
 
 def _seed(url: str) -> None:

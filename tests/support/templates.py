@@ -13,7 +13,7 @@ from verification.errors import CheckError
 from verification.requirements import RequirementSet, load_requirement_set
 from verification.verdicts import AppliancePrincipal, gather, judge
 
-DATA = Path(__file__).resolve().parents[1] / "template" / "data"
+DATA = Path(__file__).resolve().parents[1] / "backends" / "template" / "data"
 CFN_YAML = DATA / "flr-worker.cfn.yaml"
 CDK_JSON = DATA / "flr-worker.cdk.template.json"
 PLAN_KNOWN = DATA / "terraform" / "known" / "plan.json"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends.template.test_bad_inputs import ROWS, Row
 from tests.support.templates import CFN_YAML, PLAN_KNOWN
-from tests.template.test_bad_inputs import ROWS, Row
 from verification.plugin import SUITE_DIR
 
 pytest_plugins = ["pytester"]

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.engine.test_region_conditioned import region_bound_policy
 from tests.support import proxy as fp
 from tests.support.suite_run import SuiteRun, run_suite, start_endpoint_process, stop_process
+from tests.verdicts.test_region_conditioned import region_bound_policy
 from verification.requirements import load_requirement_set
 from verification.scope.regions import global_region
 

@@ -19,7 +19,7 @@ from verification.backends.prefetch import PrefetchBackend
 from verification.backends.snapshot import SnapshotBackend
 from verification.errors import CheckError, InputError
 
-PACKAGE = Path(__file__).resolve().parents[1] / "verification"
+PACKAGE = Path(__file__).resolve().parents[2] / "verification"
 DEMO = FIXTURES / "demo" / "account.json"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.snapshot.conftest import SessionFactory
+from tests.support.sessions import SessionFactory
 from tests.support.snapshot_builders import details, managed, role
 from verification import FIXTURES
 from verification.backends import Backend, RoleRef

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.backends.template.test_cloudformation import tally
 from tests.support.templates import ACCOUNT, FLR, PLAN_KNOWN, PLAN_UNKNOWNS, backend, outcomes
-from tests.template.test_cloudformation import tally
 from verification.errors import InputError
 
 
@@ -107,7 +107,7 @@ def test_a_deleted_role_is_not_verified(tmp_path: Path) -> None:
     assert backend(_plan(tmp_path, delete)).role_keys() == ["aws_iam_role.worker"]
 
 
-# -- exclusive management and count/for_each instances (tests/template/data/terraform/exclusive) --------
+# -- exclusive management and count/for_each instances (tests/backends/template/data/terraform/exclusive) --------
 # Made by `terraform plan` with hashicorp/aws 5.100.0 from main.tf beside it; each case cites the
 # provider's documentation of the resource it applies.
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.support.sessions import assumed_session
 from tests.support.templates import APPLIANCE, CDK_JSON, CFN_YAML, FLR, PLAN_KNOWN, backend
 from verification.backends.snapshot import SnapshotBackend
 from verification.backends.template import TemplateBackend
@@ -60,21 +60,6 @@ def _merged(made: TemplateBackend, arns: list[str]) -> dict[str, Any]:
     return merged
 
 
-def _session(endpoint: Endpoint, account: str) -> boto3.Session:
-    sts = boto3.client(
-        "sts", endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/Exporter", RoleSessionName="tests")[
-        "Credentials"
-    ]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name="us-east-1",
-    )
-
-
 def _verdicts(facts: RoleFacts) -> dict[str, Mapping[str, Any]]:
     found: dict[str, Mapping[str, Any]] = {}
     for requirement in FLR.requirements:
@@ -111,7 +96,7 @@ def test_template_verdicts_equal_those_of_the_deployed_roles(case: str, endpoint
     account = str(options["account"])
     seed_account(endpoint.url, _merged(made, list(declared)))
     out, _, _ = export_snapshot(
-        tmp_path / "account.json", endpoint_url=endpoint.url, session=_session(endpoint, account)
+        tmp_path / "account.json", endpoint_url=endpoint.url, session=assumed_session(endpoint.url, account, "Exporter")
     )
     deployed = SnapshotBackend(load_snapshot(out))
     for ref in refs:

@@ -1,4 +1,4 @@
-"""Walk every engine case file (tests/engine/cases/*.yaml) through one parametrized test.
+"""Walk every engine case file (tests/policy/cases/*.yaml) through one parametrized test.
 
 Each file cites the AWS documentation page its cases come from; each case gives the policies by
 layer, one request, and what must come out (decision, deciding layer, reason, keys...).

@@ -3,7 +3,7 @@
 Offline (the engine over a snapshot). The reason names the statement that nearly allowed (policy,
 lines), the condition key and both values; the fix verifies in the region the policy expects or
 widens the condition, and never proposes adding an action the role already allows elsewhere.
-Fleet mode and per-role live runs on the local endpoint: tests/engine/test_region_conditioned_live.py.
+Fleet mode and per-role live runs on the local endpoint: tests/policy/test_region_conditioned_live.py.
 """
 
 from __future__ import annotations

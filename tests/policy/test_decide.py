@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.engine.test_properties import ACTIONS, RESOURCES, _set, layered, statements
+from tests.policy.test_properties import ACTIONS, RESOURCES, _set, layered, statements
 from verification.policy import Context, PolicySet, Request, evaluate, parse_policy, simulate
 from verification.policy.decide import evaluate_uncached
 
