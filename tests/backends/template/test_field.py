@@ -340,7 +340,7 @@ def test_a_plan_trust_policy_fault_names_the_plan_and_the_resource(tmp_path: Pat
 
 # -- plans of format_version 0.1 and 0.2 (Terraform 0.12 to 1.0) -------------------------------
 
-FIELD = Path(__file__).resolve().parents[2] / "field" / "data"
+FIELD = Path(__file__).resolve().parents[2] / "system" / "field" / "data"
 
 
 def test_a_format_0_1_plan_is_read_and_linked_through_its_references() -> None:
