@@ -23,19 +23,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.support.accounts import Account, plain_session, seeded_account, tagged_roles
 from verification.backends import Backend, RoleRef
 from verification.backends.live import LiveBackend
 from verification.backends.prefetch import PrefetchBackend
 from verification.backends.snapshot import SnapshotBackend
-from verification.endpoint import start_endpoint
-from verification.endpoint.seed import DEFAULT_ACCOUNT, seed_account
+from verification.endpoint.seed import DEFAULT_ACCOUNT
 from verification.errors import CheckError
 from verification.fleet.accounting import ApiCounter
 from verification.requirements import Requirement, RequirementSet
@@ -146,43 +144,17 @@ ROLES: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
 
 
 def details() -> dict[str, Any]:
-    roles = []
-    for number, (name, (policy, tags)) in enumerate(ROLES.items()):
-        roles.append(
-            {
-                "Path": "/",
-                "RoleName": name,
-                "RoleId": f"AROAREQUESTS{number:09d}",
-                "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}",
-                "CreateDate": "2026-01-01T00:00:00Z",
-                "AssumeRolePolicyDocument": EC2_TRUST,
-                "RolePolicyList": [{"PolicyName": "work", "PolicyDocument": policy}],
-                "AttachedManagedPolicies": [],
-                "InstanceProfileList": [],
-                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-            }
-        )
-    return {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": roles, "Policies": []}
-
-
-@dataclass
-class Account:
-    url: str
-    snapshot: Path
+    return tagged_roles(ACCOUNT, "AROAREQUESTS", {name: (EC2_TRUST, *row) for name, row in ROLES.items()})
 
 
 @pytest.fixture(scope="module")
 def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
-    snapshot = tmp_path_factory.mktemp("requests") / "account.json"
-    snapshot.write_text(json.dumps(details()))
-    with start_endpoint() as endpoint:
-        seed_account(endpoint.url, details())
-        yield Account(endpoint.url, snapshot)
+    with seeded_account(details(), tmp_path_factory.mktemp("requests") / "account.json") as seeded:
+        yield seeded
 
 
 def live(account: Account, counter: ApiCounter | None = None) -> LiveBackend:
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
-    return LiveBackend(session=session, endpoint_url=account.url, account=ACCOUNT, counter=counter)
+    return LiveBackend(session=plain_session(REGION), endpoint_url=account.url, account=ACCOUNT, counter=counter)
 
 
 def backend_for(kind: str, account: Account) -> Backend:

@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.support.accounts import tagged_roles
 from tests.support.sessions import assumed_session
 from verification.backends import Backend, RoleRef
 from verification.backends.live import LiveBackend
@@ -145,23 +146,7 @@ ROLES: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
 
 def details(account: str) -> dict[str, Any]:
     """The roles as ``get-account-authorization-details`` gives them, in ``account``."""
-    roles = []
-    for number, (name, (policy, tags)) in enumerate(ROLES.items()):
-        roles.append(
-            {
-                "Path": "/",
-                "RoleName": name,
-                "RoleId": f"AROASCOPE{number:012d}",
-                "Arn": f"arn:aws:iam::{account}:role/{name}",
-                "CreateDate": "2026-01-01T00:00:00Z",
-                "AssumeRolePolicyDocument": EC2_TRUST,
-                "RolePolicyList": [{"PolicyName": "work", "PolicyDocument": policy}],
-                "AttachedManagedPolicies": [],
-                "InstanceProfileList": [],
-                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-            }
-        )
-    return {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": roles, "Policies": []}
+    return tagged_roles(account, "AROASCOPE", {name: (EC2_TRUST, *row) for name, row in ROLES.items()})
 
 
 @dataclass

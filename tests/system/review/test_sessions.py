@@ -14,23 +14,18 @@ Each case is a configuration a field review tried, with the verdict AWS gives:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.support.accounts import Account, plain_session, seeded_account, tagged_roles
 from tests.system.review.test_kms_key import ACCOUNT, DELEGATES, KEY, NAMES_OTHERS, grant, key_policy
 from tests.system.review.test_never_a_false_pass import ROLE, FakeBackend, requirement_set, result
 from verification.backends import Backend, Role, RoleRef, SimulationRequest, SimulationResult
 from verification.backends.live import LiveBackend
 from verification.backends.prefetch import PrefetchBackend
 from verification.backends.snapshot import SnapshotBackend
-from verification.endpoint import start_endpoint
-from verification.endpoint.seed import seed_account
 from verification.requirements import Requirement
 from verification.verdicts import AppliancePrincipal, Scope, Verdict, gather, judge
 from verification.verdicts.double_entry import DISAGREE
@@ -183,44 +178,19 @@ ROLES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, str]]] = {
 
 
 def details() -> dict[str, Any]:
-    roles = [
-        {
-            "Path": "/",
-            "RoleName": name,
-            "RoleId": f"AROASESSIONS{number:09d}",
-            "Arn": f"arn:aws:iam::{SAME}:role/{name}",
-            "CreateDate": "2026-01-01T00:00:00Z",
-            "AssumeRolePolicyDocument": trust_policy,
-            "RolePolicyList": [{"PolicyName": "own", "PolicyDocument": policy}],
-            "AttachedManagedPolicies": [],
-            "InstanceProfileList": [],
-            "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-        }
-        for number, (name, (trust_policy, policy, tags)) in enumerate(ROLES.items())
-    ]
-    return {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": roles, "Policies": []}
-
-
-@dataclass
-class Account:
-    url: str
-    snapshot: Path
+    return tagged_roles(SAME, "AROASESSIONS", ROLES, policy_name="own")
 
 
 @pytest.fixture(scope="module")
 def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
-    snapshot = tmp_path_factory.mktemp("sessions") / "account.json"
-    snapshot.write_text(json.dumps(details()))
-    with start_endpoint() as endpoint:
-        seed_account(endpoint.url, details())
-        yield Account(endpoint.url, snapshot)
+    with seeded_account(details(), tmp_path_factory.mktemp("sessions") / "account.json") as seeded:
+        yield seeded
 
 
 def backend_for(kind: str, account: Account, appliance: str) -> Backend:
     if kind == "offline":
         return SnapshotBackend(account.snapshot)
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
-    live = LiveBackend(session=session, endpoint_url=account.url, account=SAME)
+    live = LiveBackend(session=plain_session(), endpoint_url=account.url, account=SAME)
     if kind == "live":
         return live
     verified = {appliance: [f"arn:aws:iam::{SAME}:role/{name}" for name in ROLES]} if appliance != ELSEWHERE else {}
