@@ -115,10 +115,11 @@ def read_junit(path: Path) -> dict[str, Outcome]:
     return outcomes
 
 
-def start_endpoint_process(seed: Path = DEMO_ACCOUNT) -> tuple[subprocess.Popen[str], str]:
-    """The local endpoint in its own process (its own moto state, killable); its URL."""
+def start_endpoint_process(seed: Path | None = DEMO_ACCOUNT) -> tuple[subprocess.Popen[str], str]:
+    """The local endpoint in its own process (its own moto state, killable); its URL. ``seed=None``: empty."""
+    seeding = ["--seed", str(seed)] if seed is not None else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "verification", "endpoint", "--port", "0", "--seed", str(seed)],
+        [sys.executable, "-m", "verification", "endpoint", "--port", "0", *seeding],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

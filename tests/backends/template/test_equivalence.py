@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from tests.support.sessions import assumed_session
+from tests.support.suite_run import start_endpoint_process, stop_process
 from tests.support.templates import APPLIANCE, CDK_JSON, CFN_YAML, FLR, PLAN_KNOWN, backend
 from verification.backends.snapshot import SnapshotBackend
 from verification.backends.template import TemplateBackend
-from verification.endpoint import Endpoint, start_endpoint
 from verification.endpoint.seed import seed_account
 from verification.errors import CheckError
 from verification.snapshot import load_snapshot
@@ -40,9 +40,14 @@ CASES: dict[str, tuple[Path, dict[str, Any], tuple[str, ...]]] = {
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[Endpoint]:
-    with start_endpoint() as running:
-        yield running
+def endpoint() -> Iterator[str]:
+    """An empty local endpoint in its own process: the files' accounts are also the fleet's (tests/support/fleet.py),
+    and moto's state is per process, so seeding them here would change what the fleet's tests count."""
+    process, url = start_endpoint_process(seed=None)
+    try:
+        yield url
+    finally:
+        stop_process(process)
 
 
 def _merged(made: TemplateBackend, arns: list[str]) -> dict[str, Any]:
@@ -86,7 +91,7 @@ def _comparable(evidence: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_template_verdicts_equal_those_of_the_deployed_roles(case: str, endpoint: Endpoint, tmp_path: Path) -> None:
+def test_template_verdicts_equal_those_of_the_deployed_roles(case: str, endpoint: str, tmp_path: Path) -> None:
     path, options, roles = CASES[case]
     made = backend(path, **options)
     refs = made.select(roles)
@@ -94,9 +99,9 @@ def test_template_verdicts_equal_those_of_the_deployed_roles(case: str, endpoint
     assert all(len(worlds) == 1 for worlds in (made.worlds(ref.key) for ref in refs))
 
     account = str(options["account"])
-    seed_account(endpoint.url, _merged(made, list(declared)))
+    seed_account(endpoint, _merged(made, list(declared)))
     out, _, _ = export_snapshot(
-        tmp_path / "account.json", endpoint_url=endpoint.url, session=assumed_session(endpoint.url, account, "Exporter")
+        tmp_path / "account.json", endpoint_url=endpoint, session=assumed_session(endpoint, account, "Exporter")
     )
     deployed = SnapshotBackend(load_snapshot(out))
     for ref in refs:

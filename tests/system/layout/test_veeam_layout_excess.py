@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from tests.support.fleet import iam_in, run_suite
+from tests.support.suite_run import start_endpoint_process, stop_process
 from tests.system.layout.test_veeam_layout import APPLIANCE, _seed_role, doc_targets
-from verification.endpoint import start_endpoint
 from verification.requirements import load_requirement_set
 
 ADMIN_ROLE = "arn:aws:iam::200000000002:role/VeeamRDSBackup"
@@ -27,20 +27,24 @@ def layout_stdout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        with start_endpoint() as endpoint:
+        # Its own process: test_veeam_layout.py seeds the same accounts, and moto's state is per process.
+        process, url = start_endpoint_process(seed=None)
+        try:
             for entry in doc_targets()["targets"]:
                 arn = entry.get("role_arn") or f"arn:aws:iam::{entry['account']}:role/{entry['role_name']}"
                 account, name = arn.split(":")[4], arn.rsplit("/", 1)[-1]
-                _seed_role(endpoint.url, account, name, load_requirement_set(entry["requirements"]))
-            iam_in(endpoint.url, "200000000002").attach_role_policy(
+                _seed_role(url, account, name, load_requirement_set(entry["requirements"]))
+            iam_in(url, "200000000002").attach_role_policy(
                 RoleName="VeeamRDSBackup", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
             )
             workdir: Path = tmp_path_factory.mktemp("layout-excess")
             (workdir / "veeam-layout.yaml").write_text(yaml.safe_dump(doc_targets()))
-            args = ["--targets", str(workdir / "veeam-layout.yaml"), "--endpoint-url", endpoint.url]
+            args = ["--targets", str(workdir / "veeam-layout.yaml"), "--endpoint-url", url]
             result = run_suite([*args, "--appliance-principal", APPLIANCE, "-n", "2"], workdir)
             assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
             yield result.stdout
+        finally:
+            stop_process(process)
 
 
 def test_roles_made_exactly_from_the_pages_hold_nothing_more(layout_stdout: str) -> None:
