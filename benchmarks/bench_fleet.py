@@ -1,7 +1,7 @@
 """Fleet mode against round-trips: 100 roles in 5 accounts through a proxy that adds 50-100 ms to every call.
 
 Against AWS a run waits on round-trips, not on CPU. This benchmark puts a proxy in front of the
-local endpoint (``tests/faults/proxy.py``'s ``Meter``) that holds every call 50-100 ms, and runs the
+local endpoint (``tests/support/proxy.py``'s ``Meter``) that holds every call 50-100 ms, and runs the
 same verification with ``--concurrency 1`` (one call at a time) and with ``--concurrency N``, in
 fleet mode (``--prefetch always``) and in per-role mode (``--prefetch never``), each paced at
 ``--max-rate`` per account. The proxy tells accounts apart by the credentials that sign each call
@@ -35,7 +35,7 @@ from benchmarks.bench_scale import (  # noqa: E402
     run,
     write_targets,
 )
-from tests.faults import proxy as fp  # noqa: E402
+from tests.support import proxy as fp  # noqa: E402
 
 #: The token bucket's burst (verification.fleet.pacing.DEFAULT_BURST).
 BURST = 4

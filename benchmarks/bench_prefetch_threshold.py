@@ -3,7 +3,7 @@
 Per-role mode spends GetRole, ListInstanceProfilesForRole and two simulations per role; fleet mode
 spends the account's GetAccountAuthorizationDetails pages (all N roles, whatever k is), one
 simulation per role and one appliance simulation. Each case runs through the 50-100 ms latency proxy
-(``tests/faults/proxy.py``'s ``Meter``), one call at a time and paced at ``--rate`` per account, as
+(``tests/support/proxy.py``'s ``Meter``), one call at a time and paced at ``--rate`` per account, as
 against AWS. The figures choose ``--prefetch auto``'s threshold (``AUTO_THRESHOLD``).
 
     python benchmarks/bench_prefetch_threshold.py [--account-roles 1000] [--rate 5]
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.faults import proxy as fp
+from tests.support import proxy as fp
 
 ACCOUNT = "777777777777"
 

@@ -1,8 +1,12 @@
-"""The harness's own tests write nothing into the checkout: ``reports/`` stays as it was.
+"""Fixtures the harness's own tests share, and the guard that they write nothing into the checkout.
 
-A run of the self-tests notes what ``reports/`` holds when it starts and fails, naming the new
-files, if it holds more at the end (a test that ran the suite from the checkout without
-``--evidence-dir``/``--alluredir``, or copied a file there). Tests use ``tmp_path`` instead.
+Shared fixtures: ``fleet`` (five accounts of worker roles), ``snapshot_endpoint`` and ``session_for``
+(one endpoint, and sessions into any of its accounts). Helpers that are not fixtures live in
+``tests/support/``.
+
+The guard: ``reports/`` stays as it was. A run of the self-tests notes what ``reports/`` holds when
+it starts and fails, naming the new files, if it holds more at the end (a test that ran the suite from
+the checkout without ``--evidence-dir``/``--alluredir``, or copied a file there). Tests use ``tmp_path`` instead.
 Only the controlling process checks (xdist workers write into the same folder), and only when the
 run is the self-tests, not a verification run from the checkout (``pytest --demo`` writes there).
 """
@@ -16,7 +20,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tests.scale.conftest import Fleet
+    import boto3
+
+    from tests.support.fleet import Fleet
+    from tests.support.sessions import SessionFactory
+    from verification.endpoint import Endpoint
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
 _BEFORE = pytest.StashKey[frozenset[str]]()
@@ -56,11 +64,32 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def fleet() -> Iterator[Fleet]:
-    """Five accounts of worker roles on one local endpoint, seeded once per process (tests/scale/conftest.py).
+    """Five accounts of worker roles on one local endpoint, seeded once per process (tests/support/fleet.py).
 
     Defined here, once, so every folder that needs it shares one seeding: moto's state is per process.
     """
-    from tests.scale.conftest import seeded_fleet
+    from tests.support.fleet import seeded_fleet
 
     with seeded_fleet() as seeded:
         yield seeded
+
+
+@pytest.fixture(scope="session")
+def snapshot_endpoint() -> Iterator[Endpoint]:
+    """A running endpoint on a free loopback port, shared by the folders that export from or compare with it;
+    tests keep apart by account and by name."""
+    from verification.endpoint import start_endpoint
+
+    with start_endpoint() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def session_for(snapshot_endpoint: Endpoint) -> SessionFactory:
+    """``session_for(account)``: a boto3 session whose credentials moto maps to ``account``."""
+    from tests.support.sessions import assumed_session
+
+    def make(account: str, role_name: str = "Tester") -> boto3.Session:
+        return assumed_session(snapshot_endpoint.url, account, role_name)
+
+    return make

@@ -2,7 +2,7 @@
 
 ``python tools/options_doc.py`` rewrites the table between the page's two markers (the prose around
 it is written by hand); ``--check`` changes nothing and exits 1 when the page is out of date.
-``tests/docs/test_options_page.py`` runs the same comparison, so a new option without a regenerated
+``tests/system/docs/test_options_page.py`` runs the same comparison, so a new option without a regenerated
 page fails the tests.
 """
 

@@ -10,8 +10,8 @@ import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
 
-from tests.snapshot.conftest import SessionFactory
-from tests.snapshot.snapshot_builders import allow, details, managed, role
+from tests.support.sessions import SessionFactory
+from tests.support.snapshot_builders import allow, details, managed, role
 from verification.backends import RoleRef
 from verification.backends.snapshot import SnapshotBackend
 from verification.endpoint import Endpoint

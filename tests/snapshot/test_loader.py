@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.snapshot.snapshot_builders import ACCOUNT, allow, details, managed, role
+from tests.support.snapshot_builders import ACCOUNT, allow, details, managed, role
 from verification.errors import InputError
 from verification.snapshot import FORMAT, load_scp_files, load_snapshot
 

@@ -358,7 +358,7 @@ def evaluate_uncached(request: Request, policies: PolicySet) -> Evaluation:
     """Decide one request against every layer of ``policies``, in AWS's order, without the memo.
 
     ``evaluate`` and ``simulate`` give the same answers from a memo keyed on everything this reads;
-    the equivalence is a property test (tests/engine/test_memo.py).
+    the equivalence is a property test (tests/policy/test_decide.py).
     """
     action_lower = request.action.lower()
     boundary_policy, resource_policy = policies.boundary, policies.resource

@@ -5,7 +5,7 @@ escaped ``\\*``. A policy that is not valid JSON (one page lacks a closing quote
 one repair this module knows (closing an action name's quote) is applied and the fault is kept as
 an anomaly, so the set records it instead of hiding it.
 
-This module is the generator's reader. ``tests/catalogue`` reads the pages again with its own,
+This module is the generator's reader. ``tests/system/sources`` reads the pages again with its own,
 deliberately different code, so a slip here or in a YAML file cannot check itself.
 """
 
