@@ -33,6 +33,7 @@ from verification.backends import (
     RoleRef,
     SimulationRequest,
     SimulationResult,
+    fast_reply,
     region_partition,
 )
 from verification.errors import CheckError, InputError
@@ -489,9 +490,11 @@ def _botocore_session() -> botocore.session.Session:
 
     Each session otherwise parses the service models (IAM's alone is hundreds of kilobytes of JSON)
     and endpoint rules anew: once per account and process with a targets file of many accounts.
+    Its clients read the simulation reply with ``fast_reply`` (botocore's parser on anything else).
     """
     global _LOADER
     session = botocore.session.get_session()
+    fast_reply.install(session)  # the simulation reply, read without botocore's generic walk
     if _LOADER is None:
         _LOADER = session.get_component("data_loader")
     else:
