@@ -299,6 +299,12 @@ UNEXPECTED = {
         "</OrganizationsDecisionDetail><OrganizationsDecisionDetail>",
         1,
     ),
+    "a repeated element after one out of order": GOOD.replace(
+        "<member><SourcePolicyId>VeeamFLRWorkerPartial</SourcePolicyId><SourcePolicyType>user-managed</SourcePolicyType>",
+        "<member><SourcePolicyType>user-managed</SourcePolicyType><SourcePolicyId>VeeamFLRWorkerPartial</SourcePolicyId>"
+        "<StartPosition><Line>1</Line><Column>1</Column></StartPosition>",
+        1,
+    ),
     "another namespace": GOOD.replace(NAMESPACE, "https://example.com/doc/"),
     "a prefixed element": GOOD.replace("<IsTruncated>", '<x:IsTruncated xmlns:x="urn:x">').replace(
         "</IsTruncated>", "</x:IsTruncated>"

@@ -168,25 +168,38 @@ def _structure(shape: StructureShape) -> Reader:
     if shape.metadata.get("exception") or shape.is_tagged_union or shape.serialization.get("xmlNamespace"):
         raise Unexpected(f"structure {shape.name}")
     order = list(shape.members)
-    by_tag: dict[str, tuple[str, Reader]] = {}
-    for name, member in shape.members.items():
+    #: tag -> (the member's place in the shape, its name, whether it is a string, its reader)
+    by_tag: dict[str, tuple[int, str, bool, Reader]] = {}
+    for place, (name, member) in enumerate(shape.members.items()):
         serialization = member.serialization
         if serialization.get("location") or serialization.get("xmlAttribute") or serialization.get("flattened"):
             raise Unexpected(f"member {name} of {shape.name}")
+        reader = _reader(member)
         for tag in _tags(serialization.get("name", name)):
-            by_tag[tag] = (name, _reader(member))
+            by_tag[tag] = (place, name, reader is _string, reader)
 
     def read(node: Element) -> dict[str, Any]:
         found: dict[str, Any] = {}
+        last = -1
+        in_order = True
         for child in node:
             entry = by_tag.get(child.tag)
             if entry is None:
                 raise Unexpected(f"element {child.tag} in {shape.name}")
-            name, reader = entry
-            if name in found:
-                raise Unexpected(f"repeated {name} in {shape.name}")
-            found[name] = reader(child)
-        if len(found) < 2:
+            place, name, string, reader = entry
+            if place <= last or not in_order:  # in the shape's order, no member can repeat
+                if name in found:
+                    raise Unexpected(f"repeated {name} in {shape.name}")
+                in_order = False
+            last = place
+            if string:  # most values: read here rather than in a call (a reply has some 20,000)
+                if len(child):
+                    raise Unexpected(f"element {child.tag} where a value was expected")
+                text = child.text
+                found[name] = "" if text is None else text
+            else:
+                found[name] = reader(child)
+        if in_order:
             return found
         return {name: found[name] for name in order if name in found}  # botocore's order: the shape's
 
