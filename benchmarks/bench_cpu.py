@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 from collections import defaultdict
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -184,12 +185,26 @@ def summary(
 
 
 def profile(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as tmp, Endpoint(args.roles) as endpoint:
+    with tempfile.TemporaryDirectory() as tmp, nullcontext() if args.bare else Endpoint(args.roles) as endpoint:
         folder = Path(tmp) / "profiled"
         (Path(tmp) / "cpu_profiler.py").write_text(PROFILER)
-        bench_scale.write_targets(folder)
-        command = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider", "-p", "cpu_profiler"]
-        command += ["--targets", "targets.json", "--endpoint-url", endpoint.url, "--alluredir", "allure-results"]
+        if args.bare:  # the baseline under the same profiler: what ours adds is the difference
+            from verification.requirements import load_requirement_set
+
+            folder.mkdir()
+            items = args.roles * len(load_requirement_set().requirements)
+            (folder / "pytest.ini").write_text("[pytest]\n")
+            (folder / "test_trivial.py").write_text(
+                f"import pytest\n\n\n@pytest.mark.parametrize('n', range({items}))\ndef test_trivial(n):\n"
+                "    assert n >= 0\n"
+            )
+            command = [sys.executable, "-m", "pytest", "test_trivial.py", "-q", "-p", "no:cacheprovider"]
+            command += ["-p", "no:role_verification", "-p", "cpu_profiler", "--alluredir", "allure-results"]
+        else:
+            assert endpoint is not None
+            bench_scale.write_targets(folder)
+            command = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider", "-p", "cpu_profiler"]
+            command += ["--targets", "targets.json", "--endpoint-url", endpoint.url, "--alluredir", "allure-results"]
         command += ["-n", "0"]
         env = clean_env()
         env["PYTHONPATH"] = tmp  # where -p finds the profiler
@@ -197,7 +212,8 @@ def profile(args: argparse.Namespace) -> None:
             env["VERIFICATION_BOTOCORE_PARSER"] = "1"
         measured = run(command + basetemp(folder), folder, env)
         print(
-            f"profiled -n 0 at {args.roles} roles ({'botocore' if args.botocore_parser else 'fast'} reader): "
+            f"profiled -n 0 at {args.roles} roles "
+            f"({'the bare baseline' if args.bare else 'botocore reader' if args.botocore_parser else 'fast reader'}): "
             f"{measured.cpu_seconds:.1f} CPU-s under the profiler, exit {measured.returncode}, "
             f"{items_of(measured)} tests"
         )
@@ -210,7 +226,7 @@ def profile(args: argparse.Namespace) -> None:
 
 
 #: C functions whose time is waiting, not work: lock acquisitions, sockets, sleeps.
-WAITING = ("acquire", "poll", "select", "recv", "sleep", "wait", "connect", "accept")
+WAITING = ("acquire", "'get' of '_queue", "poll", "select", "recv", "sleep", "'wait'", "connect", "accept")
 
 
 def group_of(filename: str) -> str | None:
@@ -269,6 +285,7 @@ def main() -> None:
     parser.add_argument("--compare-parser", action="store_true", help="also run with botocore's own parser")
     parser.add_argument("--profile", action="store_true", help="profile one -n 0 run instead")
     parser.add_argument("--botocore-parser", action="store_true", help="with --profile: botocore's own parser")
+    parser.add_argument("--bare", action="store_true", help="with --profile: the bare baseline of as many items")
     args = parser.parse_args()
     if args.profile:
         profile(args)
