@@ -210,6 +210,15 @@ def profile(args: argparse.Namespace) -> None:
         env["PYTHONPATH"] = tmp  # where -p finds the profiler
         if args.botocore_parser:
             env["VERIFICATION_BOTOCORE_PARSER"] = "1"
+        if args.py_spy:
+            command = [c for c in command if c != "cpu_profiler"]
+            command.remove("-p")  # the one before cpu_profiler: py-spy samples instead
+            samples = folder / "py-spy.txt"
+            command = [args.py_spy, "record", "--format", "raw", "-r", "100", "-o", str(samples), "--", *command]
+            measured = run(command + basetemp(folder), folder, env)
+            print(f"sampled -n 0 at {args.roles} roles: {measured.cpu_seconds:.1f} CPU-s, exit {measured.returncode}")
+            sampled(samples.read_text(), args.roles)
+            return
         measured = run(command + basetemp(folder), folder, env)
         print(
             f"profiled -n 0 at {args.roles} roles "
@@ -223,6 +232,38 @@ def profile(args: argparse.Namespace) -> None:
             stats.add(str(more))
         gc_seconds, collections = (folder / "gc-seconds.txt").read_text().split()
         report(stats, args.roles, float(gc_seconds), int(collections), len(files))
+
+
+#: Groups that are the standard library's: a sample there is counted for the nearest package calling it.
+STDLIB = frozenset({"json", "compression", "threads (waiting, locks)", "XML (ElementTree)"})
+
+
+def sampled(raw: str, roles: int) -> None:
+    """py-spy's samples (idle threads left out, so about CPU time) per group of the innermost frame.
+
+    A sample in the standard library (json, gzip, ElementTree, ...) or Python's own code is counted
+    for the nearest caller that belongs to a package group, and says through what.
+    """
+    counts: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in raw.splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not number.isdigit():
+            continue
+        frames = [frame.rpartition("(")[2] for frame in stack.split(";")]
+        groups = [group_of(frame) for frame in frames]
+        leaf = groups[-1]
+        owner = next((g for g in reversed(groups) if g is not None and g not in STDLIB), None)
+        if leaf is None or leaf in STDLIB:
+            label = f"{owner or 'Python itself'}, through {leaf or 'the standard library'}"
+        else:
+            label = leaf
+        counts[label] += int(number)
+        total += int(number)
+    print(f"{total} samples at 100 a second ({total / 100 / roles * 1000:.0f} ms per role sampled)")
+    for label, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        if count / total >= 0.002:
+            print(f"  {label:78} {count / 100 / roles * 1000:6.1f} ms per role  {count / total:6.1%}")
 
 
 #: C functions whose time is waiting, not work: lock acquisitions, sockets, sleeps.
@@ -286,6 +327,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile one -n 0 run instead")
     parser.add_argument("--botocore-parser", action="store_true", help="with --profile: botocore's own parser")
     parser.add_argument("--bare", action="store_true", help="with --profile: the bare baseline of as many items")
+    parser.add_argument("--py-spy", metavar="PATH", help="with --profile: sample with this py-spy instead of cProfile")
     args = parser.parse_args()
     if args.profile:
         profile(args)
