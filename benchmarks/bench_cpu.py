@@ -214,7 +214,18 @@ def profile(args: argparse.Namespace) -> None:
             command = [c for c in command if c != "cpu_profiler"]
             command.remove("-p")  # the one before cpu_profiler: py-spy samples instead
             samples = folder / "py-spy.txt"
-            command = [args.py_spy, "record", "--format", "raw", "-r", "100", "-o", str(samples), "--", *command]
+            command = [
+                str(Path(args.py_spy).resolve()),
+                "record",
+                "--format",
+                "raw",
+                "-r",
+                "100",
+                "-o",
+                str(samples),
+                "--",
+                *command,
+            ]
             measured = run(command + basetemp(folder), folder, env)
             print(f"sampled -n 0 at {args.roles} roles: {measured.cpu_seconds:.1f} CPU-s, exit {measured.returncode}")
             sampled(samples.read_text(), args.roles)
