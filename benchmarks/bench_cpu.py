@@ -211,8 +211,8 @@ def profile(args: argparse.Namespace) -> None:
         if args.botocore_parser:
             env["VERIFICATION_BOTOCORE_PARSER"] = "1"
         if args.py_spy:
-            command = [c for c in command if c != "cpu_profiler"]
-            command.remove("-p")  # the one before cpu_profiler: py-spy samples instead
+            at = command.index("cpu_profiler")
+            del command[at - 1 : at + 1]  # "-p cpu_profiler": py-spy samples instead
             samples = folder / "py-spy.txt"
             command = [
                 str(Path(args.py_spy).resolve()),
@@ -250,7 +250,7 @@ STDLIB = frozenset({"json", "compression", "threads (waiting, locks)", "XML (Ele
 
 
 def sampled(raw: str, roles: int) -> None:
-    """py-spy's samples (idle threads left out, so about CPU time) per group of the innermost frame.
+    """py-spy's samples of the thread holding the GIL (so Python's CPU work) per group of the innermost frame.
 
     A sample in the standard library (json, gzip, ElementTree, ...) or Python's own code is counted
     for the nearest caller that belongs to a package group, and says through what.
