@@ -217,6 +217,7 @@ def profile(args: argparse.Namespace) -> None:
             command = [
                 str(Path(args.py_spy).resolve()),
                 "record",
+                "--gil",
                 "--format",
                 "raw",
                 "-r",
