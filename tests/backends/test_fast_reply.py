@@ -277,7 +277,7 @@ def replies(draw: st.DrawFn) -> tuple[str, str]:
     return name, document(name, value, draw(st.randoms(use_true_random=False)), namespace=draw(st.booleans()))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(replies())
 def test_any_reply_the_shape_admits_reads_as_botocore_reads_it(generated: tuple[str, str]) -> None:
     name, body = generated
