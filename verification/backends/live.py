@@ -23,6 +23,7 @@ from botocore.handlers import json_decode_policies
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 from verification import __version__
+from verification.backends import fast_reply
 from verification.backends.base import Backend, Capabilities
 from verification.backends.exchange import Exchange
 from verification.backends.facts import InstanceProfile, Role
@@ -483,9 +484,11 @@ def _botocore_session() -> botocore.session.Session:
 
     Each session otherwise parses the service models (IAM's alone is hundreds of kilobytes of JSON)
     and endpoint rules anew: once per account and process with a targets file of many accounts.
+    Its clients read the simulation reply with ``fast_reply`` (botocore's parser on anything else).
     """
     global _LOADER
     session = botocore.session.get_session()
+    fast_reply.install(session)  # the simulation reply, read without botocore's generic walk
     if _LOADER is None:
         _LOADER = session.get_component("data_loader")
     else:
