@@ -37,7 +37,7 @@ from verification.backends.live import LiveBackend
 from verification.endpoint import Endpoint, start_endpoint
 from verification.endpoint.answer import render
 
-ANSWERS = Path(__file__).parents[1] / "review" / "answers"
+ANSWERS = Path(__file__).parents[1] / "system" / "review" / "answers"
 DIALECTS = ("pre-2026", "2026")
 OPERATIONS = ("SimulatePrincipalPolicy", "SimulateCustomPolicy")
 HEADERS = {"x-amzn-requestid": "3d1e0f7a-0000-4000-8000-000000000000", "content-type": "text/xml"}
