@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from verification.errors import CheckError, InputError
+from verification.plugin.keys import EVIDENCE_KEY
 from verification.plugin.run import DEMO_FILE, Run
 from verification.verdicts import Judgement
 
@@ -25,8 +26,6 @@ class EvidenceState:
     details: Any = None
     written: dict[str, str] = field(default_factory=dict)
 
-
-EVIDENCE_KEY = pytest.StashKey[EvidenceState]()
 
 
 def configure_evidence(config: pytest.Config, run: Run) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from verification.errors import CheckError
 from verification.plugin import allure_output
-from verification.plugin.keys import CASE_KEY, CAUSE_KEY
+from verification.plugin.keys import CASE_KEY, CAUSE_KEY, EVIDENCE_KEY, EXCESS_KEY, Case
 from verification.plugin.run import Run, Target
 from verification.requirements.risk import risk_table
 from verification.verdicts import RoleFacts, Verdict
@@ -26,7 +26,6 @@ from verification.verdicts.excess import Excess, excess_for, narrower_note
 
 #: A test id's requirement part for a risk group's test: ``excess:privilege-escalation``.
 PREFIX = "excess:"
-EXCESS_KEY = pytest.StashKey[Excess]()
 #: How many actions a summary line names per group before counting the rest.
 SHOWN = 5
 
@@ -36,11 +35,11 @@ def mode(config: pytest.Config) -> str:
     return str(getattr(config.option, "excess", "report") or "report")
 
 
-def cases(config: pytest.Config, target: Target) -> list[str]:
-    """The excess tests of a role (``excess:<group>`` per group), only with ``--excess fail``."""
+def groups(config: pytest.Config) -> list[str]:
+    """The risk groups each role gets an excess test of (``excess:<group>``), only with ``--excess fail``."""
     if mode(config) != "fail":
         return []
-    return [f"{PREFIX}{group}" for group in risk_table().groups]
+    return list(risk_table().groups)
 
 
 def summary_of(excess: Excess) -> dict[str, Any]:
@@ -94,7 +93,6 @@ def role_excess(config: pytest.Config, run: Run, facts: RoleFacts) -> Excess | N
     run.excess[arn] = summary_of(found)
     allure_output.attach_json(f"excess permissions of {facts.ref.label}", allure_view(found), pretty=True)
     allure_output.attach_text(f"excess note for {facts.ref.label}", found.text())
-    from verification.plugin.evidence import EVIDENCE_KEY
     from verification.reporting.evidence import write_excess
 
     evidence = config.stash.get(EVIDENCE_KEY, None)
@@ -130,8 +128,9 @@ def with_note(config: pytest.Config, run: Run, facts: RoleFacts, verdict: Verdic
     return replace(verdict, note="; ".join(n for n in (verdict.note, note) if n))
 
 
-def setup_group_test(item: pytest.Item, run: Run, arn: str, group: str) -> None:
+def setup_group_test(item: pytest.Item, run: Run, case: Case) -> None:
     """Setup of an ``excess:<group>`` test: the role's excess, stashed for the test to judge."""
+    arn, group = case.role, case.subject
     target = run.targets[arn]
     for name, value in (
         ("role", arn),
@@ -161,8 +160,8 @@ def assert_group(request: pytest.FixtureRequest) -> None:
     """Fail when the role holds permissions of the test's group beyond its sets, naming them."""
     __tracebackhide__ = True
     item: pytest.Item = request.node
-    arn, requirement = item.stash[CASE_KEY]
-    group = requirement.removeprefix(PREFIX)
+    case = item.stash[CASE_KEY]
+    arn, group = case.role, case.subject
     excess = item.stash[EXCESS_KEY]
     found = excess.group(group)
     label = arn.split(":")[4] + "/" + arn.rsplit("/", 1)[-1]

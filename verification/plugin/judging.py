@@ -16,7 +16,8 @@ import pytest
 from verification.errors import CheckError
 from verification.plugin import allure_output, excess
 from verification.plugin.evidence import attach_answers, role_evidence
-from verification.plugin.run import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, Run
+from verification.plugin.keys import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, Case
+from verification.plugin.run import Run
 from verification.verdicts import Verdict
 from verification.verdicts.double_entry import DISAGREE
 
@@ -43,15 +44,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if case is None:
         return
     run = item.config.stash[RUN_KEY]
-    if run.organization is not None:
-        from verification.plugin.organization import ACCOUNT_KEY, account_setup
+    if case.kind == "account":
+        from verification.plugin.organization import account_setup
 
-        if ACCOUNT_KEY in item.stash:
-            account_setup(item, run)
-    arn, requirement_id = case
-    if requirement_id.startswith(excess.PREFIX):
-        excess.setup_group_test(item, run, arn, requirement_id.removeprefix(excess.PREFIX))
+        account_setup(item, run, case)
+    if case.kind == "excess":
+        excess.setup_group_test(item, run, case)
         return
+    arn, requirement_id = case.role, case.requirement
     target = run.targets[arn]
     requirement = target.requirements.by_id(requirement_id)
     allure_output.label_result(target, requirement)
@@ -141,10 +141,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         tally(run, case, report, item.stash.get(CAUSE_KEY, "unknown"))
         verdict = item.stash.get(VERDICT_KEY, None)
         if report.when == "call" and run.fleet is not None and verdict is not None and "Engine" in verdict.evidence:
-            run.fleet.note_checked(case[0], verdict.note.startswith(DISAGREE))
+            run.fleet.note_checked(case.role, verdict.note.startswith(DISAGREE))
         if report.when == "teardown":
-            run.test_finished(case[0])
-            if case[0] not in run.tests_left:
+            run.test_finished(case.role)
+            if case.role not in run.tests_left:
                 settle_memory()
             # pytest keeps every item to the end of the session: a verdict left in its stash (with
             # its per-resource evidence) would keep every test's evidence in memory, 85 per role.
@@ -167,14 +167,14 @@ def settle_memory() -> None:
     gc.freeze()
 
 
-def tally(run: Run, case: tuple[str, str], report: pytest.TestReport, cause: str) -> None:
+def tally(run: Run, case: Case, report: pytest.TestReport, cause: str) -> None:
     """Count a role's outcomes and root causes where the test ran, and keep its first few reasons.
 
     Counted from the item, not from report properties: at a thousand roles, properties carried on
     every report that xdist sends to the controller cost more memory than anything else per test.
     Workers send their counts to the controller once, when they finish.
     """
-    role, requirement = case
+    role, requirement = case.role, case.requirement
     outcome = None
     if report.when == "setup" and report.failed:
         outcome, cause = "broken", "could-not-check"

@@ -27,12 +27,10 @@ from verification.fleet.organization import (
     matching_roles,
     read_block,
 )
+from verification.plugin.keys import CASE_KEY, CAUSE_KEY, Case
 from verification.plugin.run import Run, Target, _live_options, requirements_spec
 from verification.requirements import RequirementSet, load_requirement_set
 from verification.verdicts import AppliancePrincipal
-
-#: On an account's test: the account id (a test for each account whose roles could not be read).
-ACCOUNT_KEY = pytest.StashKey[str]()
 
 
 @dataclass
@@ -296,22 +294,17 @@ def account_items(collector: pytest.Collector, name: str, obj: Any, run: Run) ->
         if hasattr(collector, "id"):
             item._id = collector.id.child(name).with_params(case)
         item.originalname = name
-        item.stash[ACCOUNT_KEY] = account_id
-        from verification.plugin.keys import CASE_KEY
-
-        item.stash[CASE_KEY] = (org.member_role_arn(account_id), ACCOUNT_REQUIREMENT)
+        item.stash[CASE_KEY] = Case(org.member_role_arn(account_id), ACCOUNT_REQUIREMENT, "account", account_id)
         items.append(item)
     return items
 
 
-def account_setup(item: pytest.Item, run: Run) -> None:
+def account_setup(item: pytest.Item, run: Run, case: Case) -> None:
     """An unreachable account's test: labelled as its account, broken with the reason and what to do."""
     import allure
 
-    from verification.plugin.keys import CAUSE_KEY
-
     org: OrganizationRun = run.organization
-    account_id = item.stash[ACCOUNT_KEY]
+    account_id = case.subject
     account = org.accounts[account_id]
     member = org.member_role_arn(account_id)
     # The role and requirement labels as every verification result has them; the parameter keeps

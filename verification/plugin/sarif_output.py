@@ -27,7 +27,7 @@ import pytest
 
 from verification import __version__
 from verification.errors import CheckError
-from verification.plugin.keys import CASE_KEY, VERDICT_KEY
+from verification.plugin.keys import CASE_KEY, SARIF_RULE_KEY, VERDICT_KEY, Case
 from verification.plugin.run import Run, Target
 from verification.plugin.sarif_locations import (
     RolesFileLocator,
@@ -46,8 +46,6 @@ from verification.reporting.sarif import (
 )
 from verification.requirements import Requirement
 
-#: A test that is not a requirement may name its own rule (title, help, page, severity) here.
-SARIF_RULE_KEY = pytest.StashKey[Rule]()
 #: The attribute of a report that carries its finding (plain JSON: xdist sends it as it is).
 REPORT_ATTRIBUTE = "verification_sarif"
 
@@ -169,11 +167,11 @@ class SarifHooks:
         return report
 
     def finding(
-        self, item: pytest.Item, case: tuple[str, str], call: pytest.CallInfo[None], report: pytest.TestReport
+        self, item: pytest.Item, case: Case, call: pytest.CallInfo[None], report: pytest.TestReport
     ) -> Finding | None:
         """A failed or broken test as a finding: its rule, outcome, reason and fix, and its place."""
         run = self.state.run
-        arn, test_id = case
+        arn, test_id = case.role, case.requirement
         target = run.targets.get(arn)
         if target is None:
             return None
