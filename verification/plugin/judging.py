@@ -19,7 +19,6 @@ from verification.plugin.evidence import attach_answers, role_evidence
 from verification.plugin.keys import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, Case
 from verification.plugin.run import Run
 from verification.verdicts import Verdict
-from verification.verdicts.double_entry import DISAGREE
 
 #: How many reasons a role keeps for the step summary (the rest are counted).
 REASONS_KEPT = 5
@@ -141,7 +140,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         tally(run, case, report, item.stash.get(CAUSE_KEY, "unknown"))
         verdict = item.stash.get(VERDICT_KEY, None)
         if report.when == "call" and run.fleet is not None and verdict is not None and "Engine" in verdict.evidence:
-            run.fleet.note_checked(case.role, verdict.note.startswith(DISAGREE))
+            run.fleet.note_checked(case.role, verdict.disagrees)
         if report.when == "teardown":
             run.test_finished(case.role)
             if case.role not in run.tests_left:
