@@ -82,11 +82,11 @@ def _start(config: pytest.Config) -> None:
     for name, module in (
         ("collection", collection),
         ("judging", judging),
-        ("allure", allure_output),
         ("summary", summary),
         ("demo", demo),
     ):
         config.pluginmanager.register(module, f"verification-{name}")
+    config.pluginmanager.register(allure_output.AllureWriter(run), "verification-allure")
     evidence.configure_evidence(config, run)
     sarif_output.configure(config, run)
     if getattr(config.option, "durations", None) is None:  # --durations reads setup and teardown reports

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from verification.errors import CheckError
-from verification.plugin import allure_output
 from verification.plugin.keys import CASE_KEY, CAUSE_KEY, EVIDENCE_KEY, EXCESS_KEY, Case
 from verification.plugin.run import Run, Target
 from verification.requirements.risk import risk_table
@@ -91,8 +90,6 @@ def role_excess(config: pytest.Config, run: Run, facts: RoleFacts) -> Excess | N
     backend = run.backend(target.connection)
     found = state[arn] = excess_for(backend, facts, target.requirements, run.scope)
     run.excess[arn] = summary_of(found)
-    allure_output.attach_json(f"excess permissions of {facts.ref.label}", allure_view(found), pretty=True)
-    allure_output.attach_text(f"excess note for {facts.ref.label}", found.text())
     from verification.reporting.evidence import write_excess
 
     evidence = config.stash.get(EVIDENCE_KEY, None)
@@ -131,44 +128,25 @@ def with_note(config: pytest.Config, run: Run, facts: RoleFacts, verdict: Verdic
 def setup_group_test(item: pytest.Item, run: Run, case: Case) -> None:
     """Setup of an ``excess:<group>`` test: the role's excess, stashed for the test to judge."""
     arn, group = case.role, case.subject
-    target = run.targets[arn]
-    for name, value in (
-        ("role", arn),
-        ("requirement", f"{PREFIX}{group}"),
-        ("epic", target.requirements.epic),
-        ("feature", "Excess permissions"),
-        ("story", f"Nothing more than documented: {group}"),
-        ("parentSuite", f"account {target.ref.account}"),
-        ("suite", target.ref.name),
-        ("subSuite", "excess"),
-    ):
-        allure_output.label(name, value)
-    allure_output.parameters(arn, f"{PREFIX}{group}")
     facts = run.role_facts(arn)
     excess = role_excess(item.config, run, facts)
-    assert excess is not None  # cases() makes these tests only with --excess fail
+    assert excess is not None  # groups() makes these tests only with --excess fail
+    item.stash[EXCESS_KEY] = excess
     if excess.error:
         item.stash[CAUSE_KEY] = "could-not-check"
         raise CheckError(f"could not check: excess not examined: {excess.error}")
     if group not in excess.examined:
         item.stash[CAUSE_KEY] = "skipped"
         pytest.skip(f"{group} not examined: {excess.note}")
-    item.stash[EXCESS_KEY] = excess
 
 
 def assert_group(request: pytest.FixtureRequest) -> None:
     """Fail when the role holds permissions of the test's group beyond its sets, naming them."""
     __tracebackhide__ = True
     item: pytest.Item = request.node
-    case = item.stash[CASE_KEY]
-    arn, group = case.role, case.subject
+    group = item.stash[CASE_KEY].subject
     excess = item.stash[EXCESS_KEY]
     found = excess.group(group)
-    label = arn.split(":")[4] + "/" + arn.rsplit("/", 1)[-1]
-    allure_output.title(f"{label}: nothing more than documented ({group})")
-    allure_output.attach_json(f"{group} excess", [a.as_dict() for a in found], pretty=True)
-    if excess.note:
-        allure_output.attach_text("note", excess.note)
     if found:
         item.stash[CAUSE_KEY] = f"excess-{group}"
         pytest.fail(

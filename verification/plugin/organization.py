@@ -300,26 +300,10 @@ def account_items(collector: pytest.Collector, name: str, obj: Any, run: Run) ->
 
 
 def account_setup(item: pytest.Item, run: Run, case: Case) -> None:
-    """An unreachable account's test: labelled as its account, broken with the reason and what to do."""
-    import allure
-
+    """An unreachable account's test: broken with the reason and what to do (Allure labels it as its account)."""
     org: OrganizationRun = run.organization
     account_id = case.subject
     account = org.accounts[account_id]
-    member = org.member_role_arn(account_id)
-    # The role and requirement labels as every verification result has them; the parameter keeps
-    # each account's history id its own (and the same in a shard as in one run).
-    allure.dynamic.parameter("account", account_id)
-    for label, value in (
-        ("role", member),
-        ("requirement", ACCOUNT_REQUIREMENT),
-        ("parentSuite", account.label),
-        ("suite", "organization"),
-        ("subSuite", "member role"),
-        ("tag", f"ou:{account.ou_path}"),
-    ):
-        allure.dynamic.label(label, value)  # type: ignore[no-untyped-call]
-    allure.dynamic.title(f"{account.label}: the member role {org.spec.member_role} can be assumed")  # type: ignore[no-untyped-call]
     item.stash[CAUSE_KEY] = "could-not-check"
     raise CheckError(
         f"could not check account {org.found.unreachable[account_id]}",

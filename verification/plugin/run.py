@@ -6,6 +6,7 @@ the controller, and handed to xdist workers. Bad input raises ``InputError``: on
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -56,7 +57,6 @@ class Run:
     facts: dict[str, RoleFacts] = field(default_factory=dict)
     #: Per role: its requirements judged once in this process (``verdicts.role.judge_role``).
     judgements: dict[str, Judgement] = field(default_factory=dict)
-    attached: set[str] = field(default_factory=set)
     #: Per role: its selected tests not yet torn down in this process; its facts go with the last.
     tests_left: Counter[str] = field(default_factory=Counter)
     outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
@@ -158,6 +158,11 @@ class Run:
         for exchange in backend.exchanges.get(arn, ()):
             exchange.compact()
         return facts
+
+    @property
+    def region(self) -> str:
+        """The region the run's API clients use, as the environment and evidence report it."""
+        return str(self.connections.get("default", {}).get("region") or os.environ.get("AWS_REGION") or "us-east-1")
 
     @property
     def requirement_sets(self) -> list[RequirementSet]:
