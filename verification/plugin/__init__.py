@@ -68,7 +68,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _start(config: pytest.Config) -> None:
     from verification.plugin import allure_output, collection, demo, evidence, fleet, judging, sarif_output, summary
-    from verification.plugin.run import RUN_KEY, build_run
+    from verification.plugin.build import build_run
+    from verification.plugin.keys import RUN_KEY
 
     run = build_run(config)
     if run is None:

@@ -19,6 +19,7 @@ import pytest
 from verification.errors import CheckError
 from verification.plugin.keys import CASE_KEY, CAUSE_KEY, EVIDENCE_KEY, EXCESS_KEY, Case
 from verification.plugin.run import Run, Target
+from verification.reporting.markdown import cell
 from verification.requirements.risk import risk_table
 from verification.verdicts import RoleFacts, Verdict
 from verification.verdicts.excess import Excess, excess_for, narrower_note
@@ -194,8 +195,6 @@ def markdown_lines(run: Run) -> list[str]:
     """The step summary's excess table: a row per role, a column per group."""
     if not run.excess:
         return []
-    from verification.plugin.summary import _cell
-
     groups = risk_table().groups
     lines = [
         "",
@@ -214,7 +213,7 @@ def markdown_lines(run: Run) -> list[str]:
             first = ", ".join(f"`{a}`" for a in summary["first"].get(group) or [])
             cells.append(f"{count}" + (f": {first}" + (" ..." if count > SHOWN else "") if count else ""))
         note = summary.get("error") or summary.get("note") or ""
-        lines.append("| " + " | ".join([_cell(arn), *(_cell(c) for c in cells), _cell(note)]) + " |")
+        lines.append("| " + " | ".join([cell(arn), *(cell(c) for c in cells), cell(note)]) + " |")
     return lines
 
 

@@ -28,7 +28,7 @@ from verification.fleet.organization import (
     read_block,
 )
 from verification.plugin.keys import CASE_KEY, CAUSE_KEY, Case
-from verification.plugin.run import Run, Target, _live_options, requirements_spec
+from verification.plugin.run import Run, Target, live_options, requirements_spec
 from verification.requirements import RequirementSet, load_requirement_set
 from verification.verdicts import AppliancePrincipal
 
@@ -218,7 +218,7 @@ def build_organization_run(config: pytest.Config, asked: tuple[OrganizationSpec,
     spec, appliance_text, requirements_text = asked
     if option.role_arns or option.demo or option.snapshot:
         raise InputError("--organization cannot be combined with --role-arn, --demo or --snapshot")
-    shared = _live_options(option)
+    shared = live_options(option)
     where = f" at {option.endpoint_url}" if option.endpoint_url else ""
     run = Run({}, "live", {"default": dict(shared)}, f"live IAM API{where}", api_calls=shared["counter"])
     worker_input = getattr(config, "workerinput", None) or {}
@@ -301,7 +301,8 @@ def account_items(collector: pytest.Collector, name: str, obj: Any, run: Run) ->
 
 def account_setup(item: pytest.Item, run: Run, case: Case) -> None:
     """An unreachable account's test: broken with the reason and what to do (Allure labels it as its account)."""
-    org: OrganizationRun = run.organization
+    org = run.organization
+    assert org is not None  # account tests are made only for --organization (account_items)
     account_id = case.subject
     account = org.accounts[account_id]
     item.stash[CAUSE_KEY] = "could-not-check"
