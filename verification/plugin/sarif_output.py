@@ -45,6 +45,7 @@ from verification.reporting.sarif import (
     category_of,
 )
 from verification.requirements import Requirement
+from verification.verdicts import Verdict
 
 #: The attribute of a report that carries its finding (plain JSON: xdist sends it as it is).
 REPORT_ATTRIBUTE = "verification_sarif"
@@ -215,13 +216,17 @@ class SarifHooks:
         )
 
     def place(
-        self, target: Target, requirement: Requirement | None, verdict: Any, broken: bool
+        self, target: Target, requirement: Requirement | None, verdict: Verdict | None, broken: bool
     ) -> tuple[Place, tuple[Place, ...]]:
         """Where a finding points, for this run's kind (template, plan, targets file, roles file)."""
         state, run = self.state, self.state.run
         if run.capabilities.declares_roles:
             if state.template is None:
-                state.template = TemplateLocator(run.backend(), state.base)
+                from verification.backends.template import TemplateBackend
+
+                backend = run.backend()
+                assert isinstance(backend, TemplateBackend)  # the one backend that declares roles
+                state.template = TemplateLocator(backend, state.base)
             key = getattr(target.ref, "key", target.ref.name)
             return state.template.place(key, requirement, verdict, broken)
         if run.resolved and state.targets is None and state.targets_file is not None:
