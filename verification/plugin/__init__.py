@@ -6,10 +6,11 @@ that asks to verify nothing (none of ``options.VERIFY_OPTIONS``: ``--role-arn``,
 result written, no outcome changed; another option of ours without one of them is a usage error.
 A verification run builds its ``Run`` and registers the rest, one module per concern:
 
-- ``options``: the option table and its parsers;       - ``run``: targets, requirement sets, backends;
+- ``options``: the option table and its parsers;       - ``build``: the ``Run`` from the options;
+- ``run``: targets, requirement sets, backends;        - ``keys``: every stash key, and a test's ``Case``;
 - ``collection``: the bundled suite, one test per role and requirement;
 - ``judging``: verdicts in setup, one-line failures, tallies;
-- ``allure_output``: labels, attachments, categories and environment;
+- ``allure_output``: a listener writing each test's stash to Allure; categories and environment;
 - ``evidence``: the evidence bundle;   - ``summary``: header, terminal and step summaries;
 - ``xdist``: sharing the run with workers and scheduling by role or account;   - ``demo``: the demo endpoint;
 - ``sarif_output``: ``--sarif FILE``, failed and broken requirements for code scanning.
