@@ -65,13 +65,7 @@ THIRD_PARTY: dict[str, set[str]] = {
 #: Circles between modules of one package, run-time imports only, that remain for now. Each is a
 #: defect listed so it is visible, not hidden; remove its line when the circle goes (the test fails
 #: while a line names a circle that no longer exists).
-KNOWN_CIRCLES: set[frozenset[str]] = {
-    # #24: the summary and the excess report each import the other inside functions.
-    frozenset({"verification.plugin.excess", "verification.plugin.summary"}),
-    # #24 (Run is a god object): building a run dispatches to --organization's builder lazily, which
-    # builds Targets and a Run back from plugin/run.py; it goes when Run's construction is split.
-    frozenset({"verification.plugin.organization", "verification.plugin.run"}),
-}
+KNOWN_CIRCLES: set[frozenset[str]] = set()
 
 
 @dataclass(frozen=True)

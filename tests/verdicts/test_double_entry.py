@@ -83,7 +83,7 @@ def test_agreement_adds_the_engines_answer_and_keeps_the_verdict() -> None:
     assert verdict.met is True
     # The simulator cannot show a Deny on some resources on Resource "*": a note, not a different verdict.
     assert "Deny on some resources in worker" in verdict.note
-    assert DISAGREE not in verdict.note
+    assert DISAGREE not in verdict.note and not verdict.disagrees
 
 
 def test_a_disagreement_follows_aws_with_a_note_naming_both_and_both_answers_kept() -> None:
@@ -94,6 +94,7 @@ def test_a_disagreement_follows_aws_with_a_note_naming_both_and_both_answers_kep
     verdict = verdict_for(live)
     assert verdict.met is False and verdict.cause == "implicit-deny"
     assert verdict.note.startswith(f"{DISAGREE}: AWS's simulator says implicitDeny, the policy engine says allowed")
+    assert verdict.disagrees  # the flag the summary counts
     evidence = verdict.evidence
     assert evidence["EvalDecision"] == "implicitDeny" and evidence["Engine"]["EvalDecision"] == "allowed"
     assert "worker" in json.dumps(evidence["Engine"]["answer"])
@@ -109,6 +110,7 @@ def test_a_disagreement_on_one_resource_is_compared_with_the_engines_answer_for_
     verdict = verdict_for(live)
     assert verdict.met is False and f"on {RESOURCES[1]}" in verdict.reason
     assert verdict.note.startswith(f"{DISAGREE}: AWS's simulator says implicitDeny, the policy engine says allowed")
+    assert verdict.disagrees  # the flag the summary counts
 
 
 def test_a_live_answer_is_never_compared_with_the_engines_answer_for_another_resource() -> None:
@@ -123,7 +125,7 @@ def test_an_scp_decision_is_not_compared_the_engine_has_no_scps_here() -> None:
     live = second_opinions([as_aws(e, decision="implicitDeny", allowed_by_organizations=False) for e in engine], engine)
     assert all(a.second_opinion is None for a in live)
     verdict = verdict_for(live)
-    assert verdict.cause == "scp" and DISAGREE not in verdict.note
+    assert verdict.cause == "scp" and DISAGREE not in verdict.note and not verdict.disagrees
 
 
 def test_an_engine_that_could_not_decide_leaves_aws_verdict_with_a_note() -> None:

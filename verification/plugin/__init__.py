@@ -6,10 +6,11 @@ that asks to verify nothing (none of ``options.VERIFY_OPTIONS``: ``--role-arn``,
 result written, no outcome changed; another option of ours without one of them is a usage error.
 A verification run builds its ``Run`` and registers the rest, one module per concern:
 
-- ``options``: the option table and its parsers;       - ``run``: targets, requirement sets, backends;
+- ``options``: the option table and its parsers;       - ``build``: the ``Run`` from the options;
+- ``run``: targets, requirement sets, backends;        - ``keys``: every stash key, and a test's ``Case``;
 - ``collection``: the bundled suite, one test per role and requirement;
 - ``judging``: verdicts in setup, one-line failures, tallies;
-- ``allure_output``: labels, attachments, categories and environment;
+- ``allure_output``: a listener writing each test's stash to Allure; categories and environment;
 - ``evidence``: the evidence bundle;   - ``summary``: header, terminal and step summaries;
 - ``xdist``: sharing the run with workers and scheduling by role or account;   - ``demo``: the demo endpoint;
 - ``sarif_output``: ``--sarif FILE``, failed and broken requirements for code scanning.
@@ -68,7 +69,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _start(config: pytest.Config) -> None:
     from verification.plugin import allure_output, collection, demo, evidence, fleet, judging, sarif_output, summary
-    from verification.plugin.run import RUN_KEY, build_run
+    from verification.plugin.build import build_run
+    from verification.plugin.keys import RUN_KEY
 
     run = build_run(config)
     if run is None:
@@ -82,11 +84,11 @@ def _start(config: pytest.Config) -> None:
     for name, module in (
         ("collection", collection),
         ("judging", judging),
-        ("allure", allure_output),
         ("summary", summary),
         ("demo", demo),
     ):
         config.pluginmanager.register(module, f"verification-{name}")
+    config.pluginmanager.register(allure_output.AllureWriter(run), "verification-allure")
     evidence.configure_evidence(config, run)
     sarif_output.configure(config, run)
     if getattr(config.option, "durations", None) is None:  # --durations reads setup and teardown reports

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from _pytest.python import path_matches_patterns
 
-from verification.plugin.keys import CASE_KEY, RUN_KEY, case_id
+from verification.plugin.keys import CASE_KEY, RUN_KEY, Case, case_id
 from verification.plugin.options import NOTHING_TO_VERIFY
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suite"
@@ -105,12 +105,15 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     items = []
     for arn, target in run.targets.items():
         if marker.args[0] == "excess":  # --excess fail: a test per risk group (plugin/excess.py)
-            from verification.plugin.excess import cases
+            from verification.plugin.excess import PREFIX, groups
 
-            ids = [(f"{target.ref.label}-{group}", group) for group in cases(collector.config, target)]
+            ids = [
+                (f"{target.ref.label}-{PREFIX}{group}", Case(arn, f"{PREFIX}{group}", "excess", group))
+                for group in groups(collector.config)
+            ]
         else:
-            ids = [(case_id(target, r), r.id) for r in target.requirements.by_kind(marker.args[0])]
-        for case, requirement_id in ids:
+            ids = [(case_id(target, r), Case(arn, r.id)) for r in target.requirements.by_kind(marker.args[0])]
+        for case, verifies in ids:
             # pytest 9.2 makes the node id from `originalname` and a callspec when given, and keeps the
             # parameters apart in it (as --lf and --nf read node ids back). So: the full name, then
             # the node id with the case as its parameters, then the function's own name, so that
@@ -119,7 +122,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             if hasattr(collector, "id"):
                 item._id = collector.id.child(name).with_params(case)
             item.originalname = name
-            item.stash[CASE_KEY] = (arn, requirement_id)
+            item.stash[CASE_KEY] = verifies
             items.append(item)
     return items
 
@@ -136,7 +139,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def role_of(item: pytest.Item) -> str:
         case = item.stash.get(CASE_KEY, None)
-        return case[0] if case is not None else ""
+        return case.role if case is not None else ""
 
     if any(role_of(item) for item in items):
         turns: Counter[str] = Counter()
@@ -161,6 +164,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """
     run = session.config.stash.get(RUN_KEY, None)
     if run is not None:
-        run.tests_left = Counter(case[0] for item in session.items if (case := item.stash.get(CASE_KEY, None)))
+        run.tests_left = Counter(case.role for item in session.items if (case := item.stash.get(CASE_KEY, None)))
         gc.collect()
         gc.freeze()

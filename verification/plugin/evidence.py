@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from verification.errors import CheckError, InputError
+from verification.plugin.keys import EVIDENCE_KEY
 from verification.plugin.run import DEMO_FILE, Run
 from verification.verdicts import Judgement
 
@@ -26,9 +27,6 @@ class EvidenceState:
     written: dict[str, str] = field(default_factory=dict)
 
 
-EVIDENCE_KEY = pytest.StashKey[EvidenceState]()
-
-
 def configure_evidence(config: pytest.Config, run: Run) -> None:
     """Settle the bundle folder (the controller's choice, passed to xdist workers)."""
     from verification.reporting.evidence import default_dir
@@ -41,21 +39,16 @@ def configure_evidence(config: pytest.Config, run: Run) -> None:
         config.pluginmanager.register(EvidenceHooks(run), "verification-evidence")
 
 
-def role_evidence(config: pytest.Config, run: Run, judgement: Judgement) -> bool:
-    """Write a role's evidence once per process, and attach its checked remediation to Allure.
-
-    Returns whether the role fails (a requirement failed or could not be checked): such a role keeps
-    its full detail in Allure, a passing one only its results (its answers are in the bundle).
-    """
-    from verification.plugin.allure_output import attach_json, attach_text
+def role_evidence(config: pytest.Config, run: Run, judgement: Judgement) -> None:
+    """Write a role's evidence (its judgement, its API answers), once per process."""
     from verification.reporting import evidence
 
     state = config.stash.get(EVIDENCE_KEY, None)
     if state is None:
-        return True
+        return
     arn = judgement.role.arn
     if arn in state.written:
-        return state.written[arn] == "failing"
+        return
     target = run.targets[arn]
     backend = run.backend(target.connection)
     details: Mapping[str, Any] | None = None
@@ -76,31 +69,6 @@ def role_evidence(config: pytest.Config, run: Run, judgement: Judgement) -> bool
         scps=scps,
     )
     state.written[arn] = "failing" if judgement.failing else "passing"
-    checked = judgement.fix
-    if checked is not None:
-        attach_text(f"remediation for {judgement.role.label}", checked.text())
-        attach_json(f"remediation for {judgement.role.label} (data)", checked.to_dict())
-    return judgement.failing
-
-
-def attach_answers(config: pytest.Config, run: Run, arn: str) -> None:
-    """Attach a failing role's raw API answers to Allure, once per role and process, from its evidence."""
-    import allure
-
-    from verification.reporting.evidence import EXCHANGES, read_exchanges, role_dir
-
-    state = config.stash.get(EVIDENCE_KEY, None)
-    if arn in run.attached or state is None:
-        return
-    run.attached.add(arn)
-    folder = role_dir(state.bundle, arn)
-    if not (folder / EXCHANGES).is_file():
-        return
-    allure.attach(
-        json.dumps(read_exchanges(folder)["exchanges"], separators=(",", ":")),
-        name=f"API exchanges for {run.targets[arn].ref.label}",
-        attachment_type=allure.attachment_type.JSON,
-    )
 
 
 class EvidenceHooks:
@@ -110,7 +78,6 @@ class EvidenceHooks:
         self.run = run
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from verification.plugin.allure_output import run_region
         from verification.reporting import evidence
 
         state = session.config.stash[EVIDENCE_KEY]
@@ -136,7 +103,7 @@ class EvidenceHooks:
             started_at=state.started_at,
             caller=caller,
             caller_error=caller_error,
-            region=run_region(run),
+            region=run.region,
             backend=run.backend_name,
             source=run.source,
             requirement_sets=run.requirement_sets,

@@ -17,16 +17,15 @@ from typing import Any
 import pytest
 
 from verification.errors import CheckError
-from verification.plugin import allure_output
-from verification.plugin.keys import CASE_KEY, CAUSE_KEY
+from verification.plugin.keys import CASE_KEY, CAUSE_KEY, EVIDENCE_KEY, EXCESS_KEY, Case
 from verification.plugin.run import Run, Target
+from verification.reporting.markdown import cell
 from verification.requirements.risk import risk_table
 from verification.verdicts import RoleFacts, Verdict
 from verification.verdicts.excess import Excess, excess_for, narrower_note
 
 #: A test id's requirement part for a risk group's test: ``excess:privilege-escalation``.
 PREFIX = "excess:"
-EXCESS_KEY = pytest.StashKey[Excess]()
 #: How many actions a summary line names per group before counting the rest.
 SHOWN = 5
 
@@ -36,11 +35,11 @@ def mode(config: pytest.Config) -> str:
     return str(getattr(config.option, "excess", "report") or "report")
 
 
-def cases(config: pytest.Config, target: Target) -> list[str]:
-    """The excess tests of a role (``excess:<group>`` per group), only with ``--excess fail``."""
+def groups(config: pytest.Config) -> list[str]:
+    """The risk groups each role gets an excess test of (``excess:<group>``), only with ``--excess fail``."""
     if mode(config) != "fail":
         return []
-    return [f"{PREFIX}{group}" for group in risk_table().groups]
+    return list(risk_table().groups)
 
 
 def summary_of(excess: Excess) -> dict[str, Any]:
@@ -92,9 +91,6 @@ def role_excess(config: pytest.Config, run: Run, facts: RoleFacts) -> Excess | N
     backend = run.backend(target.connection)
     found = state[arn] = excess_for(backend, facts, target.requirements, run.scope)
     run.excess[arn] = summary_of(found)
-    allure_output.attach_json(f"excess permissions of {facts.ref.label}", allure_view(found), pretty=True)
-    allure_output.attach_text(f"excess note for {facts.ref.label}", found.text())
-    from verification.plugin.evidence import EVIDENCE_KEY
     from verification.reporting.evidence import write_excess
 
     evidence = config.stash.get(EVIDENCE_KEY, None)
@@ -130,46 +126,28 @@ def with_note(config: pytest.Config, run: Run, facts: RoleFacts, verdict: Verdic
     return replace(verdict, note="; ".join(n for n in (verdict.note, note) if n))
 
 
-def setup_group_test(item: pytest.Item, run: Run, arn: str, group: str) -> None:
+def setup_group_test(item: pytest.Item, run: Run, case: Case) -> None:
     """Setup of an ``excess:<group>`` test: the role's excess, stashed for the test to judge."""
-    target = run.targets[arn]
-    for name, value in (
-        ("role", arn),
-        ("requirement", f"{PREFIX}{group}"),
-        ("epic", target.requirements.epic),
-        ("feature", "Excess permissions"),
-        ("story", f"Nothing more than documented: {group}"),
-        ("parentSuite", f"account {target.ref.account}"),
-        ("suite", target.ref.name),
-        ("subSuite", "excess"),
-    ):
-        allure_output.label(name, value)
-    allure_output.parameters(arn, f"{PREFIX}{group}")
+    arn, group = case.role, case.subject
     facts = run.role_facts(arn)
     excess = role_excess(item.config, run, facts)
-    assert excess is not None  # cases() makes these tests only with --excess fail
+    assert excess is not None  # groups() makes these tests only with --excess fail
+    item.stash[EXCESS_KEY] = excess
     if excess.error:
         item.stash[CAUSE_KEY] = "could-not-check"
         raise CheckError(f"could not check: excess not examined: {excess.error}")
     if group not in excess.examined:
         item.stash[CAUSE_KEY] = "skipped"
         pytest.skip(f"{group} not examined: {excess.note}")
-    item.stash[EXCESS_KEY] = excess
 
 
 def assert_group(request: pytest.FixtureRequest) -> None:
     """Fail when the role holds permissions of the test's group beyond its sets, naming them."""
     __tracebackhide__ = True
     item: pytest.Item = request.node
-    arn, requirement = item.stash[CASE_KEY]
-    group = requirement.removeprefix(PREFIX)
+    group = item.stash[CASE_KEY].subject
     excess = item.stash[EXCESS_KEY]
     found = excess.group(group)
-    label = arn.split(":")[4] + "/" + arn.rsplit("/", 1)[-1]
-    allure_output.title(f"{label}: nothing more than documented ({group})")
-    allure_output.attach_json(f"{group} excess", [a.as_dict() for a in found], pretty=True)
-    if excess.note:
-        allure_output.attach_text("note", excess.note)
     if found:
         item.stash[CAUSE_KEY] = f"excess-{group}"
         pytest.fail(
@@ -217,8 +195,6 @@ def markdown_lines(run: Run) -> list[str]:
     """The step summary's excess table: a row per role, a column per group."""
     if not run.excess:
         return []
-    from verification.plugin.summary import _cell
-
     groups = risk_table().groups
     lines = [
         "",
@@ -237,7 +213,7 @@ def markdown_lines(run: Run) -> list[str]:
             first = ", ".join(f"`{a}`" for a in summary["first"].get(group) or [])
             cells.append(f"{count}" + (f": {first}" + (" ..." if count > SHOWN else "") if count else ""))
         note = summary.get("error") or summary.get("note") or ""
-        lines.append("| " + " | ".join([_cell(arn), *(_cell(c) for c in cells), _cell(note)]) + " |")
+        lines.append("| " + " | ".join([cell(arn), *(cell(c) for c in cells), cell(note)]) + " |")
     return lines
 
 

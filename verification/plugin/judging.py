@@ -8,64 +8,51 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections import Counter
 from typing import Any
 
 import pytest
 
 from verification.errors import CheckError
-from verification.plugin import allure_output, excess
-from verification.plugin.evidence import attach_answers, role_evidence
-from verification.plugin.run import CASE_KEY, CAUSE_KEY, RUN_KEY, VERDICT_KEY, Run
+from verification.plugin import excess
+from verification.plugin.evidence import role_evidence
+from verification.plugin.keys import CASE_KEY, CAUSE_KEY, EXCESS_KEY, JUDGEMENT_KEY, RUN_KEY, VERDICT_KEY, Case
+from verification.plugin.run import Run
 from verification.verdicts import Verdict
-from verification.verdicts.double_entry import DISAGREE
 
 #: How many reasons a role keeps for the step summary (the rest are counted).
 REASONS_KEPT = 5
-#: Roles of this process that meet every requirement: their tests attach no evidence to Allure (it
-#: is in the evidence bundle, verdicts.json and the compressed answers), so a role fits in ~100 KiB.
-QUIET_ROLES: set[str] = set()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """This process's passing roles are written lean to Allure (see ``allure_output.QuietResults``)."""
-    QUIET_ROLES.clear()
-    allure_output.quiet_passing_roles(QUIET_ROLES)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Judge a verification test's requirement for its role; an error (broken) when it could not be checked.
 
     The role's facts (GetRole, its instance profiles, one simulation of all actions) are fetched
-    once per role and process and shared by the role's tests.
+    once per role and process and shared by the role's tests. What the test's stash holds then (the
+    role's judgement and excess, the verdict) is what the Allure listener (``allure_output``) writes.
     """
     case = item.stash.get(CASE_KEY, None)
     if case is None:
         return
     run = item.config.stash[RUN_KEY]
-    if run.organization is not None:
-        from verification.plugin.organization import ACCOUNT_KEY, account_setup
+    if case.kind == "account":
+        from verification.plugin.organization import account_setup
 
-        if ACCOUNT_KEY in item.stash:
-            account_setup(item, run)
-    arn, requirement_id = case
-    if requirement_id.startswith(excess.PREFIX):
-        excess.setup_group_test(item, run, arn, requirement_id.removeprefix(excess.PREFIX))
+        account_setup(item, run, case)
+    if case.kind == "excess":
+        excess.setup_group_test(item, run, case)
         return
+    arn, requirement_id = case.role, case.requirement
     target = run.targets[arn]
-    requirement = target.requirements.by_id(requirement_id)
-    allure_output.label_result(target, requirement)
-    allure_output.parameters(arn, requirement_id)
     facts = run.role_facts(arn)
-    excess.role_excess(item.config, run, facts)  # before the answers are written: its simulation is one
+    found = excess.role_excess(item.config, run, facts)  # before the answers are written: its simulation is one
+    if found is not None:
+        item.stash[EXCESS_KEY] = found
     judgement = run.judgement(arn)
-    failing = role_evidence(item.config, run, judgement)
-    if failing:  # a failing role keeps its full detail in Allure; a passing one's answers are in the bundle
-        attach_answers(item.config, run, arn)
-    else:
-        QUIET_ROLES.add(arn)
-    # Attached and written: the raw answers (~100 KiB of JSON per role) need not stay in memory for
-    # the rest of the run (at 1,000 roles they held hundreds of MiB in a worker).
+    item.stash[JUDGEMENT_KEY] = judgement
+    role_evidence(item.config, run, judgement)
+    # Written: the raw answers (~100 KiB of JSON per role) need not stay in memory for the rest of
+    # the run (at 1,000 roles they held hundreds of MiB in a worker); a failing role's are attached
+    # to Allure from its evidence.
     run.backend(target.connection).exchanges.pop(arn, None)
     outcome = judgement.outcome(requirement_id)
     if outcome.skipped:
@@ -90,40 +77,10 @@ def verdict_of(request: pytest.FixtureRequest) -> Verdict:
 
 
 def assert_verdict(verdict: Verdict) -> None:
-    """Fail the calling test with the verdict's one-line reason and the fix; attach the evidence."""
+    """Fail the calling test with the verdict's one-line reason and the fix (Allure shows its evidence)."""
     __tracebackhide__ = True
-    # Set in the call phase: allure-pytest renames the result after setup.
-    allure_output.title(f"{verdict.role.label}: {verdict.requirement.title}")
-    if verdict.role.arn not in QUIET_ROLES:
-        allure_output.attach_json(
-            f"{verdict.requirement.id} evidence", attached_evidence(verdict), pretty=not verdict.met
-        )
-    if verdict.note:
-        allure_output.attach_text("note", verdict.note)
     if not verdict.met:
-        if verdict.remedy:
-            allure_output.attach_text("what to change", verdict.remedy)
         pytest.fail(f"{verdict.reason}\nwhat to change: {verdict.remedy}", pytrace=False)
-
-
-def attached_evidence(verdict: Verdict) -> dict[str, Any]:
-    """A requirement's evidence as its Allure result shows it.
-
-    A met requirement's per-resource answers are counted, not repeated: they are in the role's API
-    exchanges (attached once per role) and in the evidence bundle, and at 15 resources per action
-    they made every passing test's attachment several KiB (thousands of files at fleet scale). A
-    requirement that is not met shows them all.
-    """
-    body = dict(verdict.evidence)
-    per_resource = body.get("ResourceSpecificResults")
-    if verdict.met and isinstance(per_resource, list) and per_resource:
-        decisions = Counter(str(r.get("EvalResourceDecision")) for r in per_resource if isinstance(r, dict))
-        counted = ", ".join(f"{decision} {n}" for decision, n in sorted(decisions.items()))
-        body["ResourceSpecificResults"] = (
-            f"{len(per_resource)} per-resource answer(s) ({counted}): "
-            "in the role's API exchanges and the evidence bundle"
-        )
-    return body
 
 
 @pytest.hookimpl(wrapper=True)
@@ -141,15 +98,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         tally(run, case, report, item.stash.get(CAUSE_KEY, "unknown"))
         verdict = item.stash.get(VERDICT_KEY, None)
         if report.when == "call" and run.fleet is not None and verdict is not None and "Engine" in verdict.evidence:
-            run.fleet.note_checked(case[0], verdict.note.startswith(DISAGREE))
+            run.fleet.note_checked(case.role, verdict.disagrees)
         if report.when == "teardown":
-            run.test_finished(case[0])
-            if case[0] not in run.tests_left:
+            run.test_finished(case.role)
+            if case.role not in run.tests_left:
                 settle_memory()
             # pytest keeps every item to the end of the session: a verdict left in its stash (with
-            # its per-resource evidence) would keep every test's evidence in memory, 85 per role.
+            # its per-resource evidence) would keep every test's evidence in memory, 85 per role,
+            # and a judgement or an excess every role's.
             with contextlib.suppress(KeyError):
                 del item.stash[VERDICT_KEY]
+            with contextlib.suppress(KeyError):
+                del item.stash[JUDGEMENT_KEY]
+            with contextlib.suppress(KeyError):
+                del item.stash[EXCESS_KEY]
     return report
 
 
@@ -167,14 +129,14 @@ def settle_memory() -> None:
     gc.freeze()
 
 
-def tally(run: Run, case: tuple[str, str], report: pytest.TestReport, cause: str) -> None:
+def tally(run: Run, case: Case, report: pytest.TestReport, cause: str) -> None:
     """Count a role's outcomes and root causes where the test ran, and keep its first few reasons.
 
     Counted from the item, not from report properties: at a thousand roles, properties carried on
     every report that xdist sends to the controller cost more memory than anything else per test.
     Workers send their counts to the controller once, when they finish.
     """
-    role, requirement = case
+    role, requirement = case.role, case.requirement
     outcome = None
     if report.when == "setup" and report.failed:
         outcome, cause = "broken", "could-not-check"

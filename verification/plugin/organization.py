@@ -27,12 +27,10 @@ from verification.fleet.organization import (
     matching_roles,
     read_block,
 )
-from verification.plugin.run import Run, Target, _live_options, requirements_spec
+from verification.plugin.keys import CASE_KEY, CAUSE_KEY, Case
+from verification.plugin.run import Run, Target, live_options, requirements_spec
 from verification.requirements import RequirementSet, load_requirement_set
 from verification.verdicts import AppliancePrincipal
-
-#: On an account's test: the account id (a test for each account whose roles could not be read).
-ACCOUNT_KEY = pytest.StashKey[str]()
 
 
 @dataclass
@@ -220,7 +218,7 @@ def build_organization_run(config: pytest.Config, asked: tuple[OrganizationSpec,
     spec, appliance_text, requirements_text = asked
     if option.role_arns or option.demo or option.snapshot:
         raise InputError("--organization cannot be combined with --role-arn, --demo or --snapshot")
-    shared = _live_options(option)
+    shared = live_options(option)
     where = f" at {option.endpoint_url}" if option.endpoint_url else ""
     run = Run({}, "live", {"default": dict(shared)}, f"live IAM API{where}", api_calls=shared["counter"])
     worker_input = getattr(config, "workerinput", None) or {}
@@ -296,37 +294,17 @@ def account_items(collector: pytest.Collector, name: str, obj: Any, run: Run) ->
         if hasattr(collector, "id"):
             item._id = collector.id.child(name).with_params(case)
         item.originalname = name
-        item.stash[ACCOUNT_KEY] = account_id
-        from verification.plugin.keys import CASE_KEY
-
-        item.stash[CASE_KEY] = (org.member_role_arn(account_id), ACCOUNT_REQUIREMENT)
+        item.stash[CASE_KEY] = Case(org.member_role_arn(account_id), ACCOUNT_REQUIREMENT, "account", account_id)
         items.append(item)
     return items
 
 
-def account_setup(item: pytest.Item, run: Run) -> None:
-    """An unreachable account's test: labelled as its account, broken with the reason and what to do."""
-    import allure
-
-    from verification.plugin.keys import CAUSE_KEY
-
-    org: OrganizationRun = run.organization
-    account_id = item.stash[ACCOUNT_KEY]
+def account_setup(item: pytest.Item, run: Run, case: Case) -> None:
+    """An unreachable account's test: broken with the reason and what to do (Allure labels it as its account)."""
+    org = run.organization
+    assert org is not None  # account tests are made only for --organization (account_items)
+    account_id = case.subject
     account = org.accounts[account_id]
-    member = org.member_role_arn(account_id)
-    # The role and requirement labels as every verification result has them; the parameter keeps
-    # each account's history id its own (and the same in a shard as in one run).
-    allure.dynamic.parameter("account", account_id)
-    for label, value in (
-        ("role", member),
-        ("requirement", ACCOUNT_REQUIREMENT),
-        ("parentSuite", account.label),
-        ("suite", "organization"),
-        ("subSuite", "member role"),
-        ("tag", f"ou:{account.ou_path}"),
-    ):
-        allure.dynamic.label(label, value)  # type: ignore[no-untyped-call]
-    allure.dynamic.title(f"{account.label}: the member role {org.spec.member_role} can be assumed")  # type: ignore[no-untyped-call]
     item.stash[CAUSE_KEY] = "could-not-check"
     raise CheckError(
         f"could not check account {org.found.unreachable[account_id]}",

@@ -23,13 +23,17 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from verification.reporting.sarif import Place
 from verification.requirements import Requirement
 from verification.verdicts import Verdict
+
+if TYPE_CHECKING:
+    from verification.backends.template import TemplateBackend
+    from verification.backends.template.model import DeclaredRole
 
 _TOKENS = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 _SHORT = {"Ref": "!Ref", "Condition": "!Condition"}
@@ -155,7 +159,7 @@ class _Doc:
 class TemplateLocator:
     """Places in a template or plan, for one run's template backend."""
 
-    def __init__(self, backend: Any, base: Path) -> None:
+    def __init__(self, backend: TemplateBackend, base: Path) -> None:
         self.backend = backend
         self.base = base
         self.uri = relative_uri(Path(backend.path), base)
@@ -210,8 +214,8 @@ class TemplateLocator:
 
         if broken:
             kind = requirement.kind
-            for world in worlds:
-                unknowns = role_unknowns(world.role, requirement.action).get(kind, [])
+            for role in (world.role for world in worlds if world.role is not None):
+                unknowns = role_unknowns(role, requirement.action).get(kind, [])
                 if unknowns:
                     return unknowns[0].where
             return None
@@ -234,7 +238,7 @@ class TemplateLocator:
             return self._trust_path(role)
         return None
 
-    def _conditional_allow(self, role: Any, action: str) -> int | None:
+    def _conditional_allow(self, role: DeclaredRole, action: str) -> int | None:
         """The line of the Allow for ``action`` that holds a condition (an "allowed only when" verdict)."""
         for document in self._documents(role):
             body = document.body
@@ -250,13 +254,13 @@ class TemplateLocator:
                     return self._written_line(document, statement)
         return None
 
-    def _trust_path(self, role: Any) -> str:
+    def _trust_path(self, role: DeclaredRole) -> str:
         if self.terraform:
             index = self.backend.source.changes.get(role.key, (None,))[0]
             return f"resource_changes[{index}].change.after.assume_role_policy"
         return f"{role.where}.Properties.AssumeRolePolicyDocument"
 
-    def _documents(self, role: Any) -> Iterator[_Doc]:
+    def _documents(self, role: DeclaredRole) -> Iterator[_Doc]:
         for document in role.inline:
             yield _Doc((document.name,), document.body, document.where, possible=document.possible)
         for managed in [*role.managed, *([role.boundary] if role.boundary else [])]:
@@ -272,7 +276,7 @@ class TemplateLocator:
             trust=True,
         )
 
-    def _statement_line(self, role: Any, matched: Mapping[str, Any]) -> int | None:
+    def _statement_line(self, role: DeclaredRole, matched: Mapping[str, Any]) -> int | None:
         """The line of the statement the engine matched (by its policy and its end in the policy's text)."""
         policy_id = str(matched.get("SourcePolicyId", ""))
         end = (matched.get("EndPosition") or {}).get("Line")

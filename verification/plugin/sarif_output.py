@@ -27,7 +27,7 @@ import pytest
 
 from verification import __version__
 from verification.errors import CheckError
-from verification.plugin.keys import CASE_KEY, VERDICT_KEY
+from verification.plugin.keys import CASE_KEY, SARIF_RULE_KEY, VERDICT_KEY, Case
 from verification.plugin.run import Run, Target
 from verification.plugin.sarif_locations import (
     RolesFileLocator,
@@ -45,9 +45,8 @@ from verification.reporting.sarif import (
     category_of,
 )
 from verification.requirements import Requirement
+from verification.verdicts import Verdict
 
-#: A test that is not a requirement may name its own rule (title, help, page, severity) here.
-SARIF_RULE_KEY = pytest.StashKey[Rule]()
 #: The attribute of a report that carries its finding (plain JSON: xdist sends it as it is).
 REPORT_ATTRIBUTE = "verification_sarif"
 
@@ -169,11 +168,11 @@ class SarifHooks:
         return report
 
     def finding(
-        self, item: pytest.Item, case: tuple[str, str], call: pytest.CallInfo[None], report: pytest.TestReport
+        self, item: pytest.Item, case: Case, call: pytest.CallInfo[None], report: pytest.TestReport
     ) -> Finding | None:
         """A failed or broken test as a finding: its rule, outcome, reason and fix, and its place."""
         run = self.state.run
-        arn, test_id = case
+        arn, test_id = case.role, case.requirement
         target = run.targets.get(arn)
         if target is None:
             return None
@@ -217,13 +216,17 @@ class SarifHooks:
         )
 
     def place(
-        self, target: Target, requirement: Requirement | None, verdict: Any, broken: bool
+        self, target: Target, requirement: Requirement | None, verdict: Verdict | None, broken: bool
     ) -> tuple[Place, tuple[Place, ...]]:
         """Where a finding points, for this run's kind (template, plan, targets file, roles file)."""
         state, run = self.state, self.state.run
         if run.capabilities.declares_roles:
             if state.template is None:
-                state.template = TemplateLocator(run.backend(), state.base)
+                from verification.backends.template import TemplateBackend
+
+                backend = run.backend()
+                assert isinstance(backend, TemplateBackend)  # the one backend that declares roles
+                state.template = TemplateLocator(backend, state.base)
             key = getattr(target.ref, "key", target.ref.name)
             return state.template.place(key, requirement, verdict, broken)
         if run.resolved and state.targets is None and state.targets_file is not None:

@@ -20,8 +20,11 @@ import pytest
 
 from verification import __version__
 from verification.backends.simulation import not_simulated
-from verification.plugin.run import RUN_KEY, Run
+from verification.plugin.excess import markdown_lines, terminal_lines, worker_output
+from verification.plugin.keys import RUN_KEY
+from verification.plugin.run import Run
 from verification.plugin.xdist import send_worker_output
+from verification.reporting.markdown import cell
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -105,8 +108,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if run.fleet is not None:
         for line in run.fleet.summary_lines():
             terminalreporter.write_line(line)
-    from verification.plugin.excess import terminal_lines
-
     for line in terminal_lines(run):
         terminalreporter.write_line(line)
     if run.exit_status == EXIT_UNCHECKED:
@@ -114,11 +115,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"exit status {EXIT_UNCHECKED}: some requirements could not be checked, none failed "
             "(fix what the 'could not check' lines say and run again)"
         )
-
-
-def _cell(text: str) -> str:
-    """Text safe inside one Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "<br>")
 
 
 def step_summary(run: Run) -> str:
@@ -140,14 +136,14 @@ def step_summary(run: Run) -> str:
             "| "
             + " | ".join(
                 [
-                    _cell(role if run.organization is None else f"{role}\n{run.organization.describe_role(role)}"),
+                    cell(role if run.organization is None else f"{role}\n{run.organization.describe_role(role)}"),
                     role_status(counts),
                     str(counts["passed"]),
                     str(counts["failed"]),
                     str(counts["broken"]),
                     str(counts["skipped"]),
-                    _cell(causes),
-                    _cell("\n".join(shown)),
+                    cell(causes),
+                    cell("\n".join(shown)),
                 ]
             )
             + " |"
@@ -156,9 +152,7 @@ def step_summary(run: Run) -> str:
     if run.fleet is not None:
         api += run.fleet.summary_lines()
     if api:
-        lines += ["", *[f"- {_cell(line.strip())}" for line in api]]
-    from verification.plugin.excess import markdown_lines
-
+        lines += ["", *[f"- {cell(line.strip())}" for line in api]]
     lines += markdown_lines(run)
     return "\n".join(lines) + "\n"
 
@@ -173,8 +167,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         run.fleet.close()
         run.fleet.collect(run)
     send_worker_output(config, run)
-    from verification.plugin.excess import worker_output
-
     worker_output(config, run)
     if hasattr(config, "workerinput"):
         return

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from verification.plugin.evidence import EVIDENCE_KEY
+from verification.plugin.keys import EVIDENCE_KEY
 from verification.plugin.run import Run
 
 

@@ -38,6 +38,7 @@ from typing import Any
 from verification import __version__
 from verification.errors import InputError
 from verification.reporting import evidence
+from verification.reporting.markdown import cell
 from verification.reporting.sarif import write_merged
 
 #: The requirement an unreachable account's result names (``verification.fleet.organization``).
@@ -345,10 +346,6 @@ def _rows(results: Path) -> dict[str, Row]:
     return rows
 
 
-def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "<br>")
-
-
 def summary(rows: Mapping[str, Row], organization: Mapping[str, Any] | None, shards: Sequence[Shard]) -> str:
     """The whole night as Markdown: a row per role, failing roles first, then the shards."""
     ordered = sorted(rows.values(), key=lambda r: (r.verdict == "ok", r.role))
@@ -370,15 +367,15 @@ def summary(rows: Mapping[str, Row], organization: Mapping[str, Any] | None, sha
         if rest > 0:
             shown.append(f"and {rest} more")
         lines.append(
-            f"| {_cell(row.role)} | {_cell(row.where)} | {row.verdict} | {row.counts['passed']} | "
+            f"| {cell(row.role)} | {cell(row.where)} | {row.verdict} | {row.counts['passed']} | "
             f"{row.counts['failed']} | {row.counts['broken']} | {row.counts['skipped']} | "
-            f"{_cell(chr(10).join(shown))} |"
+            f"{cell(chr(10).join(shown))} |"
         )
     lines += ["", "| shard | accounts | roles | started | finished |", "| --- | ---: | ---: | --- | --- |"]
     for shard in shards:
         which = (shard.run.get("organization") or {}).get("shard") or shard.path.name
         lines.append(
-            f"| {_cell(str(which))} | {len(shard.accounts)} | {len(shard.run.get('roles') or {})} | "
+            f"| {cell(str(which))} | {len(shard.accounts)} | {len(shard.run.get('roles') or {})} | "
             f"{shard.run.get('started_at', '')} | {shard.run.get('finished_at', '')} |"
         )
     if organization:

@@ -19,7 +19,7 @@ from verification.backends import SimulationResult
 from verification.errors import CheckError
 from verification.verdicts.model import Verdict
 
-#: The words every disagreement note starts with; the summary counts the notes that carry them.
+#: The words every disagreement note starts with (the verdict's ``disagrees`` flag is what is counted).
 DISAGREE = "simulator and engine disagree"
 
 
@@ -59,7 +59,8 @@ def check(verdict: Verdict, result: SimulationResult, engine_reason: str | None 
             f"the policy engine finds a Deny on some resources in {where}: the simulator, matching Resource "
             '"*" literally, does not show it'
         )
-    return dataclasses.replace(verdict, evidence=evidence, note="; ".join(notes))
+    disagrees = other.decision != result.decision
+    return dataclasses.replace(verdict, evidence=evidence, note="; ".join(notes), disagrees=disagrees)
 
 
 def _explained(result: SimulationResult) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def stricter(
     follows = "the verdict follows AWS"
     notes = [n.replace(follows, "the verdict follows the stricter answer") for n in (verdict.note,) if n]
     named = f"{DISAGREE}: AWS's simulator says {aws_decision}, the policy engine says {engine_decision} on {resource}"
-    if not any(n.startswith(DISAGREE) for n in notes):
+    if not verdict.disagrees:
         notes.insert(0, f"{named}; the verdict follows the stricter answer")
     else:
         notes.insert(0, f"{named} (the stricter answer)")
@@ -113,4 +114,5 @@ def stricter(
         reason=engine_verdict.reason,
         remedy=engine_verdict.remedy,
         note="; ".join(notes),
+        disagrees=True,
     )

@@ -101,3 +101,5 @@ class Verdict:
     remedy: str = ""
     note: str = ""
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    #: Double entry: AWS's simulator and the policy engine answered differently (the note says how).
+    disagrees: bool = False

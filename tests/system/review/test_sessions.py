@@ -289,3 +289,4 @@ def test_fleet_mode_never_passes_what_its_double_entry_finds_denied_on_part_of_a
         verdict.note
     )
     assert "the verdict follows the stricter answer" in verdict.note
+    assert verdict.disagrees  # the flag the summary counts

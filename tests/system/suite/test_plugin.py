@@ -394,13 +394,13 @@ def test_allure_history_ids_carry_on_from_earlier_runs(pytester: pytest.Pytester
 def test_roles_take_turns_by_account_and_each_roles_tests_stay_together() -> None:
     """Facts fetched ahead draw on every account's pace at once; a role's tests still run in a row."""
     from verification.plugin.collection import pytest_collection_modifyitems
-    from verification.plugin.keys import CASE_KEY
+    from verification.plugin.keys import CASE_KEY, Case
 
     class Item:
         def __init__(self, role: str, requirement: str) -> None:
             self.stash = pytest.Stash()
             if role:
-                self.stash[CASE_KEY] = (role, requirement)
+                self.stash[CASE_KEY] = Case(role, requirement)
             self.name = f"{role.rsplit('/', 1)[-1] or 'own test'}:{requirement}"
 
     def role(account: str, name: str) -> str:
