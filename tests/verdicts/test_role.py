@@ -66,6 +66,9 @@ def test_an_unreadable_role_is_broken_everywhere_never_passed() -> None:
 
     assert {o.status for o in judgement.outcomes} == {"broken"}
     assert all(o.error is not None and o.cause == "could-not-check" for o in judgement.outcomes)
+    # Worded once, as the test, the evidence and Allure give it: what could not be checked, and why.
+    messages = {o.error.message for o in judgement.outcomes if o.error}
+    assert len(messages) == 1 and messages.pop().startswith("could not check: snapshot "), messages
     assert judgement.failing and judgement.fix is None  # nothing to fix on a role that was not read
 
 

@@ -60,12 +60,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(outcome.skipped)
     if outcome.verdict is None:
         assert outcome.error is not None
-        error = outcome.error
         item.stash[CAUSE_KEY] = "could-not-check"
-        raise CheckError(
-            error.message if error.message.startswith("could not check") else f"could not check: {error.message}",
-            error.hint,
-        ) from None
+        raise CheckError(outcome.error.message, outcome.error.hint) from None
     item.stash[CAUSE_KEY] = outcome.cause
     item.stash[VERDICT_KEY] = excess.with_note(item.config, run, facts, outcome.verdict)
 

@@ -22,6 +22,8 @@ from verification.verdicts.remediation import CheckedRemediation, check, propose
 from verification.verdicts.rules import judge
 from verification.verdicts.weigh import gather_weighed
 
+#: How the reason of a requirement that could not be checked begins, in the tests, the evidence and Allure.
+BROKEN = "could not check: "
 #: Why a requirement on the appliance's trust is skipped when no appliance is named.
 NO_APPLIANCE = "no --appliance-principal given: name the appliance's Impersonation role ARN or account id"
 
@@ -60,6 +62,7 @@ class Outcome:
 
     requirement: Requirement
     verdict: Verdict | None = None
+    #: Why it could not be checked, its message beginning "could not check: " (``BROKEN``).
     error: CheckError | None = None
     skipped: str = ""
 
@@ -135,4 +138,11 @@ def _outcome(requirement: Requirement, facts: RoleFacts, appliance: AppliancePri
     try:
         return Outcome(requirement, verdict=judge(requirement, facts, appliance))
     except CheckError as error:
-        return Outcome(requirement, error=error)
+        return Outcome(requirement, error=_broken(error))
+
+
+def _broken(error: CheckError) -> CheckError:
+    """The error worded once as every report gives it: "could not check: what failed", and what to do."""
+    if error.message.startswith(BROKEN):
+        return error
+    return CheckError(f"{BROKEN}{error.message}", error.hint, code=error.code)
