@@ -8,6 +8,7 @@ wraps another (fleet mode's prefetch answers as ``live``): the guard below fails
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,9 @@ def test_each_backend_declares_what_it_can_do() -> None:
         False,
         True,
     )
-    assert PrefetchBackend.capabilities == LiveBackend.capabilities  # fleet mode's prefetch answers as live does
+    # Fleet mode's prefetch answers as live does, and is what a prefetchable backend becomes, once.
+    assert live.prefetchable and not PrefetchBackend.capabilities.prefetchable
+    assert dataclasses.replace(PrefetchBackend.capabilities, prefetchable=True) == LiveBackend.capabilities
     assert (snapshot.live_api, snapshot.lists_roles, snapshot.own_region) == (False, False, False)
     assert "policy engine" in snapshot.fix_check and "SimulatePrincipalPolicy" in live.fix_check
     assert (template.weighs_possible_accounts, template.declares_roles, template.live_api) == (True, True, False)
@@ -71,9 +74,25 @@ def _backend_like(node: ast.expr) -> bool:
 
 
 def probes_in(path: Path) -> list[str]:
-    """Each place that tells backends apart by name, or probes one for an attribute."""
+    """Each place that tells backends apart by name or by class, or probes one for an attribute.
+
+    ``assert isinstance(backend, XBackend)`` is not a probe: it narrows the type for the checker
+    after the decision was made on ``capabilities``.
+    """
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    asserted = {id(node.test) for node in ast.walk(tree) if isinstance(node, ast.Assert)}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+            and isinstance(node.args[1], ast.Name)
+            and node.args[1].id.endswith("Backend")
+            and id(node) not in asserted
+        ):
+            found.append(f"{path.name}:{node.lineno} tells a backend by its class")
         if isinstance(node, ast.Compare):
             sides = [node.left, *node.comparators]
             named = any(
@@ -102,12 +121,15 @@ def test_the_guard_sees_a_probe(tmp_path: Path) -> None:
         'if self.backend.name != "live":\n    pass\n'
         'x = getattr(backend, "fallback", None)\n'
         'if requirement.name == "trust":\n    pass\n'
+        "if not isinstance(backend, LiveBackend):\n    pass\n"
+        "assert isinstance(backend, LiveBackend)\n"
     )
     assert probes_in(code) == [
         "caller.py:1 compares a backend's name",
         "caller.py:3 hasattr on a backend",
         "caller.py:5 compares a backend's name",
         "caller.py:7 getattr on a backend",
+        "caller.py:10 tells a backend by its class",
     ]
 
 

@@ -31,6 +31,9 @@ class Capabilities:
     #: Its answers are AWS's own (the live API, with or without GAAD prefetched): fleet mode, KMS key
     #: policies (``--kms-key``) and the simulator's confirmation of excess findings need them.
     live_api: bool = False
+    #: Fleet mode may read its account's roles ahead, from GetAccountAuthorizationDetails pages
+    #: (``backends.prefetch.PrefetchBackend`` wraps it): the live API, not yet prefetched.
+    prefetchable: bool = False
     #: It lists its account's roles (``list_roles``), for the patterns of a targets file.
     lists_roles: bool = False
     #: Its roles are known only as several possible accounts (``possible_accounts``: a template or a

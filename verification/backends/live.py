@@ -50,7 +50,7 @@ class LiveBackend(Backend):
     """Asks AWS (or any IAM-compatible endpoint, such as the local one)."""
 
     name = "live"
-    capabilities = Capabilities(live_api=True, lists_roles=True)
+    capabilities = Capabilities(live_api=True, prefetchable=True, lists_roles=True)
 
     def __init__(
         self,

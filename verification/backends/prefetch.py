@@ -48,6 +48,7 @@ class PrefetchBackend(Backend):
     """The live backend, with an account's roles read from GAAD pages and the appliance side batched."""
 
     name = "live"
+    # It answers as the live API does, already read ahead: not prefetchable again.
     capabilities = Capabilities(live_api=True, lists_roles=True)
 
     def __init__(

@@ -43,8 +43,9 @@ class Fleet:
         from verification.backends.live import LiveBackend
         from verification.backends.prefetch import PrefetchBackend, wants_prefetch
 
-        if not isinstance(backend, LiveBackend):
+        if not backend.capabilities.prefetchable:
             return backend
+        assert isinstance(backend, LiveBackend)  # the one prefetchable backend, for the type checker
         targets = [t for t in run.targets.values() if t.connection == connection]
         per_account = Counter(t.ref.account for t in targets)
         if not wants_prefetch(self.prefetch, max(per_account.values(), default=0)):
