@@ -117,6 +117,18 @@ def gather_account(
     return facts
 
 
+def _role_session(facts: RoleFacts, scope: Scope, backend: Backend) -> dict[str, tuple[str, ...]]:
+    """The keys the role's EC2 instance session carries on every request (its tags and RoleId when read)."""
+    role = facts.role
+    return session_context(
+        facts.ref.arn,
+        role_id=role.role_id if role else "",
+        tags=role.tags if role else None,
+        org_id=scope.org_id or backend.organization_id,
+        now=scope.now,
+    )
+
+
 def _kms_context(facts: RoleFacts, key: KmsKey, scope: Scope, backend: Backend) -> dict[str, tuple[str, ...]]:
     """The context a request on ``key`` by the role's instance session carries, as the identity policies see it.
 
@@ -124,15 +136,9 @@ def _kms_context(facts: RoleFacts, key: KmsKey, scope: Scope, backend: Backend) 
     ``--context``, the key's region and ``kms:CallerAccount`` (the caller's account,
     https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account).
     """
-    ref, role = facts.ref, facts.role
+    ref = facts.ref
     region = key.arn.split(":")[3]
-    session = session_context(
-        ref.arn,
-        role_id=role.role_id if role else "",
-        tags=role.tags if role else None,
-        org_id=scope.org_id or backend.organization_id,
-        now=scope.now,
-    )
+    session = _role_session(facts, scope, backend)
     return merge(
         session,
         instance_context(ref.partition, region, ref.account),
@@ -249,14 +255,7 @@ def _plan(backend: Backend, facts: RoleFacts, permissions: Sequence[Requirement]
     ref = facts.ref
     regions = scope.regions or (backend.region or DEFAULT_REGION,)
     facts.regions = regions
-    role = facts.role
-    session = session_context(
-        ref.arn,
-        role_id=role.role_id if role else "",
-        tags=role.tags if role else None,
-        org_id=scope.org_id or backend.organization_id,
-        now=scope.now,
-    )
+    session = _role_session(facts, scope, backend)
     plan = _policies_in_hand(backend, facts, scope)
     # The engine alone (offline, a template) decides with the unknown keys present, at a value no
     # policy names; AWS's simulator is not sent them, so its MissingContextValues name them.
