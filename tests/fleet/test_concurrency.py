@@ -104,6 +104,24 @@ def test_facts_waiting_for_their_tests_stay_within_the_total_window() -> None:
     assert sorted(fetch.fetched) == sorted(order)
 
 
+def test_by_default_the_window_is_the_fetches_in_flight_and_as_many_ready() -> None:
+    """Facts waiting for their tests cost the collector's time: by default twice ``concurrency`` wait in all."""
+    fetch = Recorder(delay=0.0)
+    order = keys(5, 40)
+    pool = FactsPool(order, lambda key: key.split("/")[0], fetch, concurrency=4)
+    assert pool.get("0/0") == "facts of 0/0"
+    deadline = time.monotonic() + 30
+    while len(fetch.fetched) < 1 + 2 * 4 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the pool has filled its window (observed, not timed)
+    time.sleep(0.1)  # and nothing more comes
+    fetched = Counter(key.split("/")[0] for key in fetch.fetched)
+    assert sum(fetched.values()) == 1 + 2 * 4, fetched
+    assert len(fetched) == 5, fetched  # still shared out between the accounts
+    assert [pool.get(key) for key in order[1:]] == [f"facts of {key}" for key in order[1:]]
+    pool.close()
+    assert sorted(fetch.fetched) == sorted(order)
+
+
 def test_a_key_not_fetched_ahead_is_fetched_by_the_test_not_behind_the_window() -> None:
     """A test must not wait for every fetch queued for later tests (the first key, or tests out of order)."""
     gate = threading.Event()

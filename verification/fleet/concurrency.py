@@ -14,10 +14,14 @@ threads beyond what the round-trips need only contend for it (docs/nightly.md ha
 threads for 5 accounts cost a fifth more CPU and four times the context switches of 4). One process
 reads at most a few answers a second; a few fetches in flight keep it busy.
 
-Fetched facts wait for their tests: at most ``ahead`` per account and ``total`` in all (a role's
-answers take about a MiB until its tests have read them), so memory stays bounded at any fleet size,
-and at most ``accounts`` accounts are fetched at once. The window is shared out one key per account
-in turn, so several accounts' paces are used together.
+Fetched facts wait for their tests: at most ``ahead`` per account and ``total`` in all, by default
+twice ``concurrency`` (the fetches in flight, and as many ready), and at most ``accounts`` accounts
+are fetched at once. The window is shared out one key per account in turn, so several accounts'
+paces are used together. A deeper window hides no more round-trips (a test that finds its facts
+ready waits for nothing) but costs CPU: a role's parsed answers are tens of thousands of objects
+until its tests have read them, and every full collection the readers set off walks all that wait.
+Measured at 100 roles in one process on the local endpoint, with 16 per account and 128 in all,
+fetching took 100 ms of CPU per role; with 8 in all, 46 ms, as with no thread at all.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ T = TypeVar("T")
 
 #: Default for ``--concurrency``: fetches in flight per process (the pacer's burst is 4 requests).
 DEFAULT_CONCURRENCY = 4
+#: Fetched-ahead facts that may wait, per account and in all, per fetch in flight (see above).
+WINDOW = 2
 
 
 class FactsPool(Generic[T]):
@@ -57,9 +63,9 @@ class FactsPool(Generic[T]):
         self._fetch = fetch
         self._account_of = account_of
         self.concurrency = max(1, concurrency)
-        self._ahead = ahead if ahead is not None else 4 * self.concurrency
+        self._ahead = ahead if ahead is not None else WINDOW * self.concurrency
         self._max_accounts = max(1, accounts)
-        self._total = max(1, total if total is not None else self._ahead * self._max_accounts)
+        self._total = max(1, total if total is not None else WINDOW * self.concurrency)
         self._only_current = only_current_account
         self._queues: dict[str, deque[str]] = {}
         for key in order:
