@@ -20,6 +20,8 @@ class Recorder:
         self.running: Counter[str] = Counter()
         self.most: Counter[str] = Counter()
         self.fetched: list[str] = []
+        #: Keys fetched on the caller's thread (not fetched ahead), in order.
+        self.by_caller: list[str] = []
         #: The most fetches at once on the pool's own threads (a test may fetch one more itself).
         self.pool_peak = 0
         self.pool_running = 0
@@ -34,6 +36,8 @@ class Recorder:
             self.accounts_at_once = max(self.accounts_at_once, sum(1 for n in self.running.values() if n))
             self.fetched.append(key)
             pooled = threading.current_thread().name.startswith("facts")
+            if not pooled:
+                self.by_caller.append(key)
             self.pool_running += pooled
             self.pool_peak = max(self.pool_peak, self.pool_running)
         time.sleep(self.delay)
@@ -120,6 +124,20 @@ def test_by_default_the_window_is_the_fetches_in_flight_and_as_many_ready() -> N
     assert [pool.get(key) for key in order[1:]] == [f"facts of {key}" for key in order[1:]]
     pool.close()
     assert sorted(fetch.fetched) == sorted(order)
+
+
+def test_in_the_tests_order_every_role_after_the_first_was_fetched_ahead() -> None:
+    """Roles taken in turn by account: the window follows them, rather than fill with the first account's.
+
+    A role not fetched ahead is fetched by the test itself, a round-trip it waits for in full.
+    """
+    fetch = Recorder(delay=0.002)
+    turns = [f"{a}/{r}" for r in range(12) for a in range(5)]  # how collection orders the roles
+    pool = FactsPool(turns, lambda key: key.split("/")[0], fetch, concurrency=4)
+    assert [pool.get(key) for key in turns] == [f"facts of {key}" for key in turns]
+    pool.close()
+    assert sorted(fetch.fetched) == sorted(turns)
+    assert fetch.by_caller == ["0/0"], fetch.by_caller
 
 
 def test_a_key_not_fetched_ahead_is_fetched_by_the_test_not_behind_the_window() -> None:

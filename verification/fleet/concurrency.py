@@ -113,16 +113,16 @@ class FactsPool(Generic[T]):
                     self._started.append(account)
         active = self._active()
         waiting = sum(self._waiting.values())
-        added = True
-        while added and waiting < self._total:
-            added = False
-            for account in active:
-                queue = self._queues[account]
-                if queue and self._waiting.get(account, 0) < self._ahead and waiting < self._total:
-                    key = queue.popleft()
-                    self._futures[key] = self._submit(account, key)
-                    waiting += 1
-                    added = True
+        while waiting < self._total:
+            open_ = [a for a in active if self._queues[a] and self._waiting.get(a, 0) < self._ahead]
+            if not open_:
+                break
+            # The account with the fewest waiting (the first such in turn): the tests take roles by
+            # account in turn, so the window follows them instead of filling with the first account's.
+            account = min(open_, key=lambda a: self._waiting.get(a, 0))
+            key = self._queues[account].popleft()
+            self._futures[key] = self._submit(account, key)
+            waiting += 1
 
     def _active(self) -> list[str]:
         return [a for a in self._started if self._queues.get(a) or self._waiting.get(a, 0) > 0]
