@@ -10,6 +10,7 @@ the evidence bundle and every report read that judgement; none of them judges ag
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 from verification.backends import Backend, RoleRef
@@ -98,17 +99,21 @@ class Judgement:
     def role(self) -> RoleRef:
         return self.facts.ref
 
-    @property
+    @functools.cached_property
     def failing(self) -> bool:
-        """Whether the role fails: not read, or a requirement not met or not checked."""
+        """Whether the role fails: not read, or a requirement not met or not checked.
+
+        Asked by each of the role's tests: worked out once (a judgement does not change).
+        """
         return self.facts.role is None or any(o.status in ("failed", "broken") for o in self.outcomes)
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Outcome]:
+        return {outcome.requirement.id: outcome for outcome in self.outcomes}
 
     def outcome(self, requirement_id: str) -> Outcome:
         """The outcome of one requirement of the set (KeyError for an id not in it)."""
-        for outcome in self.outcomes:
-            if outcome.requirement.id == requirement_id:
-                return outcome
-        raise KeyError(requirement_id)
+        return self._by_id[requirement_id]
 
 
 def judge_role(
