@@ -12,6 +12,7 @@ import gc
 import inspect
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _pytest.python import path_matches_patterns
@@ -102,7 +103,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         from verification.plugin.organization import account_items
 
         return account_items(collector, name, obj, run)
-    items = []
+    items: list[pytest.Function] = []
+    # One function, one set of fixtures: resolved for the first item and shared, as parametrize
+    # shares it (resolving it per item, 85 per role, was the largest part of collection).
+    shared: Any = None
     for arn, target in run.targets.items():
         if marker.args[0] == "excess":  # --excess fail: a test per risk group (plugin/excess.py)
             from verification.plugin.excess import PREFIX, groups
@@ -118,7 +122,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             # parameters apart in it (as --lf and --nf read node ids back). So: the full name, then
             # the node id with the case as its parameters, then the function's own name, so that
             # Allure's fullName (and test case id) names the function, as parametrize's do.
-            item = pytest.Function.from_parent(collector, name=f"{name}[{case}]", callobj=obj, keywords={case: True})
+            item = pytest.Function.from_parent(
+                collector, name=f"{name}[{case}]", callobj=obj, keywords={case: True}, fixtureinfo=shared
+            )
+            shared = item._fixtureinfo
             if hasattr(collector, "id"):
                 item._id = collector.id.child(name).with_params(case)
             item.originalname = name
