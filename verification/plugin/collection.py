@@ -12,9 +12,9 @@ import gc
 import inspect
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
+from _pytest.fixtures import FuncFixtureInfo
 from _pytest.python import path_matches_patterns
 
 from verification.plugin.keys import CASE_KEY, RUN_KEY, Case, case_id
@@ -106,7 +106,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     items: list[pytest.Function] = []
     # One function, one set of fixtures: resolved for the first item and shared, as parametrize
     # shares it (resolving it per item, 85 per role, was the largest part of collection).
-    shared: Any = None
+    shared: FuncFixtureInfo | None = None
     for arn, target in run.targets.items():
         if marker.args[0] == "excess":  # --excess fail: a test per risk group (plugin/excess.py)
             from verification.plugin.excess import PREFIX, groups
