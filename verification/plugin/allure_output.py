@@ -21,13 +21,15 @@ from typing import Any
 import allure
 import allure_commons
 import pytest
+from allure_commons.model2 import Label, Parameter
+from allure_commons.utils import represent
 
 from verification import __version__
 from verification.backends.simulation import not_simulated
 from verification.errors import CheckError, InputError
 from verification.fleet.organization import ACCOUNT_REQUIREMENT
 from verification.plugin.excess import PREFIX, allure_view
-from verification.plugin.keys import CASE_KEY, EVIDENCE_KEY, EXCESS_KEY, JUDGEMENT_KEY, VERDICT_KEY, Case
+from verification.plugin.keys import ANSWERS_KEY, CASE_KEY, EXCESS_KEY, JUDGEMENT_KEY, VERDICT_KEY, Case
 from verification.plugin.organization import OrganizationRun
 from verification.plugin.run import Run, Target
 from verification.requirements import Requirement
@@ -39,10 +41,10 @@ DEFAULT_RESULTS = Path("reports") / "allure-results"
 KIND_SUITES = {"permission": "permissions", "trust": "trust", "instance-profile": "instance profile"}
 
 
-def label_result(target: Target, requirement: Requirement) -> None:
-    """Label the Allure result: role, requirement, Behaviors (epic/feature/story), Suites, severity, the page."""
+def result_labels(target: Target, requirement: Requirement) -> list[tuple[str, str]]:
+    """A requirement's Allure labels: role, requirement, Behaviors (epic/feature/story), Suites, severity."""
     req = target.requirements
-    for name, value in (
+    return [
         ("role", target.ref.arn),
         ("requirement", requirement.id),
         ("epic", req.epic),
@@ -60,25 +62,31 @@ def label_result(target: Target, requirement: Requirement) -> None:
         *((("tag", f"ou:{target.ou_path}"),) if target.ou_path else ()),
         ("suite", target.ref.name),
         ("subSuite", KIND_SUITES.get(requirement.kind, requirement.kind)),
-    ):
-        allure.dynamic.label(name, value)  # type: ignore[no-untyped-call]
-    allure.dynamic.link(req.source_url, name=f"{req.title} ({req.version})")  # type: ignore[no-untyped-call]
+    ]
 
 
-def parameters(role: str, requirement: str) -> None:
+def verdict_parameters(role: str, requirement: str) -> list[Parameter]:
     """Show the role and the requirement as parameters; the combined one stays, hidden, in the history id.
 
     (It was the test's parameter when the tests were parametrized: keeping it keeps every result's
     history id, so Allure's trends carry on across versions.)
     """
-    allure.dynamic.parameter("role", role)
-    allure.dynamic.parameter("requirement", requirement)
-    allure.dynamic.parameter("verdict", (role, requirement), mode=allure.parameter_mode.HIDDEN)
+    return [
+        parameter("role", role),
+        parameter("requirement", requirement),
+        parameter("verdict", (role, requirement), hidden=True),
+    ]
 
 
-def excess_labels(target: Target, group: str) -> None:
-    """Label an ``excess:<group>`` test's result: its role, its group as the story, the role's suite."""
-    for name, value in (
+def parameter(name: str, value: Any, *, hidden: bool = False) -> Parameter:
+    """One Allure parameter as ``allure.dynamic.parameter`` makes it (its value as allure-commons shows it)."""
+    shown = represent(value)  # type: ignore[no-untyped-call]
+    return Parameter(name=name, value=shown, mode=allure.parameter_mode.HIDDEN.value if hidden else None)
+
+
+def excess_labels(target: Target, group: str) -> list[tuple[str, str]]:
+    """An ``excess:<group>`` test's labels: its role, its group as the story, the role's suite."""
+    return [
         ("role", target.ref.arn),
         ("requirement", f"{PREFIX}{group}"),
         ("epic", target.requirements.epic),
@@ -87,33 +95,33 @@ def excess_labels(target: Target, group: str) -> None:
         ("parentSuite", f"account {target.ref.account}"),
         ("suite", target.ref.name),
         ("subSuite", "excess"),
-    ):
-        label(name, value)
-    parameters(target.ref.arn, f"{PREFIX}{group}")
+    ]
 
 
-def account_labels(org: OrganizationRun, account_id: str) -> None:
-    """Label an unreachable account's result as its account, with the role and requirement labels of every result.
-
-    The parameter keeps each account's history id its own (and the same in a shard as in one run).
-    """
+def account_labels(org: OrganizationRun, account_id: str) -> list[tuple[str, str]]:
+    """An unreachable account's labels: its account, with the role and requirement labels of every result."""
     account = org.accounts[account_id]
-    allure.dynamic.parameter("account", account_id)
-    for name, value in (
+    return [
         ("role", org.member_role_arn(account_id)),
         ("requirement", ACCOUNT_REQUIREMENT),
         ("parentSuite", account.label),
         ("suite", "organization"),
         ("subSuite", "member role"),
         ("tag", f"ou:{account.ou_path}"),
-    ):
-        label(name, value)
-    title(f"{account.label}: the member role {org.spec.member_role} can be assumed")
+    ]
 
 
-def label(name: str, value: str) -> None:
-    """One Allure label on the running test's result."""
-    allure.dynamic.label(name, value)  # type: ignore[no-untyped-call]
+def running_result(config: pytest.Config) -> Any | None:
+    """The running test's Allure result, found as allure-pytest's listener finds it; None without Allure.
+
+    Labels and parameters are put on it directly: through ``allure.dynamic`` each is one call of
+    allure-commons' hook, some 1,500 per role that together cost more CPU than anything else the
+    plugin does per test (issue 27). What is written is what ``add_label`` and ``add_parameter``
+    write, as allure-commons' own model objects.
+    """
+    listener = config.pluginmanager.get_plugin("allure_listener")
+    get_test = getattr(getattr(listener, "allure_logger", None), "get_test", None)
+    return get_test(None) if callable(get_test) else None
 
 
 def title(text: str) -> None:
@@ -172,25 +180,39 @@ class AllureWriter:
         """Labels and parameters before setup judges; the role's attachments after, whatever it found."""
         case = item.stash.get(CASE_KEY, None)
         if case is not None:
-            self.label_case(case)
+            self.label_case(item.config, case)
         try:
             return (yield)
         finally:
             if case is not None:
                 self.role_attachments(item, case)
 
-    def label_case(self, case: Case) -> None:
+    def label_case(self, config: pytest.Config, case: Case) -> None:
+        """The result's labels and parameters (and a requirement's page link), before setup judges."""
+        result = running_result(config)
+        if result is None:  # no Allure results are written in this run
+            return
+        parameters: list[Parameter] = []
         if case.kind == "account":
             org = self.run.organization
-            if org is not None:
-                account_labels(org, case.subject)
-            return
-        target = self.run.targets[case.role]
-        if case.kind == "excess":
-            excess_labels(target, case.subject)
-            return
-        label_result(target, target.requirements.by_id(case.requirement))
-        parameters(case.role, case.requirement)
+            if org is None:
+                return
+            labels = account_labels(org, case.subject)
+            parameters.append(parameter("account", case.subject))
+        elif case.kind == "excess":
+            labels = excess_labels(self.run.targets[case.role], case.subject)
+            parameters = verdict_parameters(case.role, f"{PREFIX}{case.subject}")
+        else:
+            target = self.run.targets[case.role]
+            requirements = target.requirements
+            labels = result_labels(target, requirements.by_id(case.requirement))
+            parameters = verdict_parameters(case.role, case.requirement)
+            # One call through allure-commons: it formats the link by the run's --allure-link-pattern.
+            allure.dynamic.link(  # type: ignore[no-untyped-call]
+                requirements.source_url, name=f"{requirements.title} ({requirements.version})"
+            )
+        result.labels.extend(Label(name=name, value=value) for name, value in labels)
+        result.parameters.extend(parameters)
 
     def role_attachments(self, item: pytest.Item, case: Case) -> None:
         """The role's excess, the fix proposed and tried, and a failing role's API answers: once per process."""
@@ -208,7 +230,7 @@ class AllureWriter:
             self.fix_shown.add(arn)
             self.attach_fix(judgement)
         if judgement.failing:  # a failing role keeps its full detail; a passing one's answers are in the bundle
-            self.attach_answers(item.config, arn)
+            self.attach_answers(item, arn)
         else:
             self.quiet.add(arn)
 
@@ -219,22 +241,21 @@ class AllureWriter:
             attach_text(f"remediation for {judgement.role.label}", checked.text())
             attach_json(f"remediation for {judgement.role.label} (data)", checked.to_dict())
 
-    def attach_answers(self, config: pytest.Config, arn: str) -> None:
-        """A failing role's raw API answers, once per role and process, read back from its evidence."""
-        from verification.reporting.evidence import EXCHANGES, read_exchanges, role_dir
-
-        state = config.stash.get(EVIDENCE_KEY, None)
-        if arn in self.answers_shown or state is None:
+    def attach_answers(self, item: pytest.Item, arn: str) -> None:
+        """A failing role's raw API answers, once per role and process: the JSON its evidence holds."""
+        answers = item.stash.get(ANSWERS_KEY, None)
+        if arn in self.answers_shown or answers is None:
             return
         self.answers_shown.add(arn)
-        folder = role_dir(state.bundle, arn)
-        if not (folder / EXCHANGES).is_file():
-            return
-        allure.attach(
-            json.dumps(read_exchanges(folder)["exchanges"], separators=(",", ":")),
-            name=f"API exchanges for {self.run.targets[arn].ref.label}",
-            attachment_type=allure.attachment_type.JSON,
-        )
+        shown = self.run.targets[arn].ref.label
+        allure.attach(answers, name=f"API exchanges for {shown}", attachment_type=allure.attachment_type.JSON)
+
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        """An unreachable account's title: after setup, where allure-pytest has named its result by the test."""
+        case = item.stash.get(CASE_KEY, None)
+        org = self.run.organization
+        if call.when == "setup" and case is not None and case.kind == "account" and org is not None:
+            title(f"{org.accounts[case.subject].label}: the member role {org.spec.member_role} can be assumed")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:

@@ -12,10 +12,20 @@ from typing import Any
 
 import pytest
 
+from verification.backends import exchanges_json
 from verification.errors import CheckError
 from verification.plugin import excess
 from verification.plugin.evidence import role_evidence
-from verification.plugin.keys import CASE_KEY, CAUSE_KEY, EXCESS_KEY, JUDGEMENT_KEY, RUN_KEY, VERDICT_KEY, Case
+from verification.plugin.keys import (
+    ANSWERS_KEY,
+    CASE_KEY,
+    CAUSE_KEY,
+    EXCESS_KEY,
+    JUDGEMENT_KEY,
+    RUN_KEY,
+    VERDICT_KEY,
+    Case,
+)
 from verification.plugin.run import Run
 from verification.verdicts import Verdict
 
@@ -51,9 +61,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[JUDGEMENT_KEY] = judgement
     role_evidence(item.config, run, judgement)
     # Written: the raw answers (~100 KiB of JSON per role) need not stay in memory for the rest of
-    # the run (at 1,000 roles they held hundreds of MiB in a worker); a failing role's are attached
-    # to Allure from its evidence.
-    run.backend(target.connection).exchanges.pop(arn, None)
+    # the run (at 1,000 roles they held hundreds of MiB in a worker). A failing role's go to Allure
+    # with this test, as the text already encoded for the evidence (not read back from it).
+    answers = run.backend(target.connection).exchanges.pop(arn, None)
+    if answers and judgement.failing:
+        item.stash[ANSWERS_KEY] = exchanges_json(answers)
     outcome = judgement.outcome(requirement_id)
     if outcome.skipped:
         item.stash[CAUSE_KEY] = "skipped"
@@ -108,6 +120,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 del item.stash[JUDGEMENT_KEY]
             with contextlib.suppress(KeyError):
                 del item.stash[EXCESS_KEY]
+            with contextlib.suppress(KeyError):
+                del item.stash[ANSWERS_KEY]
     return report
 
 

@@ -48,6 +48,8 @@ CASE_KEY = pytest.StashKey[Case]()
 CAUSE_KEY = pytest.StashKey[str]()
 VERDICT_KEY = pytest.StashKey["Verdict"]()
 JUDGEMENT_KEY = pytest.StashKey["Judgement"]()
+#: On the first test of a failing role in a process: its raw API answers as a JSON array, for Allure.
+ANSWERS_KEY = pytest.StashKey[str]()
 #: On an excess test item (``--excess fail``): its role's excess.
 EXCESS_KEY = pytest.StashKey["Excess"]()
 #: On a test that is not a requirement: the SARIF rule it names (title, help, page, severity).

@@ -48,6 +48,15 @@ def test_a_failing_role_keeps_its_full_detail_in_allure(demo_run: Verification) 
     assert "API exchanges for 123456789012/VeeamFLRWorkerMisconfigured" in names
     assert "API exchanges for 123456789012/VeeamFLRWorker" not in names
     assert allure_bytes(demo_run, FAILING) > 4 * allure_bytes(demo_run, PASSING)
+    # Exactly the answers its evidence keeps: attached as encoded for the bundle, every one of them.
+    (source,) = [
+        attachment["source"]
+        for path in folder.glob("*-result.json")
+        for attachment in json.loads(path.read_text()).get("attachments", ())
+        if attachment["name"] == "API exchanges for 123456789012/VeeamFLRWorkerMisconfigured"
+    ]
+    kept = demo_run.bundle / json.loads((demo_run.bundle / "run.json").read_text())["roles"][FAILING]
+    assert json.loads((folder / source).read_text()) == read_exchanges(kept)["exchanges"]
 
 
 def test_evidence_show_reads_back_every_answer_of_a_role(demo_run: Verification) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_ou_and_skip_options_narrow_the_run(org: Org, tmp_path: Path) -> None:
 
 
 def test_an_unassumable_account_is_one_broken_test_naming_the_reason(org: Org, tmp_path: Path) -> None:
-    result = run_org(org, org.args("--ou", org.ou("Sandbox")), tmp_path)
+    result = run_org(org, org.args("--ou", org.ou("Sandbox"), "--alluredir", str(tmp_path / "allure")), tmp_path)
 
     sandbox = org.account("sandbox")
     assert result.returncode == 10, result.stdout + result.stderr  # could not check, nothing failed
@@ -100,6 +101,15 @@ def test_an_unassumable_account_is_one_broken_test_naming_the_reason(org: Org, t
     assert f"sandbox ({sandbox})" in result.stdout
     assert "AccessDenied" in result.stdout and "sts:AssumeRole" in result.stdout
     assert f"1 account(s) could not be read (one broken test each): {sandbox}" in result.stdout
+    # In Allure: a broken result titled by the account, in the account's suite, its own history.
+    (allure,) = [json.loads(path.read_text()) for path in (tmp_path / "allure").glob("*-result.json")]
+    labels = {(label["name"], label["value"]) for label in allure["labels"]}
+    assert allure["status"] == "broken"
+    assert allure["name"] == f"sandbox ({sandbox}): the member role {MEMBER_ROLE} can be assumed"
+    assert {("parentSuite", f"sandbox ({sandbox})"), ("suite", "organization"), ("tag", "ou:Root/Sandbox")} <= labels
+    assert {"name": "account", "value": repr(sandbox)} in [
+        {key: parameter[key] for key in ("name", "value")} for parameter in allure["parameters"]
+    ]
 
 
 def test_a_targets_file_organization_block_is_the_same_as_the_options(org: Org, tmp_path: Path) -> None:
