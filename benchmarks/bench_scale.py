@@ -138,7 +138,14 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> Measured:
 
 
 def clean_env() -> dict[str, str]:
+    """The environment of a measured run: no AWS settings of this machine, and Python's bytecode cache on.
+
+    A shell with ``PYTHONDONTWRITEBYTECODE`` makes every run compile (and pytest assertion-rewrite)
+    the plugin's modules again, which a user's installed wheel does not do, and the bare baseline
+    (pytest and allure-pytest, compiled when installed) does not pay.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_", "BOTO"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",

@@ -113,6 +113,11 @@ class RequirementSet:
         return tuple(r.action for r in self.requirements if r.action is not None)
 
     @cached_property
+    def actions_lowered(self) -> frozenset[str]:
+        """Every action the set requires, lower-cased (IAM compares action names case-insensitively)."""
+        return frozenset(a.lower() for a in self.actions)
+
+    @cached_property
     def _index(self) -> dict[str, Requirement]:
         return {r.id: r for r in self.requirements}
 

@@ -65,6 +65,12 @@ def _catalogue_set() -> frozenset[str]:
     return frozenset(_catalogue_lower())
 
 
+@cache
+def _catalogue_spelling() -> dict[str, str]:
+    """Every catalogued action, lower-cased, to its spelling in the catalogue."""
+    return {a.lower(): a for a in all_actions()}
+
+
 def _statement_actions(statement: Any) -> Iterable[str]:
     """The lower-cased catalogue actions one statement's Action (or NotAction) matches."""
     matcher = statement.actions
@@ -263,8 +269,7 @@ def find_excess(
         count = max(count, len(pool))
         if not pool:
             continue
-        # Spelled as the catalogue does, for the report.
-        spelling = {a.lower(): a for s in {p.split(":", 1)[0] for p in pool} for a in service_actions(s)}
+        spelling = _catalogue_spelling()  # spelled as the catalogue does, for the report
         actions = sorted(spelling[a] for a in pool if a in spelling)
         by_region: dict[str, list[str]] = {}
         for action in actions:
@@ -383,8 +388,8 @@ def simulated_excess(
     Only the high-risk groups are examined, on Resource ``*`` in the first judged region.
     """
     table = risk_table()
-    required = {a.lower() for a in requirements.actions}
-    spelling = {a.lower(): a for a in all_actions()}
+    required = requirements.actions_lowered
+    spelling = _catalogue_spelling()
     actions = [spelling[a] for a in table.high_risk_actions() if a in spelling and a not in required][:PAGE_LIMIT]
     results = backend.simulate(
         ref.arn,
@@ -512,7 +517,7 @@ def _risky_as_required(action: str, requirements: RequirementSet, table: RiskTab
         return (
             f"{name} on Resource * is a known privilege-escalation path ({table.cite(table.on_any_resource[action])})"
         )
-    required = {a.lower() for a in requirements.actions}
+    required = requirements.actions_lowered
     for pair, sources in table.pairs:
         if action in pair and set(pair) <= required:
             partners = " + ".join(spelled(a) for a in pair if a != action)
