@@ -63,20 +63,26 @@ def assert_same(fast: Any, ours: Any) -> None:
     assert json.dumps(fast, default=str) == json.dumps(ours, default=str)  # the same keys in the same order
 
 
-def write(shape: Shape, value: Any, tag: str, rng: random.Random | None = None, indent: str = "") -> str:
-    """``value`` as query-protocol XML, as AWS writes it (``rng``: any member order, whitespace between)."""
+def write(
+    shape: Shape, value: Any, tag: str, rng: random.Random | None = None, indent: str = "", shuffle: bool = True
+) -> str:
+    """``value`` as query-protocol XML, as AWS writes it (``rng``: whitespace between, and any member order
+    unless not ``shuffle``)."""
     gap = f"\n{indent}  " if rng is not None and rng.random() < 0.5 else ""
     end = f"\n{indent}" if gap else ""
     if isinstance(shape, StructureShape):
         names = [name for name in shape.members if name in value]
-        if rng is not None:
+        if rng is not None and shuffle:
             rng.shuffle(names)
         inner = "".join(
-            gap + write(shape.members[n], value[n], shape.members[n].serialization.get("name", n), rng, indent + "  ")
+            gap
+            + write(
+                shape.members[n], value[n], shape.members[n].serialization.get("name", n), rng, indent + "  ", shuffle
+            )
             for n in names
         )
     elif isinstance(shape, ListShape):
-        inner = "".join(gap + write(shape.member, item, "member", rng, indent + "  ") for item in value)
+        inner = "".join(gap + write(shape.member, item, "member", rng, indent + "  ", shuffle) for item in value)
     elif isinstance(shape, MapShape):
         inner = "".join(
             f"{gap}<entry>{write(shape.key, k, 'key')}{write(shape.value, v, 'value')}</entry>"
@@ -89,12 +95,18 @@ def write(shape: Shape, value: Any, tag: str, rng: random.Random | None = None, 
     return f"<{tag}>{inner}{end}</{tag}>"
 
 
-def document(name: str, result: Mapping[str, Any], rng: random.Random | None = None, namespace: bool = True) -> str:
+def document(
+    name: str,
+    result: Mapping[str, Any],
+    rng: random.Random | None = None,
+    namespace: bool = True,
+    shuffle: bool = True,
+) -> str:
     """A whole reply: the result wrapper and ResponseMetadata, in IAM's namespace unless told otherwise."""
     shape = operation(name).output_shape
     assert shape is not None
     xmlns = f' xmlns="{NAMESPACE}"' if namespace else ""
-    wrapped = write(shape, result, shape.serialization["resultWrapper"], rng)
+    wrapped = write(shape, result, shape.serialization["resultWrapper"], rng, shuffle=shuffle)
     metadata = "<ResponseMetadata><RequestId>3d1e0f7a-0000-4000-8000-000000000000</RequestId></ResponseMetadata>"
     return f"<{name}Response{xmlns}>\n  {wrapped}\n  {metadata}\n</{name}Response>\n"
 
@@ -394,3 +406,156 @@ def test_the_environment_switch_gives_botocores_parser(monkeypatch: pytest.Monke
     monkeypatch.setenv(fast_reply.DISABLE, "1")
     assert type(FastReplyParserFactory().create_parser("query")) is QueryParser
     assert type(FastReplyParserFactory().create_parser("json")) is not FastQueryParser
+
+
+# -- the per-resource answers of the common form, read by the regular expression -------------------
+
+
+def common_answer(resource: str, decision: str = "allowed", statements: int = 1) -> dict[str, Any]:
+    """A per-resource answer as nearly all of them are: its matched statements, no missing context."""
+    statement = {
+        "SourcePolicyId": "role_Worker_worker",
+        "SourcePolicyType": "role",
+        "StartPosition": {"Line": 1, "Column": 41},
+        "EndPosition": {"Line": 1, "Column": 2152},
+    }
+    return {
+        "EvalResourceName": resource,
+        "EvalResourceDecision": decision,
+        "MatchedStatements": [dict(statement) for _ in range(statements)],
+        "MissingContextValues": [],
+    }
+
+
+def evaluation(answers: list[dict[str, Any]], action: str = "ec2:AttachVolume") -> dict[str, Any]:
+    return {
+        "EvalActionName": action,
+        "EvalResourceName": "*",
+        "EvalDecision": "allowed",
+        "MatchedStatements": [],
+        "MissingContextValues": [],
+        "ResourceSpecificResults": answers,
+    }
+
+
+COMMON = {
+    "EvaluationResults": [
+        evaluation([common_answer(f"arn:aws:ec2:us-east-1:123456789012:volume/vol-{n}") for n in range(15)]),
+        evaluation(
+            [common_answer("*", "implicitDeny", 0), common_answer("*", "explicitDeny", 2)], "ec2:DeleteSnapshot"
+        ),
+    ],
+    "IsTruncated": False,
+}
+
+
+@pytest.mark.parametrize("style", ["the local endpoint's", "as AWS indents it", "compact"])
+def test_every_common_answer_is_read_by_the_expression_and_as_botocore_reads_it(style: str) -> None:
+    if style == "the local endpoint's":
+        body, _ = render("SimulatePrincipalPolicy", COMMON)
+    else:
+        rng = random.Random(3) if style == "as AWS indents it" else None
+        body = document("SimulatePrincipalPolicy", COMMON, rng, shuffle=False)
+    shape = operation().output_shape
+    assert shape is not None
+    rest, taken = fast_reply._simple_answers(body.encode())
+    assert taken is not None and len(taken) == 17  # all of them: the parser reads only what is left
+    assert len(rest) < len(body) / 3
+    fast, ours = both(reply(body), shape)
+    assert_same(fast, ours)
+    assert fast["EvaluationResults"] == COMMON["EvaluationResults"]
+
+
+def plain(answer: dict[str, Any]) -> str:
+    return str(answer["EvalResourceName"])
+
+
+ANSWER_TEXT = st.text(st.sampled_from("aZ09:/*-_ .\t\n\r&<>]é\"'"), max_size=10)
+
+
+@st.composite
+def answer_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Per-resource answers, most of the common form, some not (missing context, a boundary), any text."""
+    answers = []
+    for _ in range(draw(st.integers(1, 6))):
+        answer = common_answer(draw(ANSWER_TEXT), draw(st.sampled_from(["allowed", "implicitDeny", " allowed"])))
+        answer["MatchedStatements"] = answer["MatchedStatements"] * draw(st.integers(0, 2))
+        if answer["MatchedStatements"] and draw(st.booleans()):
+            answer["MatchedStatements"][0] = {**answer["MatchedStatements"][0], "SourcePolicyId": draw(ANSWER_TEXT)}
+        kind = draw(st.sampled_from(["common", "common", "missing context", "boundary"]))
+        if kind == "missing context":
+            answer["MissingContextValues"] = [draw(ANSWER_TEXT)]
+        elif kind == "boundary":
+            answer["PermissionsBoundaryDecisionDetail"] = {"AllowedByPermissionsBoundary": draw(st.booleans())}
+        answers.append(answer)
+    return answers
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(answer_lists(), min_size=1, max_size=3), st.randoms(use_true_random=False), st.booleans())
+def test_replies_of_common_and_other_answers_read_as_botocore_reads_them(
+    answers: list[list[dict[str, Any]]], rng: random.Random, indented: bool
+) -> None:
+    """Whatever their text and wherever the answers of other forms are, the result is botocore's."""
+    value = {"EvaluationResults": [evaluation(a) for a in answers], "IsTruncated": False}
+    body = document("SimulatePrincipalPolicy", value, rng if indented else None, shuffle=False)
+    shape = operation().output_shape
+    assert shape is not None
+    read_reply(body.encode(), shape)  # read by the fast reader, not left to botocore
+    assert_same(*both(reply(body), shape))
+
+
+SIMPLE_MEMBER = (
+    "<member><EvalResourceName>*</EvalResourceName><EvalResourceDecision>allowed</EvalResourceDecision>"
+    "<MatchedStatements/><MissingContextValues/></member>"
+)
+ANSWERS_XML = document("SimulatePrincipalPolicy", COMMON)
+NOT_THE_EXPRESSIONS = {
+    "a comment holding an answer": ANSWERS_XML.replace(
+        "<ResourceSpecificResults>", f"<ResourceSpecificResults><!-- {SIMPLE_MEMBER} -->", 1
+    ),
+    "CDATA holding an answer": ANSWERS_XML.replace(
+        "<EvalActionName>ec2:AttachVolume", f"<EvalActionName><![CDATA[{SIMPLE_MEMBER}]]>ec2:AttachVolume", 1
+    ),
+    "an entity whose text is an answer": (
+        f'<?xml version="1.0"?><!DOCTYPE SimulatePrincipalPolicyResponse [<!ENTITY a "{SIMPLE_MEMBER}">]>'
+        + ANSWERS_XML.replace("<ResourceSpecificResults>", "<ResourceSpecificResults>&a;", 1)
+    ),
+    "a placeholder's tag in the reply": ANSWERS_XML.replace(
+        "<ResourceSpecificResults>", "<ResourceSpecificResults><_/>", 1
+    ),
+    "an answer among the results, not the per-resource answers": ANSWERS_XML.replace(
+        "<EvaluationResults>", f"<EvaluationResults>{SIMPLE_MEMBER}", 1
+    ),
+    "an answer in the matched statements": ANSWERS_XML.replace(
+        "<MatchedStatements>", f"<MatchedStatements>{SIMPLE_MEMBER}", 1
+    ),
+    "a carriage return in a resource": ANSWERS_XML.replace("vol-3<", "vol-3\r\nx<", 1),
+    "an entity in a resource": ANSWERS_XML.replace("vol-4<", "vol-4&amp;&#x41;<", 1),
+    "a resource that is not ASCII": ANSWERS_XML.replace("vol-5<", "vol-5\u00e9\u4e2d<", 1),
+    "a number of ten digits": ANSWERS_XML.replace("<Line>1</Line>", "<Line>0000000001</Line>", 1),
+    "a number with a sign": ANSWERS_XML.replace("<Line>1</Line>", "<Line>+1</Line>", 1),
+    "a space inside a tag": ANSWERS_XML.replace("<EvalResourceDecision>", "<EvalResourceDecision >", 1),
+    "an attribute on an answer": ANSWERS_XML.replace(
+        "<ResourceSpecificResults><member>", '<ResourceSpecificResults><member a="1">', 1
+    ),
+    "a form feed between tags": ANSWERS_XML.replace(
+        "</EvalResourceName><EvalResourceDecision>", "</EvalResourceName>\f<EvalResourceDecision>", 1
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_THE_EXPRESSIONS))
+def test_what_the_expression_must_not_read_gives_botocores_answer(case: str) -> None:
+    """Each of these either keeps its answers from the expression, or leaves the reply to botocore."""
+    body = NOT_THE_EXPRESSIONS[case]
+    assert body != ANSWERS_XML
+    shape = operation().output_shape
+    assert shape is not None
+    try:
+        expected = QueryParser().parse(reply(body), shape)
+    except Exception as error:  # botocore itself fails: the fast parser fails alike
+        with pytest.raises(type(error)):
+            FastQueryParser().parse(reply(body), shape)
+    else:
+        assert_same(FastQueryParser().parse(reply(body), shape), expected)
