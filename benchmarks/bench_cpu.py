@@ -109,12 +109,12 @@ GROUPS = (
 )
 
 
-def ours(folder: Path, url: str, workers: int, *, botocore_parser: bool = False) -> Measured:
-    """The suite over every seeded role, as ``bench_scale.verification`` runs it."""
+def ours(folder: Path, url: str, workers: int, *, botocore_parser: bool = False, only: str | None = None) -> Measured:
+    """The suite over every seeded role (or the tests ``-k only`` selects), as ``bench_scale.verification`` runs it."""
     bench_scale.write_targets(folder)
     command = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider"]
     command += ["--targets", "targets.json", "--endpoint-url", url, "--alluredir", "allure-results"]
-    command += ["-n", str(workers)]
+    command += ["-n", str(workers), *(["-k", only] if only else [])]
     env = clean_env()
     if botocore_parser:
         env["VERIFICATION_BOTOCORE_PARSER"] = "1"
@@ -132,6 +132,10 @@ def measure(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, Endpoint(args.roles) as endpoint:
         folder = Path(tmp)
         print(f"seeded {args.roles} roles in {len(bench_scale.ACCOUNTS)} accounts in {endpoint.seconds:.1f} s")
+        # Not measured: one role verified first, so that Python's bytecode and pytest's rewritten
+        # modules are cached (as an installed wheel's are) before the first measured run.
+        warm = ours(folder / "warm-up", endpoint.url, 0, only="VeeamWorker0000")
+        print(f"warm-up: one role, {items_of(warm)} tests, exit {warm.returncode} (not measured)")
         kinds = ["fast"] + (["botocore"] if args.compare_parser else [])
         cpu: dict[tuple[int, str], list[float]] = defaultdict(list)
         wall: dict[tuple[int, str], list[float]] = defaultdict(list)
