@@ -141,6 +141,7 @@ def read_results(
     SCP's decision, which per-resource answers leave out; each resource then gets the stricter one.
     """
     out: list[SimulationResult] = []
+    asked_set = frozenset(asked)
     try:
         for result in results:
             specific = result.get("ResourceSpecificResults") or []
@@ -155,7 +156,7 @@ def read_results(
                     for item in specific
                     if wanted is None
                     or (action, item["EvalResourceName"]) in wanted
-                    or item["EvalResourceName"] not in asked
+                    or item["EvalResourceName"] not in asked_set
                 ]
                 # Each answer keeps its action's top level as ``raw`` (its evidence). Cut down to the
                 # answers wanted, it no longer holds the rest of a 1,230-answer reply in memory.
