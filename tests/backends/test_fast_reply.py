@@ -63,6 +63,17 @@ def assert_same(fast: Any, ours: Any) -> None:
     assert json.dumps(fast, default=str) == json.dumps(ours, default=str)  # the same keys in the same order
 
 
+def assert_botocores_answer(body: str, shape: Shape) -> None:
+    """The fast parser answers ``body`` as botocore's does: the same result, or the same kind of error."""
+    try:
+        expected = QueryParser().parse(reply(body), shape)
+    except Exception as error:  # botocore itself fails: the fast parser fails alike
+        with pytest.raises(type(error)):
+            FastQueryParser().parse(reply(body), shape)
+    else:
+        assert_same(FastQueryParser().parse(reply(body), shape), expected)
+
+
 def write(
     shape: Shape, value: Any, tag: str, rng: random.Random | None = None, indent: str = "", shuffle: bool = True
 ) -> str:
@@ -345,13 +356,7 @@ def test_unexpected_content_is_left_to_botocore(case: str) -> None:
     assert shape is not None
     with pytest.raises(Exception):  # noqa: B017 (Unexpected, or the error botocore meets too)
         read_reply(body.encode(), shape)
-    try:
-        expected = QueryParser().parse(reply(body), shape)
-    except Exception as error:  # botocore itself fails: the fast parser fails alike
-        with pytest.raises(type(error)):
-            FastQueryParser().parse(reply(body), shape)
-    else:
-        assert_same(FastQueryParser().parse(reply(body), shape), expected)
+    assert_botocores_answer(body, shape)
 
 
 def test_an_unknown_element_is_refused_by_name() -> None:
@@ -552,10 +557,4 @@ def test_what_the_expression_must_not_read_gives_botocores_answer(case: str) -> 
     assert body != ANSWERS_XML
     shape = operation().output_shape
     assert shape is not None
-    try:
-        expected = QueryParser().parse(reply(body), shape)
-    except Exception as error:  # botocore itself fails: the fast parser fails alike
-        with pytest.raises(type(error)):
-            FastQueryParser().parse(reply(body), shape)
-    else:
-        assert_same(FastQueryParser().parse(reply(body), shape), expected)
+    assert_botocores_answer(body, shape)

@@ -311,20 +311,22 @@ def _empty(name: bytes) -> bytes:
     return b"(?:<" + name + b"/>|<" + name + b">" + _SPACE + b"</" + name + b">)"
 
 
+def _children(*elements: bytes) -> bytes:
+    """Elements one after another, as XML's whitespace may separate them (and start and end their parent)."""
+    return _SPACE + _SPACE.join(elements) + _SPACE
+
+
 def _statement(text: bytes, integer: bytes) -> bytes:
     """One matched statement: its policy, its type, where it starts and ends (as groups, or not)."""
-    position = _SPACE + _element(b"Line", integer) + _SPACE + _element(b"Column", integer) + _SPACE
+    position = _children(_element(b"Line", integer), _element(b"Column", integer))
     return _element(
         b"member",
-        _SPACE
-        + _element(b"SourcePolicyId", text)
-        + _SPACE
-        + _element(b"SourcePolicyType", text)
-        + _SPACE
-        + _element(b"StartPosition", position)
-        + _SPACE
-        + _element(b"EndPosition", position)
-        + _SPACE,
+        _children(
+            _element(b"SourcePolicyId", text),
+            _element(b"SourcePolicyType", text),
+            _element(b"StartPosition", position),
+            _element(b"EndPosition", position),
+        ),
     )
 
 
@@ -333,20 +335,17 @@ _STATEMENT = re.compile(_statement(_TEXT, _INTEGER))
 _SIMPLE = re.compile(
     _element(
         b"member",
-        _SPACE
-        + _element(b"EvalResourceName", _TEXT)
-        + _SPACE
-        + _element(b"EvalResourceDecision", _TEXT)
-        + _SPACE
-        + b"(?:<MatchedStatements/>|<MatchedStatements>((?:"
-        + _SPACE
-        + _statement(_TEXT.replace(b"(", b"(?:"), _INTEGER.replace(b"(", b"(?:"))
-        + b")*)"
-        + _SPACE
-        + b"</MatchedStatements>)"
-        + _SPACE
-        + _empty(b"MissingContextValues")
-        + _SPACE,
+        _children(
+            _element(b"EvalResourceName", _TEXT),
+            _element(b"EvalResourceDecision", _TEXT),
+            b"(?:<MatchedStatements/>|<MatchedStatements>((?:"
+            + _SPACE
+            + _statement(_TEXT.replace(b"(", b"(?:"), _INTEGER.replace(b"(", b"(?:"))
+            + b")*)"
+            + _SPACE
+            + b"</MatchedStatements>)",
+            _empty(b"MissingContextValues"),
+        ),
     )
 )
 
