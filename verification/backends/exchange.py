@@ -6,6 +6,12 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
+#: Dates (botocore's ``datetime``) and dataclasses go through ``default=str`` as with the standard
+#: library's encoder, not as orjson's own forms: the evidence reads the same whichever encoder wrote it.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
 
 class Exchange:
     """One raw API exchange (or engine answer), kept as evidence.
@@ -49,13 +55,19 @@ class Exchange:
         }
 
     def to_json(self) -> str:
-        """The exchange as compact JSON (the stdlib's C encoder; dates and the like as strings).
+        """The exchange as compact JSON, dates and the like as their ``str``.
 
-        An answer never refers back to itself (botocore's parse, or the engine's shared entries), so
-        the encoder's check for cycles, a fifth of its time on a 1,230-answer simulation, is skipped.
+        orjson encodes a 1,230-answer simulation in a fifteenth of the standard library's time (0.2
+        against 3.5 ms, byte for byte the same text on ASCII answers; docs/nightly.md): every role's
+        answers are encoded once, on the threads that fetch them. Text beyond ASCII is written as
+        UTF-8 rather than ``\\u`` escapes; what orjson refuses goes to the standard library's encoder.
         """
         if self._text is None:
-            self._text = json.dumps(self.as_dict(), separators=(",", ":"), default=str, check_circular=False)
+            data = self.as_dict()
+            try:
+                self._text = orjson.dumps(data, default=str, option=_ORJSON_OPTIONS).decode()
+            except orjson.JSONEncodeError:  # what orjson refuses (a key that is not text, a 65-bit number)
+                self._text = json.dumps(data, separators=(",", ":"), default=str)
         return self._text
 
     def compact(self) -> None:
