@@ -124,8 +124,11 @@ def running_result(config: pytest.Config) -> Any | None:
     return get_test(None) if callable(get_test) else None
 
 
-def title(text: str) -> None:
-    allure.dynamic.title(text)  # type: ignore[no-untyped-call]
+def title(config: pytest.Config, text: str) -> None:
+    """The running result's title: what ``allure.dynamic.title`` sets, without a hook call per test."""
+    result = running_result(config)
+    if result is not None:
+        result.name = text
 
 
 def attach_json(name: str, body: Any, *, pretty: bool = True) -> None:
@@ -186,9 +189,11 @@ class AllureWriter:
         finally:
             if case is not None:
                 self.role_attachments(item, case)
+                if case.kind == "requirement" and not self.passes_quietly(item, case):
+                    self.page_link(case)
 
     def label_case(self, config: pytest.Config, case: Case) -> None:
-        """The result's labels and parameters (and a requirement's page link), before setup judges."""
+        """The result's labels and parameters, before setup judges."""
         result = running_result(config)
         if result is None:  # no Allure results are written in this run
             return
@@ -207,12 +212,24 @@ class AllureWriter:
             requirements = target.requirements
             labels = result_labels(target, requirements.by_id(case.requirement))
             parameters = verdict_parameters(case.role, case.requirement)
-            # One call through allure-commons: it formats the link by the run's --allure-link-pattern.
-            allure.dynamic.link(  # type: ignore[no-untyped-call]
-                requirements.source_url, name=f"{requirements.title} ({requirements.version})"
-            )
         result.labels.extend(Label(name=name, value=value) for name, value in labels)
         result.parameters.extend(parameters)
+
+    def passes_quietly(self, item: pytest.Item, case: Case) -> bool:
+        """Whether the test will pass in a role that meets every requirement: its result is written lean."""
+        verdict = item.stash.get(VERDICT_KEY, None)
+        return case.role in self.quiet and verdict is not None and verdict.met
+
+    def page_link(self, case: Case) -> None:
+        """The requirement's page, after setup judged, on every result but the lean ones (``QuietResults``).
+
+        Those go without it: added there only to be taken off, it was a hook call per test. One call
+        through allure-commons: it formats the link by the run's --allure-link-pattern.
+        """
+        requirements = self.run.targets[case.role].requirements
+        allure.dynamic.link(  # type: ignore[no-untyped-call]
+            requirements.source_url, name=f"{requirements.title} ({requirements.version})"
+        )
 
     def role_attachments(self, item: pytest.Item, case: Case) -> None:
         """The role's excess, the fix proposed and tried, and a failing role's API answers: once per process."""
@@ -255,7 +272,10 @@ class AllureWriter:
         case = item.stash.get(CASE_KEY, None)
         org = self.run.organization
         if call.when == "setup" and case is not None and case.kind == "account" and org is not None:
-            title(f"{org.accounts[case.subject].label}: the member role {org.spec.member_role} can be assumed")
+            title(
+                item.config,
+                f"{org.accounts[case.subject].label}: the member role {org.spec.member_role} can be assumed",
+            )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
@@ -266,15 +286,15 @@ class AllureWriter:
         if case.kind == "excess":
             excess = item.stash.get(EXCESS_KEY, None)
             if excess is not None:
-                self.excess_result(case, excess)
+                self.excess_result(item.config, case, excess)
             return
         verdict = item.stash.get(VERDICT_KEY, None)
         if verdict is not None:
-            self.verdict_result(verdict)
+            self.verdict_result(item.config, verdict)
 
-    def verdict_result(self, verdict: Verdict) -> None:
+    def verdict_result(self, config: pytest.Config, verdict: Verdict) -> None:
         """The title, the requirement's evidence (a passing role's goes without), the note and what to change."""
-        title(f"{verdict.role.label}: {verdict.requirement.title}")
+        title(config, f"{verdict.role.label}: {verdict.requirement.title}")
         if verdict.role.arn not in self.quiet:
             attach_json(f"{verdict.requirement.id} evidence", attached_evidence(verdict), pretty=not verdict.met)
         if verdict.note:
@@ -283,11 +303,11 @@ class AllureWriter:
             attach_text("what to change", verdict.remedy)
 
     @staticmethod
-    def excess_result(case: Case, excess: Excess) -> None:
+    def excess_result(config: pytest.Config, case: Case, excess: Excess) -> None:
         """An excess test's title, its group's actions beyond the sets, and how they were decided."""
         group = case.subject
         shown = case.role.split(":")[4] + "/" + case.role.rsplit("/", 1)[-1]
-        title(f"{shown}: nothing more than documented ({group})")
+        title(config, f"{shown}: nothing more than documented ({group})")
         attach_json(f"{group} excess", [a.as_dict() for a in excess.group(group)], pretty=True)
         if excess.note:
             attach_text("note", excess.note)
