@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 
 from tests.support.snapshot_builders import details
-from verification.endpoint import start_endpoint
+from verification.endpoint import Endpoint, start_endpoint
 from verification.endpoint.seed import seed_account
 
 
@@ -75,6 +75,36 @@ def seeded_account(document: Mapping[str, Any], snapshot: Path) -> Iterator[Acco
     with start_endpoint() as endpoint:
         seed_account(endpoint.url, document)
         yield Account(endpoint.url, snapshot)
+
+
+#: The lists of an authorization-details document whose entries name their account in ``Arn``.
+DETAIL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+def accounts_of(document: Mapping[str, Any]) -> set[str]:
+    """The accounts whose entities ``document`` holds (AWS-managed policies, account ``aws``, aside)."""
+    named = {entry["Arn"].split(":")[4] for key in DETAIL_LISTS for entry in document.get(key, ())}
+    return {account for account in named if account.isdigit()}
+
+
+@contextmanager
+def fresh_accounts(document: Mapping[str, Any]) -> Iterator[Endpoint]:
+    """A local endpoint seeded with ``document``; after it, the IAM state of those accounts only is forgotten.
+
+    moto's state is per process and the session's other endpoints share it (the five accounts of
+    ``fleet``, say): moto's own reset would forget theirs too, and their later tests would find no
+    role. Each account ``document`` names gets a fresh IAM (its AWS-managed policies loaded again).
+    """
+    from moto.iam.models import iam_backends
+
+    accounts = accounts_of(document)
+    with start_endpoint(0, seed=document) as endpoint:
+        try:
+            yield endpoint
+        finally:
+            for account in accounts:
+                for partition in iam_backends[account].values():
+                    partition.reset()
 
 
 def plain_session(region: str = "us-east-1") -> boto3.Session:

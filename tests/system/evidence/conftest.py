@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.accounts import fresh_accounts
 from verification import FIXTURES
-from verification.endpoint import Endpoint, start_endpoint
+from verification.endpoint import Endpoint
 from verification.plugin import SUITE_DIR
 
 DEMO_ACCOUNT = FIXTURES / "demo" / "account.json"
@@ -98,7 +99,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Verification:
 
 @pytest.fixture
 def seeded_endpoint() -> Iterator[Endpoint]:
-    """A local IAM endpoint holding the demo account (fresh for each test that changes it)."""
-    with start_endpoint(0, seed=json.loads(DEMO_ACCOUNT.read_text())) as endpoint:
+    """A local IAM endpoint holding the demo account (fresh for each test that changes it).
+
+    Only the demo account is forgotten after the test: moto's whole reset also emptied the session's
+    fleet of five accounts when both ran in one xdist worker.
+    """
+    with fresh_accounts(json.loads(DEMO_ACCOUNT.read_text())) as endpoint:
         yield endpoint
-        endpoint.reset()
