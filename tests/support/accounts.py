@@ -97,14 +97,13 @@ def fresh_accounts(document: Mapping[str, Any]) -> Iterator[Endpoint]:
     """
     from moto.iam.models import iam_backends
 
-    accounts = accounts_of(document)
-    with start_endpoint(0, seed=document) as endpoint:
-        try:
+    try:
+        with start_endpoint(0, seed=document) as endpoint:
             yield endpoint
-        finally:
-            for account in accounts:
-                for partition in iam_backends[account].values():
-                    partition.reset()
+    finally:  # a seeding that failed halfway is forgotten too: the next one starts clean
+        for account in accounts_of(document):
+            for partition in iam_backends[account].values():
+                partition.reset()
 
 
 def plain_session(region: str = "us-east-1") -> boto3.Session:
